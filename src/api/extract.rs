@@ -1,0 +1,311 @@
+//! Extractors that parse and validate requests at the edge, so that every malformed input
+//! becomes the same problem+json as every other error (SPEC §3).
+//!
+//! - [`AppJson`]: JSON bodies (415 without a JSON content type, 413 over the limit, 400 for
+//!   bad syntax, 422 for unknown fields, wrong types and missing fields, naming the field);
+//! - [`AppPath`] and [`Id`]: path parameters (400 for anything that is not 1..2^63−1);
+//! - [`AppQuery`]: query strings (400);
+//! - [`AuthUser`] / [`MaybeAuthUser`]: the bearer token (401 with `WWW-Authenticate`);
+//! - [`ListParams`] / [`IncludeParams`]: `limit`, `cursor`, `count`, `include`, `counts`.
+
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::{StatusCode, header, request::Parts};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{AppError, FieldError};
+use crate::service::auth::{self, Viewer};
+use crate::state::AppState;
+
+/// A JSON request body, deserialized with every failure mapped to SPEC §3's statuses.
+pub struct AppJson<T>(pub T);
+
+fn is_json_content_type(parts: &axum::http::HeaderMap) -> bool {
+    let Some(value) = parts
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json_content_type(req.headers()) {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Request bodies must be sent with Content-Type: application/json.",
+            ));
+        }
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        AppError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "payload_too_large",
+                            "The request body is larger than 1 MiB.",
+                        )
+                    } else {
+                        AppError::bad_request(
+                            "malformed_body",
+                            "The request body could not be read.",
+                        )
+                    }
+                })?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+/// Parses a JSON document into `T`: syntax errors are 400, shape errors 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = match parsed {
+        Ok(v) => v,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            return Err(match inner.classify() {
+                serde_json::error::Category::Data => {
+                    AppError::validation(vec![json_field_error(&path, &inner)])
+                }
+                _ => AppError::bad_request(
+                    "malformed_json",
+                    format!("The request body is not valid JSON: {inner}"),
+                ),
+            });
+        }
+    };
+    // Trailing characters after the document are malformed JSON too.
+    de.end().map_err(|e| {
+        AppError::bad_request(
+            "malformed_json",
+            format!("The request body is not valid JSON: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+fn json_field_error(path: &str, err: &serde_json::Error) -> FieldError {
+    let message = err.to_string();
+    // serde's text ends with " at line L column C", which says nothing to a client.
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    // For unknown and missing fields serde names the field in the message, not the path.
+    let named = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+    };
+    let field = named("unknown field `")
+        .or_else(|| named("missing field `"))
+        .map(|f| {
+            if path == "." || path.is_empty() {
+                f
+            } else {
+                format!("{path}.{f}")
+            }
+        })
+        .unwrap_or_else(|| {
+            if path == "." || path.is_empty() {
+                "body".to_string()
+            } else {
+                path.to_string()
+            }
+        });
+    FieldError::new(field, message)
+}
+
+/// A path parameter, with parse failures answered 400.
+pub struct AppPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| AppPath(v))
+            .map_err(|rejection: PathRejection| {
+                AppError::bad_request(
+                    "invalid_path",
+                    format!("Invalid path parameter: {}", rejection.body_text()),
+                )
+            })
+    }
+}
+
+/// A query string, with parse failures answered 400.
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| AppQuery(v))
+            .map_err(|rejection: QueryRejection| {
+                AppError::bad_request(
+                    "invalid_query",
+                    format!("Invalid query parameter: {}", rejection.body_text()),
+                )
+            })
+    }
+}
+
+/// A row id as it appears in a path: an integer in 1..2^63−1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Id(pub i64);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.parse::<i64>() {
+            Ok(n) if n >= 1 && !raw.starts_with('+') => Ok(Id(n)),
+            _ => Err(serde::de::Error::custom(format!(
+                "`{}` is not an id (an integer from 1 to 9223372036854775807)",
+                raw.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+}
+
+/// Deserializes a query value that must be `true` or `false`.
+fn de_bool_flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "expected true or false, got `{}`",
+            other.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
+/// `include`, `counts` and `include_limit`, taken by every GET.
+#[derive(Debug, Default, Deserialize)]
+pub struct IncludeParams {
+    pub include: Option<String>,
+    pub counts: Option<String>,
+    pub include_limit: Option<String>,
+}
+
+/// Paging parameters of every list: `limit`, `cursor`, `count`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    #[serde(default, deserialize_with = "de_bool_flag")]
+    pub count: bool,
+}
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u64 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: u64 = 100;
+
+/// Parses an integer parameter in `1..=max`, answering 400 naming the parameter.
+pub fn parse_bounded(
+    name: &str,
+    raw: Option<&str>,
+    default: u64,
+    max: u64,
+) -> Result<u64, AppError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(AppError::bad_request(
+                "invalid_query",
+                format!("`{name}` must be an integer from 1 to {max}."),
+            )),
+        },
+    }
+}
+
+impl ListParams {
+    /// The page size, 1–100 (default 20).
+    pub fn limit(&self) -> Result<u64, AppError> {
+        parse_bounded("limit", self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
+    }
+}
+
+/// The authenticated caller; rejects with 401 when the token is missing or bad.
+#[derive(Clone, Debug)]
+pub struct AuthUser(pub Viewer);
+
+/// The caller when a token was sent (a bad token is still 401), else anonymous.
+#[derive(Clone, Debug)]
+pub struct MaybeAuthUser(pub Option<Viewer>);
+
+impl MaybeAuthUser {
+    /// The viewer, or 401 when no token was sent.
+    pub fn required(self) -> Result<Viewer, AppError> {
+        self.0.ok_or_else(AppError::token_required)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeAuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(viewer) = parts.extensions.get::<Viewer>() {
+            return Ok(MaybeAuthUser(Some(viewer.clone())));
+        }
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(MaybeAuthUser(None));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AppError::unauthorized(
+                    "invalid_token",
+                    "The Authorization header must be `Bearer <token>`.",
+                )
+            })?;
+        let viewer = auth::authenticate(state, token).await?;
+        parts.extensions.insert(viewer.clone());
+        Ok(MaybeAuthUser(Some(viewer)))
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        MaybeAuthUser::from_request_parts(parts, state)
+            .await?
+            .required()
+            .map(AuthUser)
+    }
+}

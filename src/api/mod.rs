@@ -1,0 +1,114 @@
+//! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
+//! the layers every response goes through (statement counting and the query budget).
+
+pub mod extract;
+pub mod health;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json_};
+
+use crate::error::AppError;
+use crate::service::page::{Fetched, SortOrder};
+use crate::service::repr::Item;
+use crate::state::AppState;
+
+/// Every `/api/v1` route, with the statement-counting layer around it.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state, count_statements))
+}
+
+async fn unknown_route() -> AppError {
+    AppError::not_found("Route")
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed on this route.",
+    )
+}
+
+/// Counts the SQL statements of the request, reports them in `X-Query-Count` and
+/// `Server-Timing`, and enforces the query budget that the handler declared.
+async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let method = req.method().clone();
+    let (mut res, stats) = crate::db::with_stats(next.run(req)).await;
+    let used = stats.statements();
+    if let Some(budget) = stats.budget()
+        && used > budget
+        && method == Method::GET
+    {
+        tracing::error!(%route, statements = used, budget, "query budget exceeded: {method} {route} ran {used} statements, budget {budget}");
+        if state.settings.strict_budget {
+            res = AppError::internal(anyhow::anyhow!(
+                "query budget exceeded on {route}: {used} statements, budget {budget}"
+            ))
+            .into_response();
+        }
+    }
+    let headers = res.headers_mut();
+    headers.insert("x-query-count", HeaderValue::from(used));
+    let ms = stats.db_time().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("db;dur={ms:.3}")) {
+        headers.insert("server-timing", v);
+    }
+    res
+}
+
+/// The JSON body of a list: `items`, `next_cursor` and, when asked, `total`.
+pub fn page_body(
+    items: Vec<Item>,
+    fetched_has_more: bool,
+    total: Option<u64>,
+    order: &SortOrder,
+) -> Json<Json_> {
+    let next_cursor = if fetched_has_more {
+        items
+            .last()
+            .map(|last| Json_::String(order.cursor_after(last)))
+            .unwrap_or(Json_::Null)
+    } else {
+        Json_::Null
+    };
+    let mut body = Map::new();
+    body.insert(
+        "items".into(),
+        Json_::Array(items.into_iter().map(Json_::Object).collect()),
+    );
+    body.insert("next_cursor".into(), next_cursor);
+    if let Some(total) = total {
+        body.insert("total".into(), Json_::from(total));
+    }
+    Json(Json_::Object(body))
+}
+
+/// Turns a fetched page into its body, given how each row becomes an item.
+pub fn page_of<T>(fetched: &Fetched<T>, items: Vec<Item>, order: &SortOrder) -> Json<Json_> {
+    page_body(items, fetched.has_more, fetched.total, order)
+}
+
+/// The query budget of a GET (SPEC §3): 2, plus 1 with a token, plus one per relation in
+/// the include tree and per counts relation, plus 1 with `count=true`.
+pub fn declare_budget(token: bool, expand_statements: usize, count: bool) {
+    crate::db::set_budget(2 + usize::from(token) + expand_statements + usize::from(count));
+}
+
+/// A JSON answer with a status, for 201/200 distinctions.
+pub fn with_status(status: StatusCode, item: Item) -> Response {
+    (status, Json(Json_::Object(item))).into_response()
+}

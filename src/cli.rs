@@ -1,0 +1,141 @@
+//! The `relata` command line: serve, migrate, check (and the commands of later issues).
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::Settings;
+use crate::migration::Migrator;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "relata",
+    version,
+    about = "Relata: a relationship-centred REST service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate the database, then serve HTTP until SIGINT or SIGTERM.
+    Serve {
+        /// Listen address (overrides RELATA_BIND; default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending migrations (`relata migrate status` lists them).
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Integrity report: orphan rows and unindexed foreign keys; exits 1 when it finds any.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// List every migration and whether it is applied.
+    Status,
+}
+
+/// Sets up logging: human-readable, or JSON with `RELATA_LOG=json`; level from `RUST_LOG`.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let json = std::env::var("RELATA_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// Runs one command; the exit code is the result.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let mut settings = Settings::from_env();
+    match cli.command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            let app = crate::Application::build(settings).await?;
+            tracing::info!(address = %app.address(), "relata is listening");
+            app.run_until(shutdown_signal(), Duration::from_secs(20))
+                .await?;
+            Ok(0)
+        }
+        Command::Migrate { action } => {
+            let db = crate::db::connect(&settings.database_url, 1).await?;
+            match action {
+                None => {
+                    Migrator::up(&db, None).await?;
+                    println!("migrations applied");
+                }
+                Some(MigrateAction::Status) => {
+                    for m in Migrator::get_migration_with_status(&db).await? {
+                        println!(
+                            "{:<10} {}",
+                            format!("{:?}", m.status()).to_lowercase(),
+                            m.name()
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Check => {
+            let db = crate::db::connect(&settings.database_url, 1).await?;
+            let report = crate::service::check::run(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("foreign keys checked: {}", report.foreign_keys.len());
+            for (fk, n) in &report.orphans {
+                println!(
+                    "orphans: {n} row(s) of {}.{} name no {}.{}",
+                    fk.table, fk.column, fk.parent_table, fk.parent_column
+                );
+            }
+            for fk in &report.unindexed {
+                println!("unindexed: {}.{} leads no index", fk.table, fk.column);
+            }
+            if report.is_clean() {
+                println!("ok: no orphan rows, every foreign-key column leads an index");
+                Ok(0)
+            } else {
+                Ok(1)
+            }
+        }
+    }
+}

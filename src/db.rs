@@ -1,0 +1,102 @@
+//! Database set-up and the per-request statement counter.
+//!
+//! `connect` opens SQLite (WAL, foreign keys on every pooled connection, a busy timeout,
+//! `synchronous=NORMAL`) or PostgreSQL from one URL. A metric callback on the connection
+//! counts every statement a request sends into a task-local [`RequestStats`], which the
+//! HTTP layer turns into `X-Query-Count` and `Server-Timing`, and checks against the
+//! request's query budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+use crate::migration::Migrator;
+
+/// What one request did with the database.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    statements: AtomicUsize,
+    nanos: AtomicU64,
+    budget: AtomicUsize,
+}
+
+impl RequestStats {
+    /// Statements sent so far (transaction control excluded: SeaORM does not report it).
+    pub fn statements(&self) -> usize {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Time spent waiting on the database so far.
+    pub fn db_time(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+
+    /// The request's statement budget, when its handler declared one.
+    pub fn budget(&self) -> Option<usize> {
+        match self.budget.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+}
+
+tokio::task_local! {
+    static STATS: Arc<RequestStats>;
+}
+
+/// Runs `fut` with a fresh statement counter and returns the counter beside its output.
+pub async fn with_stats<F: std::future::Future>(fut: F) -> (F::Output, Arc<RequestStats>) {
+    let stats = Arc::new(RequestStats::default());
+    let out = STATS.scope(stats.clone(), fut).await;
+    (out, stats)
+}
+
+/// Declares how many statements the current request may run (SPEC §3 query budget).
+pub fn set_budget(statements: usize) {
+    let _ = STATS.try_with(|s| s.budget.store(statements.max(1), Ordering::Relaxed));
+}
+
+/// Statements counted so far in the current request (0 outside one).
+pub fn statements_so_far() -> usize {
+    STATS.try_with(|s| s.statements()).unwrap_or(0)
+}
+
+/// Opens the database named by `url`, creating a missing SQLite file.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut opt = ConnectOptions::new(url.to_string());
+    opt.max_connections(max_connections.max(1))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    let mut db = Database::connect(opt).await?;
+    db.set_metric_callback(|info| {
+        let _ = STATS.try_with(|s| {
+            s.statements.fetch_add(1, Ordering::Relaxed);
+            s.nanos
+                .fetch_add(info.elapsed.as_nanos() as u64, Ordering::Relaxed);
+        });
+    });
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// True for SQLite, whose writers take one database-wide lock.
+pub fn is_sqlite(db: &DatabaseConnection) -> bool {
+    matches!(db.get_database_backend(), DbBackend::Sqlite)
+}

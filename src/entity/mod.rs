@@ -1,0 +1,17 @@
+//! SeaORM 2 entities, one file per table of SPEC §2.
+//!
+//! The relationships are declared here once (`has_one`, `has_many`, `belongs_to`, `via`):
+//! user 1–1 profile, user 1–n posts and comments, post 1–n comments, and users n–m roles
+//! through `user_roles`, an association object with its own columns and a second foreign
+//! key (`assigned_by`) to `users`.
+
+pub mod comment;
+pub mod login_attempt;
+pub mod post;
+pub mod profile;
+pub mod refresh_token;
+pub mod revoked_token;
+pub mod role;
+pub mod setting;
+pub mod user;
+pub mod user_role;

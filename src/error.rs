@@ -1,0 +1,255 @@
+//! The one error type of the service and its RFC 9457 `application/problem+json` form.
+//!
+//! Every failure, from an extractor rejection to a database error, becomes an [`AppError`]
+//! with a status, a stable machine `code`, and a detail safe to show. A 5xx keeps its cause
+//! in the response extensions, where the logging layer writes it, and never in the body.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+
+/// Shorthand used by every fallible function of the service.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// One invalid field of a 422 answer.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An error answer: status, stable `code`, human `detail`, and extras.
+#[derive(Debug)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after: Option<u64>,
+    /// The internal cause of a 5xx; logged, never shown.
+    pub source: Option<anyhow::Error>,
+}
+
+/// The cause of a 5xx, left in the response extensions for the logging layer.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub Arc<String>);
+
+/// The problem+json body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// A stable machine word, e.g. `not_found`, `username_taken`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// 400 for a malformed request (`code` names what was wrong).
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 401 with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 401 for a request that needs a token and sent none.
+    pub fn token_required() -> Self {
+        Self::unauthorized("missing_token", "This endpoint needs a bearer token.")
+    }
+
+    /// 403 with the default `forbidden` code.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You are not allowed to do this.",
+        )
+    }
+
+    /// 404 naming what was not found.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found."),
+        )
+    }
+
+    /// 409 with a specific code.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 422 with one entry per invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The request body has invalid fields.",
+        );
+        e.errors = errors;
+        e
+    }
+
+    /// 422 for one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many attempts; try again later.",
+        );
+        e.retry_after = Some(retry_after_secs.max(1));
+        e
+    }
+
+    /// 500 whose cause is logged and not shown.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "The server failed to answer this request.",
+        );
+        e.source = Some(cause.into());
+        e
+    }
+
+    /// 503 for a dependency that does not answer.
+    pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+    }
+
+    /// The problem body of this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: "about:blank".to_string(),
+            title: self
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_string(),
+            errors: if self.errors.is_empty() && self.status != StatusCode::UNPROCESSABLE_ENTITY {
+                None
+            } else {
+                Some(self.errors.clone())
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source:#})")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        // A pool that cannot hand out a connection is an outage, not a bug.
+        if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+            let mut e =
+                AppError::unavailable("database_unavailable", "The database is unavailable.");
+            e.source = Some(err.into());
+            return e;
+        }
+        AppError::internal(err)
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        AppError::internal(err)
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        AppError::internal(err)
+    }
+}
+
+/// Which unique constraint a database error broke, if any, as the constraint name (PG)
+/// or the `table.column` text of the message (SQLite). `None` when it was not a unique
+/// violation.
+pub fn unique_violation(err: &DbErr) -> Option<String> {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => Some(message),
+        _ => None,
+    }
+}
+
+/// Whether a database error is a foreign-key violation.
+pub fn foreign_key_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    )
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut res = (self.status, body).into_response();
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status.is_server_error() {
+            let cause = match &self.source {
+                Some(source) => format!("{source:#}"),
+                None => self.detail.clone(),
+            };
+            res.extensions_mut().insert(InternalCause(Arc::new(cause)));
+        }
+        res
+    }
+}

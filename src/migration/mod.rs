@@ -1,0 +1,20 @@
+//! The schema of SPEC §2 as sea-orm-migration migrations, run by `relata serve` and
+//! `relata migrate` on SQLite and PostgreSQL alike.
+//!
+//! Every foreign key carries its real `ON DELETE` action here (the entity attributes only
+//! describe it), and every foreign-key column leads some index (invariant I1), which
+//! `relata check` verifies against the live database.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_init;
+
+/// The ordered list of Relata's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_init::Migration)]
+    }
+}

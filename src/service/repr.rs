@@ -1,0 +1,294 @@
+//! The wire representations of SPEC §4, and the default order of each collection.
+//!
+//! Entities never go on the wire: each resource has its own output type here, built from
+//! its model, and an `Item` (its JSON object) is what lists and the include loader work
+//! with, so that included relations can be attached under their names.
+
+use sea_orm::sea_query::Expr;
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use utoipa::ToSchema;
+
+use crate::entity::{comment, post, profile, role, user, user_role};
+use crate::service::auth::Viewer;
+use crate::service::page::{KeyKind, SortKey, SortOrder};
+use crate::time;
+
+/// A resource as a JSON object, to which included relations are attached.
+pub type Item = Map<String, Json>;
+
+/// Serializes an output type into an [`Item`].
+pub fn item<T: Serialize>(value: &T) -> Item {
+    match serde_json::to_value(value) {
+        Ok(Json::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A user. `email` is present only for the user themself and for admins.
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: i64,
+    pub username: String,
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl UserOut {
+    pub fn new(m: &user::Model, viewer: Option<&Viewer>) -> Self {
+        let sees_email = viewer.is_some_and(|v| v.is_admin || v.id == m.id);
+        UserOut {
+            id: m.id,
+            username: m.username.clone(),
+            display_name: m.display_name.clone(),
+            email: sees_email.then(|| m.email.clone()),
+            is_active: m.is_active,
+            created_at: time::format(&m.created_at),
+            updated_at: time::format(&m.updated_at),
+        }
+    }
+
+    /// The caller's own record, always with `email`.
+    pub fn own(m: &user::Model) -> Self {
+        let mut out = Self::new(m, None);
+        out.email = Some(m.email.clone());
+        out
+    }
+}
+
+/// A profile (the one-to-one side of a user).
+#[derive(Serialize, ToSchema)]
+pub struct ProfileOut {
+    pub id: i64,
+    pub user_id: i64,
+    pub avatar_url: Option<String>,
+    pub website: Option<String>,
+    pub bio: Option<String>,
+    pub location: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&profile::Model> for ProfileOut {
+    fn from(m: &profile::Model) -> Self {
+        ProfileOut {
+            id: m.id,
+            user_id: m.user_id,
+            avatar_url: m.avatar_url.clone(),
+            website: m.website.clone(),
+            bio: m.bio.clone(),
+            location: m.location.clone(),
+            created_at: time::format(&m.created_at),
+            updated_at: time::format(&m.updated_at),
+        }
+    }
+}
+
+/// A post.
+#[derive(Serialize, ToSchema)]
+pub struct PostOut {
+    pub id: i64,
+    pub author_id: i64,
+    pub title: String,
+    pub content: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&post::Model> for PostOut {
+    fn from(m: &post::Model) -> Self {
+        PostOut {
+            id: m.id,
+            author_id: m.author_id,
+            title: m.title.clone(),
+            content: m.content.clone(),
+            created_at: time::format(&m.created_at),
+            updated_at: time::format(&m.updated_at),
+        }
+    }
+}
+
+/// A comment.
+#[derive(Serialize, ToSchema)]
+pub struct CommentOut {
+    pub id: i64,
+    pub post_id: i64,
+    pub author_id: i64,
+    pub body: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&comment::Model> for CommentOut {
+    fn from(m: &comment::Model) -> Self {
+        CommentOut {
+            id: m.id,
+            post_id: m.post_id,
+            author_id: m.author_id,
+            body: m.body.clone(),
+            created_at: time::format(&m.created_at),
+            updated_at: time::format(&m.updated_at),
+        }
+    }
+}
+
+/// A role.
+#[derive(Serialize, ToSchema)]
+pub struct RoleOut {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&role::Model> for RoleOut {
+    fn from(m: &role::Model) -> Self {
+        RoleOut {
+            id: m.id,
+            name: m.name.clone(),
+            description: m.description.clone(),
+            created_at: time::format(&m.created_at),
+        }
+    }
+}
+
+/// Who made a role assignment (`null` once that user is deleted).
+#[derive(Serialize, ToSchema, Clone)]
+pub struct AssignerOut {
+    pub id: i64,
+    pub username: String,
+}
+
+/// A role assignment as seen from its user: the association object of `user_roles`.
+#[derive(Serialize, ToSchema)]
+pub struct UserAssignmentOut {
+    pub role: RoleOut,
+    pub assigned_at: String,
+    pub assigned_by: Option<AssignerOut>,
+}
+
+/// A role assignment as seen from its role.
+#[derive(Serialize, ToSchema)]
+pub struct RoleAssignmentOut {
+    pub user: UserOut,
+    pub assigned_at: String,
+    pub assigned_by: Option<AssignerOut>,
+}
+
+/// A `user_roles` row with the role, and the assigner's username when they still exist.
+pub fn user_assignment(
+    link: &user_role::Model,
+    role: &role::Model,
+    assigner: Option<AssignerOut>,
+) -> UserAssignmentOut {
+    UserAssignmentOut {
+        role: RoleOut::from(role),
+        assigned_at: time::format(&link.assigned_at),
+        assigned_by: assigner,
+    }
+}
+
+/// A `user_roles` row with the user holding it.
+pub fn role_assignment(
+    link: &user_role::Model,
+    user: &user::Model,
+    assigner: Option<AssignerOut>,
+    viewer: Option<&Viewer>,
+) -> RoleAssignmentOut {
+    RoleAssignmentOut {
+        user: UserOut::new(user, viewer),
+        assigned_at: time::format(&link.assigned_at),
+        assigned_by: assigner,
+    }
+}
+
+/// Default orders (SPEC §3 "Lists"), each ending with a unique tie-breaker.
+pub mod order {
+    use super::*;
+
+    /// Users by id ascending.
+    pub fn users() -> SortOrder {
+        SortOrder(vec![SortKey::asc(
+            Expr::col((user::Entity, user::Column::Id)),
+            "/id",
+            KeyKind::Int,
+        )])
+    }
+
+    /// Posts newest first.
+    pub fn posts() -> SortOrder {
+        SortOrder(vec![
+            SortKey::desc(
+                Expr::col((post::Entity, post::Column::CreatedAt)),
+                "/created_at",
+                KeyKind::Time,
+            ),
+            SortKey::desc(
+                Expr::col((post::Entity, post::Column::Id)),
+                "/id",
+                KeyKind::Int,
+            ),
+        ])
+    }
+
+    /// Comments oldest first.
+    pub fn comments() -> SortOrder {
+        SortOrder(vec![
+            SortKey::asc(
+                Expr::col((comment::Entity, comment::Column::CreatedAt)),
+                "/created_at",
+                KeyKind::Time,
+            ),
+            SortKey::asc(
+                Expr::col((comment::Entity, comment::Column::Id)),
+                "/id",
+                KeyKind::Int,
+            ),
+        ])
+    }
+
+    /// Roles by name (names are unique).
+    pub fn roles() -> SortOrder {
+        SortOrder(vec![SortKey::asc(
+            Expr::col((role::Entity, role::Column::Name)),
+            "/name",
+            KeyKind::Text,
+        )])
+    }
+
+    /// A user's assignments by `assigned_at`, then role id.
+    pub fn user_assignments() -> SortOrder {
+        SortOrder(vec![
+            SortKey::asc(
+                Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
+                "/assigned_at",
+                KeyKind::Time,
+            ),
+            SortKey::asc(
+                Expr::col((user_role::Entity, user_role::Column::RoleId)),
+                "/role/id",
+                KeyKind::Int,
+            ),
+        ])
+    }
+
+    /// A role's assignments by `assigned_at`, then user id.
+    pub fn role_assignments() -> SortOrder {
+        SortOrder(vec![
+            SortKey::asc(
+                Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
+                "/assigned_at",
+                KeyKind::Time,
+            ),
+            SortKey::asc(
+                Expr::col((user_role::Entity, user_role::Column::UserId)),
+                "/user/id",
+                KeyKind::Int,
+            ),
+        ])
+    }
+}

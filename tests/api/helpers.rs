@@ -1,0 +1,365 @@
+//! Test harness: `TestApp` starts the real application on port 0 against its own fresh
+//! database — a temporary SQLite file, or a PostgreSQL database created for the test and
+//! dropped after it — and offers typed helpers for the calls tests make.
+//!
+//! `db_test!` writes each test twice, `<name>::sqlite` and `<name>::postgres`; the
+//! PostgreSQL one passes without running when `TEST_DATABASE_URL` is unset, and
+//! `.ci/run` always sets it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use relata::config::Settings;
+use relata::state::AppState;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Writes one async test body as two tests, one per database.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.expect("sqlite always runs");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Drops the test's PostgreSQL database (or removes the SQLite directory) at the end.
+enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Dropping needs async I/O; do it on a thread of its own so that it also works
+            // while the test's runtime is shutting down.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let db = sea_orm::Database::connect(&admin_url).await.ok()?;
+                    use sea_orm::ConnectionTrait;
+                    db.execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The application under test, listening on a free port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub database_url: String,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    _guard: DbGuard,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A response: status, headers and JSON body (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `X-Query-Count` as a number.
+    pub fn query_count(&self) -> usize {
+        self.header("x-query-count")
+            .and_then(|v| v.parse().ok())
+            .expect("X-Query-Count on every /api/v1 response")
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts a problem+json error with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        self.assert_status(status);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status, "body: {}", self.body);
+        self
+    }
+}
+
+static PG_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl TestApp {
+    /// Starts the application on a fresh database; `None` for PostgreSQL when
+    /// `TEST_DATABASE_URL` is unset.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (database_url, guard) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("relata.db").display());
+                (url, DbGuard::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())?;
+                let name = format!(
+                    "relata_test_{}_{}_{}",
+                    std::process::id(),
+                    PG_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                    relata::service::auth::random_hex(4)
+                );
+                let admin = sea_orm::Database::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL answers");
+                use sea_orm::ConnectionTrait;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("creating the test database");
+                admin.close().await.ok();
+                let url = replace_database(&admin_url, &name);
+                (url, DbGuard::Postgres { admin_url, name })
+            }
+        };
+        let mut settings = Settings::for_database(database_url.clone());
+        settings.jwt_secret = Some("test-secret-test-secret-test-secret".to_string());
+        settings.max_connections = 5;
+        let app = relata::Application::build(settings)
+            .await
+            .expect("the application starts");
+        let addr = app.address();
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(
+            async move {
+                let _ = rx.await;
+            },
+            std::time::Duration::from_secs(5),
+        ));
+        Some(TestApp {
+            addr,
+            backend,
+            database_url,
+            state,
+            client: reqwest::Client::builder().build().expect("an HTTP client"),
+            _guard: guard,
+            _shutdown: tx,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request; `path` is relative to the server (e.g. `/api/v1/posts`).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("the server answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Res {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Res {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Res {
+        let mut req = self.client.request(method, self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.send().await.expect("the server answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap_or_default();
+        Res {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// A second connection to the test's database, for arranging and inspecting rows
+    /// below the API.
+    pub async fn raw_db(&self) -> sea_orm::DatabaseConnection {
+        relata::db::connect(&self.database_url, 2)
+            .await
+            .expect("the test database answers")
+    }
+
+    /// Registers a user whose password is `password123`; returns their id.
+    pub async fn register(&self, username: &str) -> i64 {
+        let res = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"username": username, "email": format!("{username}@example.com"), "password": "password123"}),
+            )
+            .await;
+        res.assert_status(201);
+        res.body["id"].as_i64().expect("the new user's id")
+    }
+
+    /// Logs a user in with `password123`; returns the access token.
+    pub async fn login(&self, username: &str) -> String {
+        let res = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"login": username, "password": "password123"}),
+            )
+            .await;
+        res.assert_status(200);
+        res.body["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_string()
+    }
+
+    /// Registers and logs in; returns (id, access token).
+    pub async fn user(&self, username: &str) -> (i64, String) {
+        let id = self.register(username).await;
+        (id, self.login(username).await)
+    }
+
+    /// Registers a user, gives them `role` directly in the database, and logs them in.
+    pub async fn user_with_role(&self, username: &str, role: &str) -> (i64, String) {
+        let id = self.register(username).await;
+        self.grant_in_db(id, role).await;
+        (id, self.login(username).await)
+    }
+
+    /// Inserts a `user_roles` row below the API.
+    pub async fn grant_in_db(&self, user_id: i64, role: &str) {
+        use relata::entity::{role as role_entity, user_role};
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+        let db = self.raw_db().await;
+        let role = role_entity::Entity::find()
+            .filter(role_entity::Column::Name.eq(role))
+            .one(&db)
+            .await
+            .expect("reading roles")
+            .expect("the role exists");
+        user_role::ActiveModel {
+            user_id: Set(user_id),
+            role_id: Set(role.id),
+            assigned_at: Set(relata::time::now()),
+            assigned_by: Set(None),
+        }
+        .insert(&db)
+        .await
+        .expect("granting a role");
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    // postgres://user@host:port/db?params → same with another db
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let root = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real router over HTTP on a fresh database per test, on SQLite
+//! always and on PostgreSQL when `TEST_DATABASE_URL` is set (see `helpers`).
+
+mod helpers;
+
+mod foundation;
