@@ -70,6 +70,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     }
 }
 
+/// A JSON body checked for form only (415, 413, 400), whose shape is checked later with
+/// [`JsonBody::parse`] (422). SPEC §3 orders the answers 401, then the request's form, then
+/// 404, then 403, then 422: a handler takes a `JsonBody`, finds the row and checks the
+/// caller first, and only then parses the fields.
+pub struct JsonBody(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        AppJson::<serde_json::Value>::from_request(req, state)
+            .await
+            .map(|AppJson(v)| JsonBody(v))
+    }
+}
+
+impl JsonBody {
+    /// Deserializes the body into `T`: 422 naming the field for unknown fields, wrong
+    /// types and missing fields.
+    pub fn parse<T: DeserializeOwned>(self) -> Result<T, AppError> {
+        serde_path_to_error::deserialize(self.0).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            AppError::validation(vec![json_field_error(&path, &inner)])
+        })
+    }
+}
+
 /// Parses a JSON document into `T`: syntax errors are 400, shape errors 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
