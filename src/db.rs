@@ -55,6 +55,11 @@ pub async fn with_stats<F: std::future::Future>(fut: F) -> (F::Output, Arc<Reque
     (out, stats)
 }
 
+/// The current request's counter, when called inside one.
+pub fn current_stats() -> Option<Arc<RequestStats>> {
+    STATS.try_with(|s| s.clone()).ok()
+}
+
 /// Declares how many statements the current request may run (SPEC §3 query budget).
 pub fn set_budget(statements: usize) {
     let _ = STATS.try_with(|s| s.budget.store(statements.max(1), Ordering::Relaxed));
@@ -94,6 +99,28 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+/// (open, idle, maximum) connections of the pool.
+pub fn pool_status(db: &DatabaseConnection) -> (u32, usize, u32) {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+    }
 }
 
 /// True for SQLite, whose writers take one database-wide lock.

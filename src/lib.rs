@@ -10,6 +10,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod migration;
+pub mod observe;
 pub mod service;
 pub mod state;
 pub mod time;
@@ -19,8 +20,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
 use crate::state::AppState;
@@ -30,11 +33,55 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole HTTP application for `state`.
 pub fn build_router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api::router(state.clone()))
+        .route("/metrics", get(observe::get_metrics))
+        .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ));
+    let router = match cors_layer(&state.settings.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+/// CORS for the configured origins; `None` (CORS off) when there are none.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("x-query-count"),
+                HeaderName::from_static("server-timing"),
+                HeaderName::from_static("x-request-id"),
+                header::LOCATION,
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Connects, migrates and loads the token secret: everything a server or a test needs.

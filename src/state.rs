@@ -15,6 +15,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
+    pub metrics: Arc<crate::observe::Metrics>,
     write_gate: Arc<Mutex<()>>,
     sqlite: bool,
 }
@@ -45,6 +46,7 @@ impl AppState {
             db,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
+            metrics: Arc::new(crate::observe::Metrics::default()),
             write_gate: Arc::new(Mutex::new(())),
             sqlite,
         }

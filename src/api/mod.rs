@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(health::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn(crate::observe::remember_route))
         .layer(middleware::from_fn_with_state(state, count_statements))
 }
 
@@ -38,7 +39,7 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
-/// Counts the SQL statements of the request, reports them in `X-Query-Count` and
+/// Reads the request's statement counter (opened by `observe`), reports them in `X-Query-Count` and
 /// `Server-Timing`, and enforces the query budget that the handler declared.
 async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
@@ -47,7 +48,10 @@ async fn count_statements(State(state): State<AppState>, req: Request, next: Nex
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| req.uri().path().to_string());
     let method = req.method().clone();
-    let (mut res, stats) = crate::db::with_stats(next.run(req)).await;
+    let mut res = next.run(req).await;
+    let Some(stats) = crate::db::current_stats() else {
+        return res;
+    };
     let used = stats.statements();
     if let Some(budget) = stats.budget()
         && used > budget

@@ -6,3 +6,4 @@ pub mod check;
 pub mod include;
 pub mod page;
 pub mod repr;
+pub mod seed;

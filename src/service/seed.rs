@@ -1,0 +1,402 @@
+//! `relata seed`: deterministic demo data, fast.
+//!
+//! The same `--seed` on an empty database gives the same rows. Rows go in as multi-row
+//! `INSERT`s of a few hundred rows each, inside one transaction per table, with ids chosen
+//! up front (after the current maximum) so that posts can point at users and comments at
+//! posts without reading anything back. Every user shares one argon2id hash of the demo
+//! password: hashing 10 000 passwords would take minutes and prove nothing.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, InsertStatement, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+
+use crate::entity::{comment, post, profile, role, user, user_role};
+use crate::error::{AppError, Result};
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct SeedPlan {
+    pub users: u64,
+    pub posts_per_user: u64,
+    pub comments_per_post: u64,
+    pub seed: u64,
+}
+
+/// What was created.
+#[derive(Debug, Default)]
+pub struct SeedReport {
+    pub users: u64,
+    pub profiles: u64,
+    pub posts: u64,
+    pub comments: u64,
+    pub assignments: u64,
+    /// The first seeded user id; seeded users are named `user<id>`.
+    pub first_user_id: i64,
+}
+
+/// The password every seeded user logs in with.
+pub const DEMO_PASSWORD: &str = "relata-demo-password";
+
+const WORDS: &[&str] = &[
+    "river", "garden", "signal", "copper", "lantern", "harbor", "meadow", "orbit", "quartz",
+    "violet", "ember", "summit", "canyon", "willow", "falcon", "tundra", "marble", "cobalt",
+    "prairie", "nebula", "saffron", "glacier", "thistle", "beacon",
+];
+
+fn phrase(rng: &mut StdRng, words: usize) -> String {
+    let mut out = String::new();
+    for i in 0..words {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(WORDS[rng.gen_range(0..WORDS.len())]);
+    }
+    out
+}
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
+const BATCH_ROWS: usize = 500;
+
+async fn max_id<C: ConnectionTrait>(db: &C, table: &str) -> Result<i64> {
+    let stmt = Query::select()
+        .expr_as(
+            Func::coalesce([
+                Func::max(Expr::col(Alias::new("id"))).into(),
+                Expr::val(0i64),
+            ]),
+            Alias::new("m"),
+        )
+        .from(Alias::new(table))
+        .to_owned();
+    let row = db.query_one(&stmt).await?;
+    Ok(match row {
+        Some(r) => r.try_get::<i64>("", "m")?,
+        None => 0,
+    })
+}
+
+/// Sends the rows of `insert` in batches as they fill, reporting progress.
+struct Batcher<'a, C: ConnectionTrait> {
+    db: &'a C,
+    template: InsertStatement,
+    pending: Vec<Vec<SimpleExpr>>,
+    bar: &'a ProgressBar,
+}
+
+impl<'a, C: ConnectionTrait> Batcher<'a, C> {
+    fn new(db: &'a C, template: InsertStatement, bar: &'a ProgressBar) -> Self {
+        Batcher {
+            db,
+            template,
+            pending: Vec::with_capacity(BATCH_ROWS),
+            bar,
+        }
+    }
+
+    async fn push(&mut self, row: Vec<SimpleExpr>) -> Result<()> {
+        self.pending.push(row);
+        if self.pending.len() >= BATCH_ROWS {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self.template.clone();
+        let n = self.pending.len() as u64;
+        for row in self.pending.drain(..) {
+            stmt.values(row)
+                .map_err(|e| AppError::internal(anyhow::anyhow!("building a seed insert: {e}")))?;
+        }
+        self.db.execute(&stmt).await?;
+        self.bar.inc(n);
+        Ok(())
+    }
+}
+
+/// PostgreSQL identity columns do not advance when ids are given explicitly; move them on.
+async fn resync_sequence(db: &DatabaseConnection, table: &str) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"
+        );
+        db.execute_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Hashes the demo password once.
+pub async fn demo_password_hash() -> Result<String> {
+    tokio::task::spawn_blocking(|| {
+        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(DEMO_PASSWORD.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing the demo password: {e}")))
+    })
+    .await?
+}
+
+/// Fills the database per `plan`, showing progress on `bar`.
+pub async fn run(
+    db: &DatabaseConnection,
+    plan: &SeedPlan,
+    bar: &ProgressBar,
+) -> Result<SeedReport> {
+    let mut rng = StdRng::seed_from_u64(plan.seed);
+    let hash = demo_password_hash().await?;
+    let epoch: DateTime<Utc> = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post)) + plan.users;
+    bar.set_length(total);
+
+    let first_user = max_id(db, "users").await? + 1;
+    let first_post = max_id(db, "posts").await? + 1;
+    let first_comment = max_id(db, "comments").await? + 1;
+    let users = plan.users as i64;
+    let mut report = SeedReport {
+        first_user_id: first_user,
+        ..Default::default()
+    };
+
+    // Users, with a profile for about half of them.
+    let txn = db.begin().await?;
+    {
+        let mut users_out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(user::Entity)
+                .columns([
+                    user::Column::Id,
+                    user::Column::Username,
+                    user::Column::Email,
+                    user::Column::PasswordHash,
+                    user::Column::DisplayName,
+                    user::Column::IsActive,
+                    user::Column::CreatedAt,
+                    user::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            bar,
+        );
+        for i in 0..users {
+            let id = first_user + i;
+            let at = epoch + Duration::seconds(i);
+            let display = phrase(&mut rng, 2);
+            users_out
+                .push(vec![
+                    id.into(),
+                    format!("user{id}").into(),
+                    format!("user{id}@example.com").into(),
+                    hash.clone().into(),
+                    Some(display).into(),
+                    true.into(),
+                    at.into(),
+                    at.into(),
+                ])
+                .await?;
+            report.users += 1;
+        }
+        users_out.flush().await?;
+    }
+    {
+        let mut profiles_out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(profile::Entity)
+                .columns([
+                    profile::Column::UserId,
+                    profile::Column::Website,
+                    profile::Column::Bio,
+                    profile::Column::Location,
+                    profile::Column::CreatedAt,
+                    profile::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            bar,
+        );
+        for i in 0..users {
+            let with_profile = rng.gen_bool(0.5);
+            if !with_profile {
+                bar.inc(1);
+                continue;
+            }
+            let id = first_user + i;
+            let at = epoch + Duration::seconds(i) + Duration::minutes(5);
+            profiles_out
+                .push(vec![
+                    id.into(),
+                    Some(format!("https://example.com/user{id}")).into(),
+                    Some(phrase(&mut rng, 8)).into(),
+                    Some(phrase(&mut rng, 1)).into(),
+                    at.into(),
+                    at.into(),
+                ])
+                .await?;
+            report.profiles += 1;
+        }
+        profiles_out.flush().await?;
+    }
+    txn.commit().await?;
+    resync_sequence(db, "users").await?;
+    resync_sequence(db, "profiles").await?;
+
+    // Posts, newest spread over the year, then their comments by random seeded users.
+    let txn = db.begin().await?;
+    {
+        let mut posts_out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(post::Entity)
+                .columns([
+                    post::Column::Id,
+                    post::Column::AuthorId,
+                    post::Column::Title,
+                    post::Column::Content,
+                    post::Column::CreatedAt,
+                    post::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            bar,
+        );
+        let mut comments_out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(comment::Entity)
+                .columns([
+                    comment::Column::Id,
+                    comment::Column::PostId,
+                    comment::Column::AuthorId,
+                    comment::Column::Body,
+                    comment::Column::CreatedAt,
+                    comment::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            bar,
+        );
+        let mut post_id = first_post;
+        let mut comment_id = first_comment;
+        // Comments wait here until the batch holding their post has been sent.
+        let mut held: Vec<Vec<SimpleExpr>> = Vec::new();
+        for i in 0..users {
+            let author = first_user + i;
+            for _ in 0..plan.posts_per_user {
+                let at = epoch
+                    + Duration::seconds(rng.gen_range(0..365 * 24 * 3600))
+                    + Duration::microseconds(rng.gen_range(0..1_000_000));
+                let title = phrase(&mut rng, 4);
+                let content = phrase(&mut rng, 24);
+                for c in 0..plan.comments_per_post {
+                    let by = first_user + rng.gen_range(0..users);
+                    let cat = at
+                        + Duration::minutes(1 + c as i64)
+                        + Duration::microseconds(rng.gen_range(0..1_000_000));
+                    held.push(vec![
+                        comment_id.into(),
+                        post_id.into(),
+                        by.into(),
+                        phrase(&mut rng, 10).into(),
+                        cat.into(),
+                        cat.into(),
+                    ]);
+                    comment_id += 1;
+                    report.comments += 1;
+                }
+                posts_out
+                    .push(vec![
+                        post_id.into(),
+                        author.into(),
+                        title.into(),
+                        content.into(),
+                        at.into(),
+                        at.into(),
+                    ])
+                    .await?;
+                post_id += 1;
+                report.posts += 1;
+                if posts_out.pending.is_empty() {
+                    for row in held.drain(..) {
+                        comments_out.push(row).await?;
+                    }
+                }
+            }
+        }
+        posts_out.flush().await?;
+        for row in held.drain(..) {
+            comments_out.push(row).await?;
+        }
+        comments_out.flush().await?;
+    }
+    txn.commit().await?;
+    resync_sequence(db, "posts").await?;
+    resync_sequence(db, "comments").await?;
+
+    // About one seeded user in fifty is a moderator, assigned by the first seeded user.
+    let moderator = Query::select()
+        .column(role::Column::Id)
+        .from(role::Entity)
+        .and_where(Expr::col(role::Column::Name).eq(role::MODERATOR))
+        .to_owned();
+    let moderator_id: Option<i64> = match db.query_one(&moderator).await? {
+        Some(row) => Some(row.try_get("", "id")?),
+        None => None,
+    };
+    if let Some(role_id) = moderator_id {
+        let txn = db.begin().await?;
+        let mut links = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(user_role::Entity)
+                .columns([
+                    user_role::Column::UserId,
+                    user_role::Column::RoleId,
+                    user_role::Column::AssignedAt,
+                    user_role::Column::AssignedBy,
+                ])
+                .to_owned(),
+            bar,
+        );
+        for i in 0..users {
+            if i > 0 && rng.gen_ratio(1, 50) {
+                let at = epoch + Duration::days(1) + Duration::seconds(i);
+                links
+                    .push(vec![
+                        (first_user + i).into(),
+                        role_id.into(),
+                        at.into(),
+                        Some(first_user).into(),
+                    ])
+                    .await?;
+                report.assignments += 1;
+            }
+        }
+        links.flush().await?;
+        txn.commit().await?;
+    }
+    bar.finish();
+    Ok(report)
+}
+
+/// A progress bar on standard error (hidden when `quiet`).
+pub fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
