@@ -34,6 +34,8 @@ pub enum Command {
     },
     /// Integrity report: orphan rows and unindexed foreign keys; exits 1 when it finds any.
     Check,
+    /// Print the OpenAPI document.
+    Openapi,
     /// Fill the database with deterministic demo data.
     Seed {
         #[arg(long, default_value_t = 100)]
@@ -171,6 +173,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 report.first_user_id + report.users as i64 - 1,
                 crate::service::seed::DEMO_PASSWORD
             );
+            Ok(0)
+        }
+        Command::Openapi => {
+            println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(0)
         }
         Command::Check => {

@@ -36,6 +36,7 @@ pub fn build_router(state: AppState) -> Router {
     let router = Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .route("/metrics", get(observe::get_metrics))
+        .merge(api::docs::router())
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(

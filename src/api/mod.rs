@@ -1,8 +1,10 @@
 //! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
 //! the layers every response goes through (statement counting and the query budget).
 
+pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod openapi;
 
 use axum::Json;
 use axum::Router;
@@ -21,6 +23,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(openapi::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::observe::remember_route))

@@ -1,0 +1,39 @@
+//! `GET /docs`: the interactive API page. Its HTML, script and style are compiled into the
+//! binary (no CDN), and it renders the document served at `/api/v1/openapi.json`.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::state::AppState;
+
+const INDEX: &str = include_str!("../../assets/docs/index.html");
+const SCRIPT: &str = include_str!("../../assets/docs/docs.js");
+const STYLE: &str = include_str!("../../assets/docs/docs.css");
+
+/// The documentation page and its assets.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/docs",
+            get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/docs/docs.js",
+            get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/docs/docs.css",
+            get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
+        )
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
