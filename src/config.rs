@@ -24,6 +24,10 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Time a request may take before it is answered 503 (`RELATA_REQUEST_TIMEOUT_SECS`).
     pub request_timeout: Duration,
+    /// Time a client has to send a request's headers (`RELATA_HEADER_TIMEOUT_SECS`).
+    pub header_read_timeout: Duration,
+    /// Most HTTP connections served at once (`RELATA_MAX_HTTP_CONNECTIONS`).
+    pub max_http_connections: usize,
 }
 
 /// The default database: `relata.db` in the working directory.
@@ -67,6 +71,8 @@ impl Settings {
                 })
                 .unwrap_or_default(),
             request_timeout: Duration::from_secs(env_number("RELATA_REQUEST_TIMEOUT_SECS", 30)),
+            header_read_timeout: Duration::from_secs(env_number("RELATA_HEADER_TIMEOUT_SECS", 10)),
+            max_http_connections: env_number("RELATA_MAX_HTTP_CONNECTIONS", 1024),
         }
     }
 
@@ -82,6 +88,8 @@ impl Settings {
             max_connections: 10,
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_http_connections: 1024,
         }
     }
 }

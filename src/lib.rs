@@ -137,32 +137,76 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish for up to
     /// `grace` before returning.
+    ///
+    /// The accept loop is ours rather than `axum::serve` for two limits a public server
+    /// needs: a cap on concurrent connections (past it, new connections wait in the
+    /// kernel's backlog) and a deadline for reading a request's headers, so a client that
+    /// trickles bytes cannot hold a connection; the request timeout of `observe` bounds
+    /// the rest of the request.
     pub async fn run_until<F>(self, shutdown: F, grace: Duration) -> anyhow::Result<()>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = tx.send(true);
-        });
-        let mut rx = rx;
-        let serving = tokio::spawn(async move { server.await });
-        tokio::pin!(serving);
-        tokio::select! {
-            res = &mut serving => { res??; return Ok(()); }
-            _ = rx.wait_for(|stop| *stop) => {}
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::server::conn::auto;
+        use hyper_util::server::graceful::GracefulShutdown;
+        use hyper_util::service::TowerToHyperService;
+        use tower::ServiceExt;
+
+        let settings = self.state.settings.clone();
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
+            settings.max_http_connections.max(1),
+        ));
+        let graceful = GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        let router = self.router;
+        tokio::pin!(shutdown);
+        loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot?,
+                _ = &mut shutdown => break,
+            };
+            let stream = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of file descriptors and the like: pause instead of spinning.
+                        tracing::warn!(%err, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service =
+                router
+                    .clone()
+                    .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+                        req.map(axum::body::Body::new)
+                    });
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                let _ = connection.await;
+                drop(slot);
+            });
         }
-        match tokio::time::timeout(grace, &mut serving).await {
-            Ok(res) => res??,
-            Err(_) => tracing::warn!(
-                "in-flight requests did not finish within {grace:?}; stopping anyway"
-            ),
+        drop(self.listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(grace) => {
+                tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
+            }
         }
         Ok(())
     }
