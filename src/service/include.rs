@@ -382,6 +382,19 @@ impl Expand {
         }
         load_nodes(db, viewer, &self.nodes, self.per_parent, items).await
     }
+
+    /// [`Expand::apply`] for a single resource (the GET of one row).
+    pub async fn apply_one<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        viewer: Option<&Viewer>,
+        item: Item,
+    ) -> Result<Item> {
+        let mut items = [item];
+        self.apply(db, viewer, &mut items).await?;
+        let [item] = items;
+        Ok(item)
+    }
 }
 
 /// The integer value of `field` in an item.
