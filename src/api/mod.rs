@@ -1,8 +1,12 @@
 //! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
 //! the layers every response goes through (statement counting and the query budget).
 
+pub mod comments;
 pub mod extract;
 pub mod health;
+pub mod posts;
+pub mod profiles;
+pub mod respond;
 
 use axum::Json;
 use axum::Router;
@@ -21,6 +25,9 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(profiles::router())
+        .merge(posts::router())
+        .merge(comments::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state, count_statements))
