@@ -28,6 +28,17 @@ impl AbsoluteUrl {
         if text.is_empty() || text.chars().any(char::is_whitespace) {
             return Err(not_absolute());
         }
+        // The WHATWG parser repairs `http:example.com` and `http:///example.com` into
+        // `http://example.com/`; since the text is kept as written, insist on the plain
+        // form: the scheme, `://`, then the host.
+        let lower = text.to_ascii_lowercase();
+        let after_scheme = ["http://", "https://"]
+            .iter()
+            .find_map(|prefix| lower.strip_prefix(prefix))
+            .ok_or_else(not_absolute)?;
+        if after_scheme.starts_with(['/', '\\']) {
+            return Err(not_absolute());
+        }
         let parsed = url::Url::parse(text).map_err(|_| not_absolute())?;
         let has_host = parsed.host_str().is_some_and(|h| !h.is_empty());
         if !matches!(parsed.scheme(), "http" | "https") || !has_host {
@@ -57,6 +68,7 @@ mod tests {
             "https://example.com",
             "http://example.com/a/b?c=d#e",
             "https://sub.example.org:8443/path",
+            "HTTPS://Example.com",
             "http://127.0.0.1/",
         ] {
             assert_eq!(AbsoluteUrl::parse(ok, MAX).unwrap().as_str(), ok);
@@ -80,6 +92,8 @@ mod tests {
             "mailto:someone@example.com",
             "https://",
             "http:///nohost",
+            "http:example.com",
+            "https:\\\\example.com",
             "https://exa mple.com",
             "not a url",
         ] {
