@@ -147,6 +147,9 @@ fn json_field_error(path: &str, err: &serde_json::Error) -> FieldError {
         .map(|f| {
             if path == "." || path.is_empty() {
                 f
+            } else if path == f || path.ends_with(&format!(".{f}")) {
+                // For an unknown field the path already ends with its name.
+                path.to_string()
             } else {
                 format!("{path}.{f}")
             }
