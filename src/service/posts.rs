@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::{Expr, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryTrait, Set,
 };
 
 use crate::domain::text::{Content, Title};
@@ -68,7 +68,7 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<post::Model> {
 /// with the wildcards `%` and `_` (and the escape character itself) in `needle` taken
 /// literally. `lower()` on both sides makes SQLite and PostgreSQL agree (SQLite's `LIKE`
 /// is case-insensitive for ASCII only, PostgreSQL's not at all).
-pub fn contains_case_insensitive(column: Expr, needle: &str) -> Expr {
+pub fn contains_case_insensitive(backend: DbBackend, column: Expr, needle: &str) -> Expr {
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
     for c in needle.chars() {
@@ -78,14 +78,16 @@ pub fn contains_case_insensitive(column: Expr, needle: &str) -> Expr {
         pattern.push(c);
     }
     pattern.push('%');
-    Expr::cust_with_exprs(
-        "lower($1) LIKE lower($2) ESCAPE '\\'",
-        [column, Expr::val(pattern)],
-    )
+    // sea-query binds custom SQL through each backend's own placeholder.
+    let sql = match backend {
+        DbBackend::Postgres => "lower($1) LIKE lower($2) ESCAPE '\\'",
+        _ => "lower(?) LIKE lower(?) ESCAPE '\\'",
+    };
+    Expr::cust_with_exprs(sql, [column, Expr::val(pattern)])
 }
 
 /// The filtered posts, in no order yet (the page adds the default order and the cursor).
-fn filtered(owner: Option<i64>, filter: &PostFilter) -> SelectStatement {
+fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> SelectStatement {
     let mut select = post::Entity::find();
     // The owner of a relationship endpoint and the `author_id` filter both apply.
     for author_id in [owner, filter.author_id].into_iter().flatten() {
@@ -93,6 +95,7 @@ fn filtered(owner: Option<i64>, filter: &PostFilter) -> SelectStatement {
     }
     if let Some(needle) = &filter.title_contains {
         select = select.filter(contains_case_insensitive(
+            backend,
             Expr::col((post::Entity, post::Column::Title)),
             needle,
         ));
@@ -108,7 +111,8 @@ pub async fn list<C: ConnectionTrait>(
     filter: &PostFilter,
     page: &PageRequest,
 ) -> Result<Fetched<post::Model>> {
-    page::fetch(db, filtered(owner, filter), &order::posts(), page).await
+    let stmt = filtered(db.get_database_backend(), owner, filter);
+    page::fetch(db, stmt, &order::posts(), page).await
 }
 
 /// Creates a post by `author_id`.
@@ -178,4 +182,27 @@ pub async fn delete(state: &AppState, post: &post::Model) -> Result<()> {
         return Err(AppError::not_found("Post"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_search_binds_its_pattern_on_both_backends() {
+        let filter = PostFilter {
+            author_id: None,
+            title_contains: Some("50%_off\\".into()),
+        };
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            let stmt = backend.build(&filtered(backend, None, &filter));
+            assert!(
+                stmt.sql.contains(r#"lower("posts"."title") LIKE lower("#),
+                "{backend:?}: {}",
+                stmt.sql
+            );
+            let values = stmt.values.expect("a bound pattern").0;
+            assert_eq!(values, vec![sea_orm::Value::from(r"%50\%\_off\\%")]);
+        }
+    }
 }
