@@ -3,4 +3,7 @@
 
 mod helpers;
 
+mod comments;
 mod foundation;
+mod posts;
+mod profiles;
