@@ -253,3 +253,34 @@ impl IntoResponse for AppError {
         res
     }
 }
+
+/// Collects the refusals of several fields, so that one 422 names every bad field
+/// (SPEC §4) instead of only the first one found.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// The parsed value of `field`, or `None` after recording why it was refused.
+    pub fn check<T>(&mut self, field: &str, parsed: std::result::Result<T, String>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+        }
+    }
+
+    /// `value` when no field was refused, else 422 with one entry per refused field.
+    /// `value` is the checked fields combined (e.g. with `Option::zip`), so it is only
+    /// `None` when something was refused.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ if !self.0.is_empty() => Err(AppError::validation(self.0)),
+            _ => Err(AppError::internal(anyhow::anyhow!(
+                "a field was missing although none was refused"
+            ))),
+        }
+    }
+}

@@ -147,6 +147,9 @@ fn json_field_error(path: &str, err: &serde_json::Error) -> FieldError {
         .map(|f| {
             if path == "." || path.is_empty() {
                 f
+            } else if path == f || path.ends_with(&format!(".{f}")) {
+                // For an unknown field the path already ends with its name.
+                path.to_string()
             } else {
                 format!("{path}.{f}")
             }
@@ -228,6 +231,20 @@ fn de_bool_flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+/// For a body field that may be absent but not `null` (`#[serde(default, deserialize_with
+/// = "non_null")]`): absent is `None`, `null` is refused with 422 naming the field, as
+/// for any other value of the wrong type.
+pub fn non_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A body field that must be present, for [`crate::error::FieldErrors::check`].
+pub fn required<T>(value: Option<T>) -> Result<T, String> {
+    value.ok_or_else(|| "is required".to_string())
+}
+
 /// `include`, `counts` and `include_limit`, taken by every GET.
 #[derive(Debug, Default, Deserialize)]
 pub struct IncludeParams {
@@ -243,6 +260,13 @@ pub struct ListParams {
     pub cursor: Option<String>,
     #[serde(default, deserialize_with = "de_bool_flag")]
     pub count: bool,
+}
+
+/// `dry_run`, taken by the deletes that cascade (SPEC §3 "Cascade preview").
+#[derive(Debug, Default, Deserialize)]
+pub struct DryRunParams {
+    #[serde(default, deserialize_with = "de_bool_flag")]
+    pub dry_run: bool,
 }
 
 /// Default page size.

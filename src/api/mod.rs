@@ -1,10 +1,14 @@
 //! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
 //! the layers every response goes through (statement counting and the query budget).
 
+pub mod comments;
 pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod posts;
+pub mod profiles;
+pub mod respond;
 
 use axum::Json;
 use axum::Router;
@@ -24,6 +28,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(openapi::router())
+        .merge(profiles::router())
+        .merge(posts::router())
+        .merge(comments::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::observe::remember_route))

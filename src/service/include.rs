@@ -382,6 +382,19 @@ impl Expand {
         }
         load_nodes(db, viewer, &self.nodes, self.per_parent, items).await
     }
+
+    /// [`Expand::apply`] for a single resource (the GET of one row).
+    pub async fn apply_one<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        viewer: Option<&Viewer>,
+        item: Item,
+    ) -> Result<Item> {
+        let mut items = [item];
+        self.apply(db, viewer, &mut items).await?;
+        let [item] = items;
+        Ok(item)
+    }
 }
 
 /// The integer value of `field` in an item.
@@ -406,10 +419,12 @@ fn key_in(table: &'static str, column: &'static str, keys: &[i64], backend: DbBa
     let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_string());
     let sql = match backend {
         DbBackend::Postgres => format!(
-            "\"{table}\".\"{column}\" IN (SELECT (jsonb_array_elements_text(?::jsonb))::bigint)"
+            "\"{table}\".\"{column}\" IN (SELECT (jsonb_array_elements_text($1::jsonb))::bigint)"
         ),
         _ => format!("\"{table}\".\"{column}\" IN (SELECT value FROM json_each(?))"),
     };
+    // sea-query binds custom SQL through each backend's own placeholder: `$n` on
+    // PostgreSQL, `?` on SQLite (a `?` is left as is on PostgreSQL).
     Expr::cust_with_values(sql, [json])
 }
 
@@ -828,4 +843,29 @@ impl RoleAssignmentRow {
 /// Keeps `RoleOut` in the public surface of this module for callers building role items.
 pub fn role_item(m: &role::Model) -> Item {
     repr::item(&RoleOut::from(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_key_list_is_bound_as_one_parameter_on_both_backends() {
+        let keys: Vec<i64> = (1..=1500).collect();
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            let stmt = Query::select()
+                .column(Asterisk)
+                .from(Alias::new("posts"))
+                .and_where(key_in("posts", "id", &keys, backend))
+                .to_owned();
+            let built = backend.build(&stmt);
+            // Only a substituted placeholder binds the value.
+            assert_eq!(
+                built.values.map(|v| v.0.len()),
+                Some(1),
+                "{backend:?}: {}",
+                built.sql
+            );
+        }
+    }
 }

@@ -3,7 +3,11 @@
 
 pub mod auth;
 pub mod check;
+pub mod comments;
 pub mod include;
+pub mod lookup;
 pub mod page;
+pub mod posts;
+pub mod profiles;
 pub mod repr;
 pub mod seed;

@@ -292,3 +292,12 @@ pub mod order {
         ])
     }
 }
+
+/// What a delete would do, per table (SPEC §3 "Cascade preview"): the rows it would delete
+/// and the columns it would set to null, each table it can reach listed, with 0 where
+/// nothing would go.
+#[derive(Serialize, ToSchema, Debug, Default, PartialEq, Eq)]
+pub struct CascadePreview {
+    pub delete: std::collections::BTreeMap<&'static str, u64>,
+    pub set_null: std::collections::BTreeMap<&'static str, u64>,
+}

@@ -372,3 +372,168 @@ fn replace_database(url: &str, name: &str) -> String {
         None => format!("{root}/{name}"),
     }
 }
+
+/// Users and tokens made below the API, for tests of resources that do not go through
+/// `/auth` (kept in their own block so that it merges cleanly with the auth work).
+impl TestApp {
+    /// Inserts an active user row and mints a 15-minute access token for it; returns
+    /// (id, token).
+    pub async fn seed_user(&self, username: &str) -> (i64, String) {
+        use relata::entity::user;
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = relata::time::now();
+        let id = user::ActiveModel {
+            username: Set(username.to_string()),
+            email: Set(format!("{}@example.com", username.to_lowercase())),
+            password_hash: Set("not-a-hash: seeded users never log in".to_string()),
+            display_name: Set(None),
+            is_active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.state.db)
+        .await
+        .expect("inserting a user")
+        .id;
+        let (token, _, _) = relata::service::auth::issue_access_token(&self.state.jwt, id, 900)
+            .expect("signing a token");
+        (id, token)
+    }
+
+    /// [`TestApp::seed_user`] holding `role` (`admin`, `moderator`).
+    pub async fn seed_user_with_role(&self, username: &str, role: &str) -> (i64, String) {
+        let (id, token) = self.seed_user(username).await;
+        self.grant_in_db(id, role).await;
+        (id, token)
+    }
+
+    /// The usual cast of an authorization test: an owner, another user, a moderator and
+    /// an admin.
+    pub async fn seed_cast(&self) -> Cast {
+        Cast {
+            owner: self.seed_user("owner").await,
+            other: self.seed_user("other").await,
+            moderator: self.seed_user_with_role("moderator", "moderator").await,
+            admin: self.seed_user_with_role("admin", "admin").await,
+        }
+    }
+
+    /// Inserts a post below the API, created at `at` (several may share one instant).
+    pub async fn seed_post_at(
+        &self,
+        author_id: i64,
+        title: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> i64 {
+        use relata::entity::post;
+        use sea_orm::{ActiveModelTrait, Set};
+        post::ActiveModel {
+            author_id: Set(author_id),
+            title: Set(title.to_string()),
+            content: Set(format!("content of {title}")),
+            created_at: Set(at),
+            updated_at: Set(at),
+            ..Default::default()
+        }
+        .insert(&self.state.db)
+        .await
+        .expect("inserting a post")
+        .id
+    }
+
+    /// Inserts a post below the API, created now.
+    pub async fn seed_post(&self, author_id: i64, title: &str) -> i64 {
+        self.seed_post_at(author_id, title, relata::time::now())
+            .await
+    }
+
+    /// Inserts `n` posts by `author_id` in one statement, all created at `at`.
+    pub async fn seed_posts_bulk(
+        &self,
+        author_id: i64,
+        n: usize,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        use relata::entity::post;
+        use sea_orm::{EntityTrait, Set};
+        let rows = (0..n).map(|i| post::ActiveModel {
+            author_id: Set(author_id),
+            title: Set(format!("bulk {i}")),
+            content: Set(String::new()),
+            created_at: Set(at),
+            updated_at: Set(at),
+            ..Default::default()
+        });
+        post::Entity::insert_many(rows)
+            .exec(&self.state.db)
+            .await
+            .expect("inserting posts");
+    }
+
+    /// Inserts a comment below the API, created at `at`.
+    pub async fn seed_comment_at(
+        &self,
+        post_id: i64,
+        author_id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> i64 {
+        use relata::entity::comment;
+        use sea_orm::{ActiveModelTrait, Set};
+        comment::ActiveModel {
+            post_id: Set(post_id),
+            author_id: Set(author_id),
+            body: Set("a comment".to_string()),
+            created_at: Set(at),
+            updated_at: Set(at),
+            ..Default::default()
+        }
+        .insert(&self.state.db)
+        .await
+        .expect("inserting a comment")
+        .id
+    }
+
+    /// Inserts a comment below the API, created now.
+    pub async fn seed_comment(&self, post_id: i64, author_id: i64) -> i64 {
+        self.seed_comment_at(post_id, author_id, relata::time::now())
+            .await
+    }
+
+    /// Follows `next_cursor` from `path` (which must not hold a cursor yet) to the end;
+    /// returns every item's `id`, in the order served.
+    pub async fn collect_ids(&self, path: &str) -> Vec<i64> {
+        self.collect_ids_after(path, None).await
+    }
+
+    /// [`TestApp::collect_ids`] starting at `cursor` (a `next_cursor` served earlier).
+    pub async fn collect_ids_after(&self, path: &str, cursor: Option<String>) -> Vec<i64> {
+        let mut ids = Vec::new();
+        let mut cursor = cursor;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for _ in 0..1000 {
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}cursor={c}"),
+                None => path.to_string(),
+            };
+            let res = self.get(&url, None).await;
+            res.assert_status(200);
+            for item in res.body["items"].as_array().expect("items") {
+                ids.push(item["id"].as_i64().expect("an id"));
+            }
+            match res.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return ids,
+            }
+        }
+        panic!("paging {path} did not end");
+    }
+}
+
+/// Who takes part in an authorization test: (id, token) each.
+pub struct Cast {
+    pub owner: (i64, String),
+    pub other: (i64, String),
+    pub moderator: (i64, String),
+    pub admin: (i64, String),
+}

@@ -3,5 +3,8 @@
 
 mod helpers;
 
+mod comments;
 mod foundation;
 mod operations;
+mod posts;
+mod profiles;

@@ -1,0 +1,175 @@
+//! Comments: `/posts/{id}/comments`, `/comments/{id}` and the relationship endpoint
+//! `/users/{id}/comments`.
+//!
+//! Mutating handlers follow SPEC §3's order: the token (401) and the body's form
+//! (415/413/400) are checked by the extractors, then the rows are found (404), then the
+//! caller is authorized (403), and only then are the fields validated (422).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::extract::{
+    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, MaybeAuthUser, non_null,
+    required,
+};
+use crate::api::respond::{ListRead, OneRead, created};
+use crate::domain::text::CommentBody;
+use crate::entity::{comment, post, user};
+use crate::error::{FieldErrors, Result};
+use crate::service::comments::{self, CommentAction};
+use crate::service::include::Resource;
+use crate::service::lookup;
+use crate::service::repr::{self, CommentOut, Item, order};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/posts/{id}/comments",
+            get(list_post_comments).post(create_comment),
+        )
+        .route(
+            "/comments/{id}",
+            get(get_comment)
+                .patch(update_comment)
+                .delete(delete_comment),
+        )
+        .route("/users/{id}/comments", get(list_user_comments))
+}
+
+fn comment_item(comment: &comment::Model) -> Item {
+    repr::item(&CommentOut::from(comment))
+}
+
+/// `POST /posts/{id}/comments` and `PATCH /comments/{id}`: the body is the only field.
+/// On PATCH an absent `body` changes nothing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRequest {
+    #[serde(default, deserialize_with = "non_null")]
+    pub body: Option<String>,
+}
+
+impl CommentRequest {
+    /// The body of a new comment, which must be given.
+    fn required_body(self) -> Result<CommentBody> {
+        let mut errors = FieldErrors::default();
+        let body = errors.check(
+            "body",
+            required(self.body).and_then(|b| CommentBody::parse(&b)),
+        );
+        errors.finish(body)
+    }
+
+    /// The new body of an edited comment, when one was given.
+    fn optional_body(self) -> Result<Option<CommentBody>> {
+        let mut errors = FieldErrors::default();
+        let body = errors.check(
+            "body",
+            self.body.as_deref().map(CommentBody::parse).transpose(),
+        );
+        errors.finish(body)
+    }
+}
+
+/// `GET /posts/{id}/comments`: oldest first.
+pub async fn list_post_comments(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(post_id)): AppPath<Id>,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Value>> {
+    let read = ListRead::prepare(
+        Resource::Comment,
+        order::comments(),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
+    lookup::require::<post::Entity, _>(&state.db, post_id, "Post").await?;
+    let fetched = comments::list_for_post(&state.db, post_id, &read.page).await?;
+    read.respond(&state.db, fetched, comment_item).await
+}
+
+/// `GET /users/{id}/comments`: that user's comments, oldest first.
+pub async fn list_user_comments(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(user_id)): AppPath<Id>,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Value>> {
+    let read = ListRead::prepare(
+        Resource::Comment,
+        order::comments(),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
+    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
+    let fetched = comments::list_for_author(&state.db, user_id, &read.page).await?;
+    read.respond(&state.db, fetched, comment_item).await
+}
+
+/// `POST /posts/{id}/comments`: the caller is the author.
+pub async fn create_comment(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(post_id)): AppPath<Id>,
+    body: JsonBody,
+) -> Result<Response> {
+    lookup::require::<post::Entity, _>(&state.db, post_id, "Post").await?;
+    let text = body.parse::<CommentRequest>()?.required_body()?;
+    let comment = comments::create(&state, post_id, viewer.id, text).await?;
+    Ok(created(
+        format!("/api/v1/comments/{}", comment.id),
+        comment_item(&comment),
+    ))
+}
+
+/// `GET /comments/{id}`.
+pub async fn get_comment(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Value>> {
+    let read = OneRead::prepare(Resource::Comment, &include, viewer.as_ref())?;
+    let comment = comments::find(&state.db, id).await?;
+    read.respond(&state.db, comment_item(&comment)).await
+}
+
+/// `PATCH /comments/{id}`: the author or an admin.
+pub async fn update_comment(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    body: JsonBody,
+) -> Result<Json<Value>> {
+    let target = comments::find_in_context(&state.db, id).await?;
+    comments::authorize(&viewer, CommentAction::Edit, &target)?;
+    let comment = match body.parse::<CommentRequest>()?.optional_body()? {
+        Some(text) => comments::update_body(&state, id, text).await?,
+        None => target.comment,
+    };
+    Ok(Json(Value::Object(comment_item(&comment))))
+}
+
+/// `DELETE /comments/{id}`: the author, the post's author, a moderator or an admin.
+pub async fn delete_comment(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+) -> Result<Response> {
+    let target = comments::find_in_context(&state.db, id).await?;
+    comments::authorize(&viewer, CommentAction::Delete, &target)?;
+    comments::delete(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,206 @@
+//! Posts: `/posts`, `/posts/{id}` and the relationship endpoint `/users/{id}/posts`.
+//!
+//! Mutating handlers follow SPEC §3's order: the token (401) and the body's form
+//! (415/413/400) are checked by the extractors, then the post is found (404), then the
+//! caller is authorized (403), and only then are the fields validated (422).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::extract::{
+    AppJson, AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    MaybeAuthUser, non_null, required,
+};
+use crate::api::respond::{ListRead, OneRead, created};
+use crate::domain::text::{Content, Title};
+use crate::entity::{post, user};
+use crate::error::{FieldErrors, Result};
+use crate::service::include::Resource;
+use crate::service::lookup;
+use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
+use crate::service::repr::{self, Item, PostOut, order};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/posts", get(list_posts).post(create_post))
+        .route(
+            "/posts/{id}",
+            get(get_post).patch(update_post).delete(delete_post),
+        )
+        .route("/users/{id}/posts", get(list_user_posts))
+}
+
+fn post_item(post: &post::Model) -> Item {
+    repr::item(&PostOut::from(post))
+}
+
+/// The filters `/posts` and `/users/{id}/posts` take.
+#[derive(Debug, Default, Deserialize)]
+pub struct PostFilterParams {
+    pub author_id: Option<Id>,
+    /// Case-insensitive title substring; empty means no filter.
+    pub q: Option<String>,
+}
+
+impl PostFilterParams {
+    fn into_filter(self) -> PostFilter {
+        PostFilter {
+            author_id: self.author_id.map(|Id(id)| id),
+            title_contains: self.q.filter(|q| !q.is_empty()),
+        }
+    }
+}
+
+/// `POST /posts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePostRequest {
+    #[serde(default, deserialize_with = "non_null")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub content: Option<String>,
+}
+
+impl CreatePostRequest {
+    fn validate(self) -> Result<NewPost> {
+        let mut errors = FieldErrors::default();
+        let title = errors.check("title", required(self.title).and_then(|t| Title::parse(&t)));
+        let content = errors.check(
+            "content",
+            required(self.content).and_then(|c| Content::parse(&c)),
+        );
+        errors
+            .finish(title.zip(content))
+            .map(|(title, content)| NewPost { title, content })
+    }
+}
+
+/// `PATCH /posts/{id}`: any subset of the fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePostRequest {
+    #[serde(default, deserialize_with = "non_null")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
+    pub content: Option<String>,
+}
+
+impl UpdatePostRequest {
+    fn validate(self) -> Result<PostChanges> {
+        let mut errors = FieldErrors::default();
+        let title = errors.check("title", self.title.as_deref().map(Title::parse).transpose());
+        let content = errors.check(
+            "content",
+            self.content.as_deref().map(Content::parse).transpose(),
+        );
+        errors
+            .finish(title.zip(content))
+            .map(|(title, content)| PostChanges { title, content })
+    }
+}
+
+/// `GET /posts`: newest first; `author_id`, `q`.
+pub async fn list_posts(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+    AppQuery(filter): AppQuery<PostFilterParams>,
+) -> Result<Json<Value>> {
+    let read = ListRead::prepare(
+        Resource::Post,
+        order::posts(),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
+    let fetched = posts::list(&state.db, None, &filter.into_filter(), &read.page).await?;
+    read.respond(&state.db, fetched, post_item).await
+}
+
+/// `GET /users/{id}/posts`: that user's posts, filtered and paged in the database like
+/// `/posts` (an `author_id` naming someone else as well selects nothing).
+pub async fn list_user_posts(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(user_id)): AppPath<Id>,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+    AppQuery(filter): AppQuery<PostFilterParams>,
+) -> Result<Json<Value>> {
+    let read = ListRead::prepare(
+        Resource::Post,
+        order::posts(),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
+    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
+    let fetched = posts::list(&state.db, Some(user_id), &filter.into_filter(), &read.page).await?;
+    read.respond(&state.db, fetched, post_item).await
+}
+
+/// `POST /posts`: the caller is the author.
+pub async fn create_post(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppJson(body): AppJson<CreatePostRequest>,
+) -> Result<Response> {
+    let new = body.validate()?;
+    let post = posts::create(&state, viewer.id, new).await?;
+    Ok(created(
+        format!("/api/v1/posts/{}", post.id),
+        post_item(&post),
+    ))
+}
+
+/// `GET /posts/{id}`.
+pub async fn get_post(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Value>> {
+    let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
+    let post = posts::find(&state.db, id).await?;
+    read.respond(&state.db, post_item(&post)).await
+}
+
+/// `PATCH /posts/{id}`: the author or an admin.
+pub async fn update_post(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    body: JsonBody,
+) -> Result<Json<Value>> {
+    let post = posts::find(&state.db, id).await?;
+    posts::authorize(&viewer, PostAction::Edit, &post)?;
+    let changes = body.parse::<UpdatePostRequest>()?.validate()?;
+    let post = posts::update(&state, post, changes).await?;
+    Ok(Json(Value::Object(post_item(&post))))
+}
+
+/// `DELETE /posts/{id}`: the author, a moderator or an admin; its comments go with it.
+/// With `dry_run=true`, the same checks, nothing deleted, and what would go.
+pub async fn delete_post(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(params): AppQuery<DryRunParams>,
+) -> Result<Response> {
+    let post = posts::find(&state.db, id).await?;
+    posts::authorize(&viewer, PostAction::Delete, &post)?;
+    if params.dry_run {
+        let preview = posts::deletion_preview(&state.db, &post).await?;
+        return Ok(Json(preview).into_response());
+    }
+    posts::delete(&state, &post).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,148 @@
+//! Profiles, the one-to-one side of a user: `/users/{id}/profile` (GET, PUT as a whole
+//! replacement, DELETE) and `/profiles/{id}`, the same relation reached from its own side.
+//!
+//! PUT and DELETE follow SPEC §3's order: the token (401) and the body's form
+//! (415/413/400) are checked by the extractors, then the user and profile are found
+//! (404), then the caller is authorized (403), and only then are the fields validated
+//! (422).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::extract::{
+    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, MaybeAuthUser,
+};
+use crate::api::respond::{OneRead, created};
+use crate::domain::text::{Bio, Location};
+use crate::domain::url::AbsoluteUrl;
+use crate::entity::{profile, user};
+use crate::error::{FieldErrors, Result};
+use crate::service::include::Resource;
+use crate::service::lookup;
+use crate::service::profiles::{self, Outcome, ProfileFields};
+use crate::service::repr::{self, Item, ProfileOut};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/users/{id}/profile",
+            get(get_user_profile)
+                .put(replace_user_profile)
+                .delete(delete_user_profile),
+        )
+        .route("/profiles/{id}", get(get_profile))
+}
+
+fn profile_item(profile: &profile::Model) -> Item {
+    repr::item(&ProfileOut::from(profile))
+}
+
+/// `PUT /users/{id}/profile`: the whole profile. A field left out or `null` is empty
+/// afterwards, as a replacement implies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub website: Option<String>,
+    #[serde(default)]
+    pub bio: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+impl ProfileRequest {
+    fn validate(self) -> Result<ProfileFields> {
+        let mut errors = FieldErrors::default();
+        let avatar_url = errors.check(
+            "avatar_url",
+            self.avatar_url
+                .map(|u| AbsoluteUrl::parse(&u, AbsoluteUrl::AVATAR_MAX_CHARS))
+                .transpose(),
+        );
+        let website = errors.check(
+            "website",
+            self.website
+                .map(|u| AbsoluteUrl::parse(&u, AbsoluteUrl::WEBSITE_MAX_CHARS))
+                .transpose(),
+        );
+        let bio = errors.check("bio", self.bio.as_deref().map(Bio::parse).transpose());
+        let location = errors.check(
+            "location",
+            self.location.as_deref().map(Location::parse).transpose(),
+        );
+        errors
+            .finish(avatar_url.zip(website).zip(bio.zip(location)))
+            .map(|((avatar_url, website), (bio, location))| ProfileFields {
+                avatar_url,
+                website,
+                bio,
+                location,
+            })
+    }
+}
+
+/// `GET /users/{id}/profile`.
+pub async fn get_user_profile(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(user_id)): AppPath<Id>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Value>> {
+    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
+    let profile = profiles::find_by_user(&state.db, user_id).await?;
+    read.respond(&state.db, profile_item(&profile)).await
+}
+
+/// `GET /profiles/{id}`.
+pub async fn get_profile(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Value>> {
+    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
+    let profile = profiles::find(&state.db, id).await?;
+    read.respond(&state.db, profile_item(&profile)).await
+}
+
+/// `PUT /users/{id}/profile`: the user themself or an admin; 201 when it creates the
+/// profile, 200 when it replaces it.
+pub async fn replace_user_profile(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(user_id)): AppPath<Id>,
+    body: JsonBody,
+) -> Result<Response> {
+    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
+    profiles::authorize(&viewer, user_id)?;
+    let fields = body.parse::<ProfileRequest>()?.validate()?;
+    let (profile, outcome) = profiles::replace(&state, user_id, fields).await?;
+    Ok(match outcome {
+        Outcome::Created => created(
+            format!("/api/v1/users/{user_id}/profile"),
+            profile_item(&profile),
+        ),
+        Outcome::Replaced => Json(Value::Object(profile_item(&profile))).into_response(),
+    })
+}
+
+/// `DELETE /users/{id}/profile`: the user themself or an admin; 404 when there is none.
+pub async fn delete_user_profile(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(user_id)): AppPath<Id>,
+) -> Result<Response> {
+    profiles::find_by_user(&state.db, user_id).await?;
+    profiles::authorize(&viewer, user_id)?;
+    profiles::delete_by_user(&state, user_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

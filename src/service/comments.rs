@@ -1,0 +1,150 @@
+//! Comments: on one post, by one user — the child of two one-to-many relationships.
+//!
+//! Who may do what to a comment is decided in [`authorize`], and nowhere else.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Set,
+};
+
+use crate::domain::text::CommentBody;
+use crate::entity::{comment, post};
+use crate::error::{AppError, Result, foreign_key_violation};
+use crate::service::auth::Viewer;
+use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::repr::order;
+use crate::state::AppState;
+
+/// What a caller wants to do to an existing comment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentAction {
+    Edit,
+    Delete,
+}
+
+/// A comment with the author of the post it is on, which deleting it depends on.
+pub struct CommentInContext {
+    pub comment: comment::Model,
+    pub post_author_id: i64,
+}
+
+/// SPEC §4's "who" for comments: the author and admins edit; the author, the author of
+/// the post, moderators and admins delete. 403 otherwise.
+pub fn authorize(viewer: &Viewer, action: CommentAction, target: &CommentInContext) -> Result<()> {
+    let is_author = viewer.id == target.comment.author_id;
+    let allowed = match action {
+        CommentAction::Edit => is_author || viewer.is_admin,
+        CommentAction::Delete => {
+            is_author
+                || viewer.id == target.post_author_id
+                || viewer.is_moderator
+                || viewer.is_admin
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+/// One comment, or 404.
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<comment::Model> {
+    crate::service::lookup::find::<comment::Entity, _>(db, id, "Comment").await
+}
+
+/// One comment with its post's author, in one statement; 404 when absent.
+pub async fn find_in_context<C: ConnectionTrait>(db: &C, id: i64) -> Result<CommentInContext> {
+    let found = comment::Entity::find_by_id(id)
+        .find_also_related(post::Entity)
+        .one(db)
+        .await?;
+    match found {
+        Some((comment, Some(post))) => Ok(CommentInContext {
+            comment,
+            post_author_id: post.author_id,
+        }),
+        // A comment without its post cannot exist (the foreign key cascades).
+        _ => Err(AppError::not_found("Comment")),
+    }
+}
+
+/// One page of the comments matching `column = key`, oldest first (the comments of a
+/// post, or of an author).
+async fn list_where<C: ConnectionTrait>(
+    db: &C,
+    column: comment::Column,
+    key: i64,
+    page: &PageRequest,
+) -> Result<Fetched<comment::Model>> {
+    let stmt = comment::Entity::find().filter(column.eq(key)).into_query();
+    page::fetch(db, stmt, &order::comments(), page).await
+}
+
+/// One page of a post's comments.
+pub async fn list_for_post<C: ConnectionTrait>(
+    db: &C,
+    post_id: i64,
+    page: &PageRequest,
+) -> Result<Fetched<comment::Model>> {
+    list_where(db, comment::Column::PostId, post_id, page).await
+}
+
+/// One page of a user's comments.
+pub async fn list_for_author<C: ConnectionTrait>(
+    db: &C,
+    author_id: i64,
+    page: &PageRequest,
+) -> Result<Fetched<comment::Model>> {
+    list_where(db, comment::Column::AuthorId, author_id, page).await
+}
+
+/// Creates a comment by `author_id` on `post_id`; 404 when the post was deleted since the
+/// caller checked it (the foreign key refuses the row).
+pub async fn create(
+    state: &AppState,
+    post_id: i64,
+    author_id: i64,
+    body: CommentBody,
+) -> Result<comment::Model> {
+    let now = crate::time::now();
+    comment::ActiveModel {
+        post_id: Set(post_id),
+        author_id: Set(author_id),
+        body: Set(body.into_inner()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|err| {
+        if foreign_key_violation(&err) {
+            AppError::not_found("Post")
+        } else {
+            err.into()
+        }
+    })
+}
+
+/// Replaces a comment's body; 404 when it was deleted meanwhile.
+pub async fn update_body(state: &AppState, id: i64, body: CommentBody) -> Result<comment::Model> {
+    comment::Entity::update_many()
+        .col_expr(comment::Column::Body, Expr::val(body.into_inner()))
+        .col_expr(comment::Column::UpdatedAt, Expr::val(crate::time::now()))
+        .filter(comment::Column::Id.eq(id))
+        .exec_with_returning(&state.db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("Comment"))
+}
+
+/// Deletes a comment; 404 when it was deleted meanwhile.
+pub async fn delete(state: &AppState, id: i64) -> Result<()> {
+    let result = comment::Entity::delete_by_id(id).exec(&state.db).await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::not_found("Comment"));
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Finding one row by id, the first step of every single-resource endpoint and of every
+//! relationship endpoint (`/users/{id}/posts` answers 404 for an absent user before it
+//! reads a page): one statement, and a 404 naming what was missing.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ConnectionTrait, EntityTrait, PrimaryKeyTrait, QuerySelect};
+
+use crate::error::{AppError, Result};
+
+/// The row of `E` with primary key `id`, or 404 "`what` not found.".
+pub async fn find<E, C>(db: &C, id: i64, what: &str) -> Result<E::Model>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+    C: ConnectionTrait,
+{
+    E::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(what))
+}
+
+/// Ok when a row of `E` with primary key `id` exists, else 404; reads no columns.
+pub async fn require<E, C>(db: &C, id: i64, what: &str) -> Result<()>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+    C: ConnectionTrait,
+{
+    let found: Option<i32> = E::find_by_id(id)
+        .select_only()
+        .expr(Expr::val(1))
+        .into_tuple()
+        .one(db)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| AppError::not_found(what))
+}

@@ -1,0 +1,165 @@
+//! Profiles: the one-to-one side of a user. The database keeps it one-to-one (`user_id`
+//! is UNIQUE, I4); `PUT` replaces the whole profile with an upsert on that key, so
+//! concurrent first PUTs leave one row, exactly one of them creating it.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Set,
+};
+
+use crate::domain::text::{Bio, Location};
+use crate::domain::url::AbsoluteUrl;
+use crate::entity::{profile, user};
+use crate::error::{AppError, Result, foreign_key_violation};
+use crate::service::auth::Viewer;
+use crate::state::AppState;
+
+/// A whole profile as PUT sends it, already validated; `None` is an empty field.
+pub struct ProfileFields {
+    pub avatar_url: Option<AbsoluteUrl>,
+    pub website: Option<AbsoluteUrl>,
+    pub bio: Option<Bio>,
+    pub location: Option<Location>,
+}
+
+/// Whether a PUT created the profile (201) or replaced it (200).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Replaced,
+}
+
+/// SPEC §4's "who" for changing a user's profile: that user and admins. 403 otherwise.
+pub fn authorize(viewer: &Viewer, user_id: i64) -> Result<()> {
+    if viewer.id == user_id || viewer.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+/// One profile by its own id, or 404.
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<profile::Model> {
+    crate::service::lookup::find::<profile::Entity, _>(db, id, "Profile").await
+}
+
+/// The profile of user `user_id`, in one statement; 404 saying whether the user or only
+/// their profile is missing.
+pub async fn find_by_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<profile::Model> {
+    let found = user::Entity::find_by_id(user_id)
+        .find_also_related(profile::Entity)
+        .one(db)
+        .await?;
+    match found {
+        None => Err(AppError::not_found("User")),
+        Some((_, None)) => Err(AppError::not_found("Profile")),
+        Some((_, Some(profile))) => Ok(profile),
+    }
+}
+
+/// Creates or wholly replaces the profile of `user_id`, in one write transaction:
+/// `INSERT … ON CONFLICT (user_id) DO NOTHING RETURNING *` creates it when there is none
+/// (a row back means this request created it); when a row exists — possibly inserted by
+/// a concurrent PUT that won — the `UPDATE` replaces it. 404 when the user does not exist
+/// (the foreign key refuses the row).
+pub async fn replace(
+    state: &AppState,
+    user_id: i64,
+    fields: ProfileFields,
+) -> Result<(profile::Model, Outcome)> {
+    let row = ProfileRow {
+        avatar_url: fields.avatar_url.map(AbsoluteUrl::into_inner),
+        website: fields.website.map(AbsoluteUrl::into_inner),
+        bio: fields.bio.map(Bio::into_inner),
+        location: fields.location.map(Location::into_inner),
+    };
+    let txn = state.begin_write().await?;
+    let now = crate::time::now();
+    // A concurrent DELETE can remove the row between the INSERT that saw it and the
+    // UPDATE; the next round's INSERT then creates it. A few rounds settle any such race.
+    for _ in 0..3 {
+        if let Some(created) = insert_if_absent(&*txn, user_id, &row, now).await? {
+            txn.commit().await?;
+            return Ok((created, Outcome::Created));
+        }
+        let replaced = profile::Entity::update_many()
+            .set(row.active_model(now))
+            .filter(profile::Column::UserId.eq(user_id))
+            .exec_with_returning(&*txn)
+            .await?;
+        if let Some(replaced) = replaced.into_iter().next() {
+            txn.commit().await?;
+            return Ok((replaced, Outcome::Replaced));
+        }
+    }
+    Err(AppError::conflict(
+        "concurrent_update",
+        "The profile kept changing while it was being replaced; try again.",
+    ))
+}
+
+/// The replaceable columns of a profile.
+struct ProfileRow {
+    avatar_url: Option<String>,
+    website: Option<String>,
+    bio: Option<String>,
+    location: Option<String>,
+}
+
+impl ProfileRow {
+    /// These columns and `updated_at`, for an `UPDATE`.
+    fn active_model(&self, now: chrono::DateTime<chrono::Utc>) -> profile::ActiveModel {
+        profile::ActiveModel {
+            avatar_url: Set(self.avatar_url.clone()),
+            website: Set(self.website.clone()),
+            bio: Set(self.bio.clone()),
+            location: Set(self.location.clone()),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
+
+/// Inserts the profile unless `user_id` already has one; the row when it was inserted.
+async fn insert_if_absent<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    row: &ProfileRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<profile::Model>> {
+    let mut insert = profile::Entity::insert(profile::ActiveModel {
+        user_id: Set(user_id),
+        created_at: Set(now),
+        ..row.active_model(now)
+    })
+    .on_conflict(
+        OnConflict::column(profile::Column::UserId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .into_query();
+    insert.returning_all();
+    let stmt = db.get_database_backend().build(&insert);
+    profile::Model::find_by_statement(stmt)
+        .one(db)
+        .await
+        .map_err(|err| {
+            if foreign_key_violation(&err) {
+                AppError::not_found("User")
+            } else {
+                err.into()
+            }
+        })
+}
+
+/// Deletes the profile of `user_id`; 404 when there is none.
+pub async fn delete_by_user(state: &AppState, user_id: i64) -> Result<()> {
+    let result = profile::Entity::delete_many()
+        .filter(profile::Column::UserId.eq(user_id))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::not_found("Profile"));
+    }
+    Ok(())
+}
