@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod entity;
 pub mod error;
 pub mod migration;

@@ -245,6 +245,23 @@ pub struct ListParams {
     pub count: bool,
 }
 
+/// `dry_run` of the deletes that offer a cascade preview (SPEC §3 "Cascade preview").
+#[derive(Debug, Default, Deserialize)]
+pub struct DryRunParams {
+    #[serde(default, deserialize_with = "de_bool_flag")]
+    pub dry_run: bool,
+}
+
+/// For a PATCH field that may be absent, `null` or a value: with `#[serde(default)]`,
+/// absent is `None`, `null` is `Some(None)` and a value is `Some(Some(v))`.
+pub fn de_present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// Default page size.
 pub const DEFAULT_LIMIT: u64 = 20;
 /// Largest page size.

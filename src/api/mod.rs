@@ -1,8 +1,11 @@
 //! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
 //! the layers every response goes through (statement counting and the query budget).
 
+pub mod auth;
 pub mod extract;
 pub mod health;
+pub mod roles;
+pub mod users;
 
 use axum::Json;
 use axum::Router;
@@ -21,6 +24,9 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(roles::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state, count_statements))

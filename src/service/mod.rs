@@ -6,3 +6,5 @@ pub mod check;
 pub mod include;
 pub mod page;
 pub mod repr;
+pub mod roles;
+pub mod users;
