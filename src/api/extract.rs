@@ -145,8 +145,11 @@ fn json_field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let field = named("unknown field `")
         .or_else(|| named("missing field `"))
         .map(|f| {
+            // For an unknown field the path already ends with the field itself.
             if path == "." || path.is_empty() {
                 f
+            } else if path == f || path.ends_with(&format!(".{f}")) {
+                path.to_string()
             } else {
                 format!("{path}.{f}")
             }
