@@ -144,6 +144,15 @@ impl TestApp {
     /// Starts the application on a fresh database; `None` for PostgreSQL when
     /// `TEST_DATABASE_URL` is unset.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with the settings adjusted by `tweak` (a short token
+    /// lifetime, say).
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let (database_url, guard) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
@@ -176,6 +185,7 @@ impl TestApp {
         let mut settings = Settings::for_database(database_url.clone());
         settings.jwt_secret = Some("test-secret-test-secret-test-secret".to_string());
         settings.max_connections = 5;
+        tweak(&mut settings);
         let app = relata::Application::build(settings)
             .await
             .expect("the application starts");

@@ -3,4 +3,8 @@
 
 mod helpers;
 
+mod auth;
+mod fixtures;
 mod foundation;
+mod roles;
+mod users;
