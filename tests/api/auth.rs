@@ -518,3 +518,81 @@ db_test!(refresh_tokens_rotate_and_a_used_one_is_refused, |app| {
         assert_eq!(row.token_hash.len(), 64);
     }
 });
+
+/// Runs the `relata` binary against the test's database, feeding `stdin`.
+async fn relata_cli(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_relata"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the relata binary starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+db_test!(the_cli_creates_an_admin_and_grants_roles, |app| {
+    let out = relata_cli(
+        &app,
+        &[
+            "admin",
+            "create",
+            "--username",
+            "chief",
+            "--email",
+            "Chief@Example.com",
+            "--password-stdin",
+        ],
+        "password123\n",
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let token = app.login("chief").await;
+    let me = app.get("/api/v1/auth/me?include=roles", Some(&token)).await;
+    assert_eq!(me.body["id"], id);
+    assert_eq!(me.body["email"], "chief@example.com");
+    assert_eq!(me.body["roles"][0]["role"]["name"], "admin");
+
+    let again = relata_cli(
+        &app,
+        &[
+            "admin",
+            "create",
+            "--username",
+            "CHIEF",
+            "--email",
+            "x@example.com",
+            "--password-stdin",
+        ],
+        "password123\n",
+    )
+    .await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("taken"));
+
+    let bob = app.register("bob").await;
+    let out = relata_cli(&app, &["admin", "grant", "Bob", "moderator"], "").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app
+        .get(&format!("/api/v1/users/{bob}/roles"), Some(&token))
+        .await;
+    assert_eq!(res.body["items"][0]["role"]["name"], "moderator");
+    assert_eq!(res.body["items"][0]["assigned_by"], Value::Null);
+    let out = relata_cli(&app, &["admin", "grant", "bob", "nope"], "").await;
+    assert!(!out.status.success());
+});
