@@ -257,7 +257,10 @@ pub async fn verify_password(stored: Option<String>, password: &str) -> Result<b
     let password = password.to_string();
     let known = stored.is_some();
     let matched = tokio::task::spawn_blocking(move || {
-        let hash = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        // Forced on both paths, so that the one-off cost of making the dummy hash cannot
+        // tell the first unknown login from a known one.
+        let dummy = &*DUMMY_HASH;
+        let hash = stored.unwrap_or_else(|| dummy.clone());
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
