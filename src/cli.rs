@@ -1,4 +1,4 @@
-//! The `relata` command line: serve, migrate, check (and the commands of later issues).
+//! The `relata` command line: serve, migrate, admin, check (and the commands of later issues).
 
 use std::time::Duration;
 
@@ -51,6 +51,28 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Accounts from the shell: create an admin, grant a role.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminAction {
+    /// Create a user holding the `admin` role and print their id.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input (the only way: a
+        /// password on the command line would show in `ps` and the shell's history).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Assign ROLE to USERNAME (recorded with no assigner).
+    Grant { username: String, role: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,6 +201,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             println!("{}", crate::api::openapi::document().to_pretty_json()?);
             Ok(0)
         }
+        Command::Admin { action } => {
+            let state = crate::build_state(settings).await?;
+            admin(&state, action).await?;
+            Ok(0)
+        }
         Command::Check => {
             let db = crate::db::connect(&settings.database_url, 1).await?;
             let report = crate::service::check::run(&db)
@@ -202,4 +229,65 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// Runs `relata admin …`; a refusal (invalid field, name taken) is an error whose text is
+/// the API's detail.
+async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::Result<()> {
+    use crate::domain::{email::Email, password::Password, username::Username};
+    use crate::service::{roles, users};
+    let refused = |e: crate::error::AppError| {
+        let fields: Vec<String> = e
+            .errors
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect();
+        if fields.is_empty() {
+            anyhow::anyhow!("{}", e.detail)
+        } else {
+            anyhow::anyhow!("{} ({})", e.detail, fields.join("; "))
+        }
+    };
+    match action {
+        AdminAction::Create {
+            username,
+            email,
+            password_stdin: _,
+        } => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let mut fields = crate::domain::Fields::default();
+            let username = fields.check("username", Username::parse(&username));
+            let email = fields.check("email", Email::parse(&email));
+            let password = fields.check("password", Password::parse(password));
+            fields.finish().map_err(refused)?;
+            let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+                anyhow::bail!("invalid arguments");
+            };
+            let account = users::NewAccount {
+                username,
+                email,
+                password,
+                display_name: None,
+            };
+            let created = users::create_admin(state, account).await.map_err(refused)?;
+            println!("{}", created.id);
+        }
+        AdminAction::Grant { username, role } => {
+            let user = users::find_by_username(&state.db, &username)
+                .await
+                .map_err(refused)?;
+            let role = roles::find(&state.db, &role).await.map_err(refused)?;
+            if roles::assign(&state.db, user.id, role.id, None)
+                .await
+                .map_err(refused)?
+            {
+                println!("granted {} to {}", role.name, user.username);
+            } else {
+                println!("{} already holds {}", user.username, role.name);
+            }
+        }
+    }
+    Ok(())
 }

@@ -145,6 +145,7 @@ fn json_field_error(path: &str, err: &serde_json::Error) -> FieldError {
     let field = named("unknown field `")
         .or_else(|| named("missing field `"))
         .map(|f| {
+            // For an unknown field the path already ends with the field itself.
             if path == "." || path.is_empty() {
                 f
             } else if path == f || path.ends_with(&format!(".{f}")) {
@@ -262,11 +263,21 @@ pub struct ListParams {
     pub count: bool,
 }
 
-/// `dry_run`, taken by the deletes that cascade (SPEC §3 "Cascade preview").
+/// `dry_run` of the deletes that offer a cascade preview (SPEC §3 "Cascade preview").
 #[derive(Debug, Default, Deserialize)]
 pub struct DryRunParams {
     #[serde(default, deserialize_with = "de_bool_flag")]
     pub dry_run: bool,
+}
+
+/// For a PATCH field that may be absent, `null` or a value: with `#[serde(default)]`,
+/// absent is `None`, `null` is `Some(None)` and a value is `Some(Some(v))`.
+pub fn de_present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Default page size.

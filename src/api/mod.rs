@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
 //! the layers every response goes through (statement counting and the query budget).
 
+pub mod auth;
 pub mod comments;
 pub mod docs;
 pub mod extract;
@@ -9,6 +10,8 @@ pub mod openapi;
 pub mod posts;
 pub mod profiles;
 pub mod respond;
+pub mod roles;
+pub mod users;
 
 use axum::Json;
 use axum::Router;
@@ -31,6 +34,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(profiles::router())
         .merge(posts::router())
         .merge(comments::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(roles::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::observe::remember_route))

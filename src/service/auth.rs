@@ -1,21 +1,36 @@
-//! Tokens and the authenticated caller.
+//! Passwords, tokens, sessions and the authenticated caller.
 //!
 //! Access tokens are HS256 JWTs (`sub`, `exp`, `iat`, `jti`); any other algorithm,
 //! `none` included, is refused. Checking a token is one SQL statement that reads the user,
 //! whether they are active, their admin/moderator roles and whether the token's `jti` was
 //! revoked, so revocation and deactivation take effect at once in every process.
+//!
+//! Passwords are argon2id, hashed and verified on the blocking pool. A login session is a
+//! `refresh_tokens` row holding the SHA-256 digest of 256 random bits and the `jti` of the
+//! access token issued with it; refreshing deletes the row and makes a new one (rotation),
+//! logging out deletes it and records the access token's `jti` in `revoked_tokens`. Failed
+//! logins are rows of `login_attempts`, so throttling holds across processes.
 
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::entity::{revoked_token, role, setting, user, user_role};
+use crate::domain::password::Password;
+use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
+use crate::time;
 
 /// The HS256 key pair built from the secret.
 pub struct JwtKeys {
@@ -211,4 +226,284 @@ pub async fn load_or_create_secret(
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("the JWT secret was not stored")))?;
     Ok(stored.value.into_bytes())
+}
+
+// ---------------------------------------------------------------------------------------
+// Passwords
+
+/// A hash of a random password with the same parameters as real ones: logins for unknown
+/// users are verified against it so that they take as long as wrong passwords.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking(&random_hex(16)).unwrap_or_default());
+
+fn hash_blocking(password: &str) -> std::result::Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+}
+
+/// The argon2id hash of `password`, computed off the async runtime.
+pub async fn hash_password(password: &Password) -> Result<String> {
+    let password = password.expose().to_string();
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await?
+        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+/// Whether `password` matches `stored`; with no stored hash (unknown user) it checks the
+/// dummy hash and answers false, taking the same time.
+pub async fn verify_password(stored: Option<String>, password: &str) -> Result<bool> {
+    let password = password.to_string();
+    let known = stored.is_some();
+    let matched = tokio::task::spawn_blocking(move || {
+        // Forced on both paths, so that the one-off cost of making the dummy hash cannot
+        // tell the first unknown login from a known one.
+        let dummy = &*DUMMY_HASH;
+        let hash = stored.unwrap_or_else(|| dummy.clone());
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await?;
+    Ok(known && matched)
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+/// What login and refresh answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn invalid_refresh_token() -> AppError {
+    AppError::unauthorized("invalid_token", "The refresh token is not valid.")
+}
+
+/// Issues an access token and a refresh token for `user_id`, storing the refresh token's
+/// digest tied to the access token's `jti`.
+async fn start_session<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    user_id: i64,
+) -> Result<TokenPair> {
+    let ttl = Ord::max(state.settings.access_ttl.as_secs(), 1);
+    let (access_token, jti, _) = issue_access_token(&state.jwt, user_id, ttl)?;
+    let refresh_token = random_hex(32);
+    let now = time::now();
+    refresh_token::ActiveModel {
+        user_id: Set(user_id),
+        token_hash: Set(sha256_hex(&refresh_token)),
+        access_jti: Set(jti),
+        expires_at: Set(now
+            + chrono::Duration::from_std(state.settings.refresh_ttl)
+                .unwrap_or(chrono::Duration::days(30))),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+    })
+}
+
+/// Failures that lock a login (SPEC §4: 5 within 15 minutes).
+pub const MAX_FAILED_LOGINS: usize = 5;
+/// The window failures are counted in.
+pub const FAILED_LOGIN_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The form failures are recorded under: trimmed, lower-case, bounded.
+fn login_key(login: &str) -> String {
+    login.trim().to_lowercase().chars().take(254).collect()
+}
+
+/// The user a login names: an email when it holds `@` (usernames cannot), else a
+/// username compared case-insensitively.
+async fn find_by_login<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<user::Model>> {
+    let by = if key.contains('@') {
+        Expr::col((user::Entity, user::Column::Email)).eq(key)
+    } else {
+        Expr::expr(Func::lower(Expr::col((
+            user::Entity,
+            user::Column::Username,
+        ))))
+        .eq(key)
+    };
+    Ok(user::Entity::find().filter(by).one(db).await?)
+}
+
+/// Failures for this login text, or for the user it names, newer than `since`: the
+/// newest [`MAX_FAILED_LOGINS`] of them, newest first. Counting by user too means the
+/// username and the email of one account share one allowance.
+async fn recent_failures<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    user_id: Option<i64>,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
+    let mut who = Condition::any().add(login_attempt::Column::Login.eq(key));
+    if let Some(id) = user_id {
+        who = who.add(login_attempt::Column::UserId.eq(id));
+    }
+    Ok(login_attempt::Entity::find()
+        .select_only()
+        .column(login_attempt::Column::AttemptedAt)
+        .filter(who)
+        .filter(login_attempt::Column::AttemptedAt.gt(since))
+        .order_by_desc(login_attempt::Column::AttemptedAt)
+        .limit(MAX_FAILED_LOGINS as u64)
+        .into_tuple::<chrono::DateTime<chrono::Utc>>()
+        .all(db)
+        .await?)
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized("invalid_credentials", "The login or the password is wrong.")
+}
+
+/// Logs in with a username or email and a password.
+///
+/// In order: 429 when the login is locked (even with the right password), 401 for an
+/// unknown login or a wrong password alike (same body; an unknown login is verified
+/// against a dummy hash so it takes as long), 403 for a deactivated account with the right
+/// password. A failure is recorded; a success clears the login's failures.
+#[tracing::instrument(skip_all)]
+pub async fn login(state: &AppState, login: &str, password: &str) -> Result<TokenPair> {
+    let key = login_key(login);
+    let found = find_by_login(&state.db, &key).await?;
+    let now = time::now();
+    let failures = recent_failures(
+        &state.db,
+        &key,
+        found.as_ref().map(|u| u.id),
+        now - FAILED_LOGIN_WINDOW,
+    )
+    .await?;
+    if failures.len() >= MAX_FAILED_LOGINS {
+        // The lock lifts when the oldest of the newest five leaves the window.
+        let unlocks_at = failures[MAX_FAILED_LOGINS - 1] + FAILED_LOGIN_WINDOW;
+        let wait = Ord::max((unlocks_at - now).num_seconds(), 1);
+        return Err(AppError::rate_limited(wait as u64));
+    }
+    let plausible = password.chars().count() <= Password::MAX;
+    let matched = plausible
+        && verify_password(found.as_ref().map(|u| u.password_hash.clone()), password).await?;
+    let user = match found {
+        Some(user) if matched => user,
+        found => {
+            login_attempt::ActiveModel {
+                login: Set(key),
+                user_id: Set(found.map(|u| u.id)),
+                attempted_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&state.db)
+            .await?;
+            return Err(invalid_credentials());
+        }
+    };
+    if !user.is_active {
+        return Err(AppError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "account_disabled",
+            "This account is deactivated.",
+        ));
+    }
+    let txn = state.begin_write().await?;
+    login_attempt::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(login_attempt::Column::Login.eq(key.as_str()))
+                .add(login_attempt::Column::UserId.eq(user.id)),
+        )
+        .exec(&*txn)
+        .await?;
+    let pair = start_session(&*txn, state, user.id).await?;
+    txn.commit().await?;
+    Ok(pair)
+}
+
+/// Trades a refresh token for a new pair. The old refresh token is deleted in the same
+/// transaction, so of two concurrent uses exactly one succeeds and any later use is 401.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(state: &AppState, raw_refresh_token: &str) -> Result<TokenPair> {
+    let digest = sha256_hex(raw_refresh_token);
+    let txn = state.begin_write().await?;
+    let session = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(digest))
+        .one(&*txn)
+        .await?
+        .ok_or_else(invalid_refresh_token)?;
+    let deleted = refresh_token::Entity::delete_by_id(session.id)
+        .exec(&*txn)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(invalid_refresh_token());
+    }
+    if session.expires_at <= time::now() {
+        // Keep the deletion: an expired session is of no further use.
+        txn.commit().await?;
+        return Err(AppError::unauthorized(
+            "token_expired",
+            "The refresh token has expired.",
+        ));
+    }
+    let active = user::Entity::find_by_id(session.user_id)
+        .one(&*txn)
+        .await?
+        .is_some_and(|u| u.is_active);
+    if !active {
+        return Err(AppError::unauthorized(
+            "account_disabled",
+            "This account is deactivated.",
+        ));
+    }
+    let pair = start_session(&*txn, state, session.user_id).await?;
+    txn.commit().await?;
+    Ok(pair)
+}
+
+/// Ends the caller's session: their access token's `jti` is revoked and the refresh token
+/// issued with it deleted, in one transaction. Revocations whose tokens have expired
+/// anyway are swept on the way.
+#[tracing::instrument(skip_all, fields(user_id = viewer.id))]
+pub async fn logout(state: &AppState, viewer: &Viewer) -> Result<()> {
+    let expires_at = chrono::DateTime::from_timestamp(viewer.exp as i64, 0)
+        .unwrap_or_else(|| time::now() + FAILED_LOGIN_WINDOW);
+    let txn = state.begin_write().await?;
+    revoked_token::Entity::insert(revoked_token::ActiveModel {
+        jti: Set(viewer.jti.clone()),
+        user_id: Set(viewer.id),
+        expires_at: Set(expires_at),
+    })
+    .on_conflict_do_nothing_on([revoked_token::Column::Jti])
+    .exec_without_returning(&*txn)
+    .await?;
+    refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::AccessJti.eq(viewer.jti.as_str()))
+        .exec(&*txn)
+        .await?;
+    revoked_token::Entity::delete_many()
+        .filter(revoked_token::Column::ExpiresAt.lt(time::now()))
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }

@@ -10,4 +10,6 @@ pub mod page;
 pub mod posts;
 pub mod profiles;
 pub mod repr;
+pub mod roles;
 pub mod seed;
+pub mod users;

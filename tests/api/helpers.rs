@@ -147,7 +147,8 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    /// Like [`TestApp::spawn`], with the settings adjusted by `tweak` first.
+    /// Like [`TestApp::spawn`], with the settings adjusted by `tweak` (a short token
+    /// lifetime, say).
     pub async fn spawn_with(
         backend: Backend,
         tweak: impl FnOnce(&mut Settings),

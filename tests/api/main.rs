@@ -3,8 +3,12 @@
 
 mod helpers;
 
+mod auth;
 mod comments;
+mod fixtures;
 mod foundation;
 mod operations;
 mod posts;
 mod profiles;
+mod roles;
+mod users;

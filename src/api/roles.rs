@@ -1,0 +1,259 @@
+//! `/roles` and the role assignments reached from both sides: `/users/{id}/roles` and
+//! `/roles/{name}/users`, whose items are the association object of SPEC §4.
+//!
+//! Every route needs a token (role data is never public); changes need `admin`
+//! ([`policy`]). Checks follow SPEC §3's order: 401, the request's form, 404, 403, 422, 409.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value as Json_;
+
+use crate::api::extract::{
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, de_present,
+};
+use crate::api::users::{expanded_one, refuse_include};
+use crate::api::{declare_budget, page_body, page_of};
+use crate::domain::Fields;
+use crate::domain::role_description::RoleDescription;
+use crate::domain::role_name::RoleName;
+use crate::error::{AppError, Result};
+use crate::service::include::{Expand, Resource};
+use crate::service::page::{self, PageRequest};
+use crate::service::repr::{Item, RoleOut, order};
+use crate::service::roles::{self, policy};
+use crate::service::{repr, users};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/roles", get(list_roles).post(create_role))
+        .route(
+            "/roles/{name}",
+            get(get_role).patch(update_role).delete(delete_role),
+        )
+        .route("/roles/{name}/users", get(list_role_users))
+        .route("/users/{id}/roles", get(list_user_roles))
+        .route(
+            "/users/{id}/roles/{name}",
+            put(assign_role).delete(unassign_role),
+        )
+}
+
+fn location(path: String) -> Result<HeaderValue> {
+    HeaderValue::from_str(&path)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))
+}
+
+async fn list_roles(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Json_>> {
+    let expand = Expand::parse(Resource::Role, &include, Some(&viewer))?;
+    let request = PageRequest::from_params(&list)?;
+    let order = order::roles();
+    page::check_cursor(&order, &request)?;
+    declare_budget(true, expand.statements(), request.count);
+    let fetched = roles::list(&state.db, &request).await?;
+    let mut items: Vec<Item> = fetched
+        .rows
+        .iter()
+        .map(|m| repr::item(&RoleOut::from(m)))
+        .collect();
+    expand.apply(&state.db, Some(&viewer), &mut items).await?;
+    Ok(page_of(&fetched, items, &order))
+}
+
+async fn get_role(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(name): AppPath<String>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Json_>> {
+    let expand = Expand::parse(Resource::Role, &include, Some(&viewer))?;
+    declare_budget(true, expand.statements(), false);
+    let found = roles::find(&state.db, &name).await?;
+    let item = repr::item(&RoleOut::from(&found));
+    expanded_one(&state.db, &expand, Some(&viewer), item).await
+}
+
+/// `POST /roles`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoleRequest {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// 201 with `Location` and the role; 409 `role_exists` when the name is taken.
+async fn create_role(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    body: JsonBody,
+) -> Result<Response> {
+    policy::ensure_may_manage(&viewer)?;
+    let request: CreateRoleRequest = body.parse()?;
+    let mut fields = Fields::default();
+    let name = fields.check(
+        "name",
+        request
+            .name
+            .ok_or_else(|| "is required".to_string())
+            .and_then(|n| RoleName::parse(&n)),
+    );
+    let description = fields.check(
+        "description",
+        request
+            .description
+            .map(|d| RoleDescription::parse(&d))
+            .transpose()
+            .map(Option::flatten),
+    );
+    fields.finish()?;
+    let (Some(name), Some(description)) = (name, description) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a field passed validation without a value"
+        )));
+    };
+    let created = roles::create(&state.db, name, description).await?;
+    let location = location(format!("/api/v1/roles/{}", created.name))?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(RoleOut::from(&created)),
+    )
+        .into_response())
+}
+
+/// `PATCH /roles/{name}`: only the description changes (`null` clears it); a role's
+/// name is its address and stays.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoleRequest {
+    #[serde(default, deserialize_with = "de_present")]
+    description: Option<Option<String>>,
+}
+
+async fn update_role(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(name): AppPath<String>,
+    body: JsonBody,
+) -> Result<Json<RoleOut>> {
+    let target = roles::find(&state.db, &name).await?;
+    policy::ensure_may_manage(&viewer)?;
+    let request: UpdateRoleRequest = body.parse()?;
+    let updated = match request.description {
+        None => target,
+        Some(raw) => {
+            let mut fields = Fields::default();
+            let parsed = fields.check(
+                "description",
+                raw.map(|d| RoleDescription::parse(&d))
+                    .transpose()
+                    .map(Option::flatten),
+            );
+            fields.finish()?;
+            roles::update_description(&state.db, target, parsed.flatten()).await?
+        }
+    };
+    Ok(Json(RoleOut::from(&updated)))
+}
+
+async fn delete_role(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(name): AppPath<String>,
+    AppQuery(params): AppQuery<DryRunParams>,
+) -> Result<Response> {
+    let target = roles::find(&state.db, &name).await?;
+    policy::ensure_may_manage(&viewer)?;
+    match roles::delete(&state, &target, params.dry_run).await? {
+        Some(preview) => Ok(Json(preview).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// The user's role assignments, as seen from the user.
+async fn list_user_roles(
+    State(state): State<AppState>,
+    AuthUser(_viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Json_>> {
+    refuse_include(&include)?;
+    let request = PageRequest::from_params(&list)?;
+    let order = order::user_assignments();
+    page::check_cursor(&order, &request)?;
+    declare_budget(true, 0, request.count);
+    users::find(&state.db, id).await?;
+    let fetched = roles::assignments_of_user(&state.db, id, &request).await?;
+    let items = fetched
+        .rows
+        .into_iter()
+        .map(|row| row.into_item())
+        .collect();
+    Ok(page_body(items, fetched.has_more, fetched.total, &order))
+}
+
+/// The role's assignments, as seen from the role.
+async fn list_role_users(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(name): AppPath<String>,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Json_>> {
+    refuse_include(&include)?;
+    let request = PageRequest::from_params(&list)?;
+    let order = order::role_assignments();
+    page::check_cursor(&order, &request)?;
+    declare_budget(true, 0, request.count);
+    let target = roles::find(&state.db, &name).await?;
+    let fetched = roles::assignments_of_role(&state.db, target.id, &request).await?;
+    let items = fetched
+        .rows
+        .into_iter()
+        .map(|row| row.into_item(Some(&viewer)))
+        .collect();
+    Ok(page_body(items, fetched.has_more, fetched.total, &order))
+}
+
+/// 201 with the new assignment (the caller recorded as `assigned_by`), or 200 with the
+/// existing one, unchanged.
+async fn assign_role(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath((Id(user_id), name)): AppPath<(Id, String)>,
+) -> Result<Response> {
+    users::find(&state.db, user_id).await?;
+    let target = roles::find(&state.db, &name).await?;
+    policy::ensure_may_manage(&viewer)?;
+    let (created, row) = roles::grant(&state, Some(&viewer), user_id, &target).await?;
+    let body = Json(Json_::Object(row.into_item()));
+    if created {
+        let location = location(format!("/api/v1/users/{user_id}/roles/{}", target.name))?;
+        Ok((StatusCode::CREATED, [(header::LOCATION, location)], body).into_response())
+    } else {
+        Ok((StatusCode::OK, body).into_response())
+    }
+}
+
+/// 204; 404 when the user does not hold the role; 409 `last_admin`.
+async fn unassign_role(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath((Id(user_id), name)): AppPath<(Id, String)>,
+) -> Result<StatusCode> {
+    users::find(&state.db, user_id).await?;
+    let target = roles::find(&state.db, &name).await?;
+    policy::ensure_may_manage(&viewer)?;
+    roles::revoke(&state, user_id, &target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

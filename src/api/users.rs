@@ -1,0 +1,200 @@
+//! `/users`: list, read, change and delete accounts.
+//!
+//! Each handler checks in SPEC §3's order: token (401), the request's form (415/413/400),
+//! the row (404), the caller's right ([`policy`], 403), the fields (422), and leaves the
+//! conflicts (409) to the database.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use sea_orm::ConnectionTrait;
+use serde::Deserialize;
+use serde_json::Value as Json_;
+
+use crate::api::extract::{
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    MaybeAuthUser, de_present,
+};
+use crate::api::{declare_budget, page_of};
+use crate::domain::Fields;
+use crate::domain::display_name::DisplayName;
+use crate::domain::email::Email;
+use crate::domain::password::Password;
+use crate::error::{AppError, Result};
+use crate::service::auth::Viewer;
+use crate::service::include::{Expand, Resource};
+use crate::service::page::{self, PageRequest};
+use crate::service::repr::{self, Item, UserOut, order};
+use crate::service::users::{self, AccountChanges, policy};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/users", get(list_users)).route(
+        "/users/{id}",
+        get(get_user).patch(update_user).delete(delete_user),
+    )
+}
+
+/// Attaches the expansion to one item and answers it.
+pub(crate) async fn expanded_one<C: ConnectionTrait>(
+    db: &C,
+    expand: &Expand,
+    viewer: Option<&Viewer>,
+    item: Item,
+) -> Result<Json<Json_>> {
+    let mut items = vec![item];
+    expand.apply(db, viewer, &mut items).await?;
+    Ok(Json(items.pop().map(Json_::Object).unwrap_or(Json_::Null)))
+}
+
+/// The filter of `GET /users`.
+#[derive(Deserialize)]
+pub struct UserFilter {
+    /// Username prefix, case-insensitive.
+    q: Option<String>,
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+    AppQuery(filter): AppQuery<UserFilter>,
+) -> Result<Json<Json_>> {
+    let expand = Expand::parse(Resource::User, &include, viewer.as_ref())?;
+    let request = PageRequest::from_params(&list)?;
+    let order = order::users();
+    page::check_cursor(&order, &request)?;
+    declare_budget(viewer.is_some(), expand.statements(), request.count);
+    let fetched = users::list(&state.db, filter.q.as_deref(), &request).await?;
+    let mut items: Vec<Item> = fetched
+        .rows
+        .iter()
+        .map(|m| repr::item(&UserOut::new(m, viewer.as_ref())))
+        .collect();
+    expand.apply(&state.db, viewer.as_ref(), &mut items).await?;
+    Ok(page_of(&fetched, items, &order))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Json_>> {
+    let expand = Expand::parse(Resource::User, &include, viewer.as_ref())?;
+    declare_budget(viewer.is_some(), expand.statements(), false);
+    let found = users::find(&state.db, id).await?;
+    let item = repr::item(&UserOut::new(&found, viewer.as_ref()));
+    expanded_one(&state.db, &expand, viewer.as_ref(), item).await
+}
+
+/// `PATCH /users/{id}`: absent fields stay, `display_name: null` clears it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default, deserialize_with = "de_present")]
+    display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_present")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_present")]
+    password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_present")]
+    current_password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_present")]
+    is_active: Option<Option<bool>>,
+}
+
+fn not_null<T>(value: Option<T>) -> std::result::Result<T, String> {
+    value.ok_or_else(|| "must not be null".to_string())
+}
+
+impl UpdateUserRequest {
+    /// Parses every field, naming all the bad ones; `current_password` is required for a
+    /// new password when `needs_current` (it has been checked already when present).
+    fn into_changes(self, needs_current: bool) -> Result<AccountChanges> {
+        let mut fields = Fields::default();
+        let display_name = match self.display_name {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => fields.check("display_name", DisplayName::parse(&raw)),
+        };
+        let email = self
+            .email
+            .map(|raw| fields.check("email", not_null(raw).and_then(|e| Email::parse(&e))));
+        let password = self
+            .password
+            .map(|raw| fields.check("password", not_null(raw).and_then(|p| Password::parse(&p))));
+        let is_active = self
+            .is_active
+            .map(|raw| fields.check("is_active", not_null(raw)));
+        let has_current = matches!(self.current_password, Some(Some(_)));
+        if password.is_some() && needs_current && !has_current {
+            fields.reject("current_password", "is required to change the password");
+        }
+        fields.finish()?;
+        // After `finish`, no field that failed (and so holds `Some(None)`) is left.
+        Ok(AccountChanges {
+            display_name,
+            email: email.flatten(),
+            password: password.flatten(),
+            is_active: is_active.flatten(),
+        })
+    }
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    body: JsonBody,
+) -> Result<Json<UserOut>> {
+    let target = users::find(&state.db, id).await?;
+    policy::ensure_may_manage(&viewer, id)?;
+    // Who may send `is_active` is a question of right (403), answered before the
+    // fields are looked at (422).
+    if body.0.get("is_active").is_some() {
+        policy::ensure_may_set_active(&viewer)?;
+    }
+    let request: UpdateUserRequest = body.parse()?;
+    let needs_current = policy::needs_current_password(&viewer);
+    // A wrong current password is 403, which outranks the fields' 422s.
+    if needs_current
+        && matches!(request.password, Some(Some(_)))
+        && let Some(Some(current)) = &request.current_password
+    {
+        users::ensure_current_password(&target, current).await?;
+    }
+    let changes = request.into_changes(needs_current)?;
+    let updated = users::update(&state, &viewer, target, changes).await?;
+    Ok(Json(UserOut::new(&updated, Some(&viewer))))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppPath(Id(id)): AppPath<Id>,
+    AppQuery(params): AppQuery<DryRunParams>,
+) -> Result<Response> {
+    users::find(&state.db, id).await?;
+    policy::ensure_may_manage(&viewer, id)?;
+    match users::delete(&state, id, params.dry_run).await? {
+        Some(preview) => Ok(Json(preview).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Answers 400 when an endpoint that takes no `include`/`counts` is given some.
+pub(crate) fn refuse_include(include: &IncludeParams) -> Result<()> {
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if given(&include.include) || given(&include.counts) {
+        Err(AppError::bad_request(
+            "invalid_include",
+            "This collection takes no `include` or `counts`.",
+        ))
+    } else {
+        Ok(())
+    }
+}

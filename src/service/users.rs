@@ -1,0 +1,405 @@
+//! Accounts: registration, reading, changing and deleting users, who may do which
+//! ([`policy`]), the last-admin rule, and the cascade preview of a user's deletion.
+//!
+//! Uniqueness is the database's decision: a new or changed username or email is written,
+//! and a unique violation becomes 409 `username_taken` / `email_taken`.
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, LockType, Query,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryTrait, Set,
+};
+use serde::Serialize;
+
+use crate::domain::display_name::DisplayName;
+use crate::domain::email::Email;
+use crate::domain::password::Password;
+use crate::domain::username::Username;
+use crate::entity::{refresh_token, role, user, user_role};
+use crate::error::{AppError, Result, unique_violation};
+use crate::service::auth::{self, Viewer};
+use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::repr::order;
+use crate::state::AppState;
+use crate::time;
+
+/// Who may do what to a user account (SPEC §4), in one place.
+pub mod policy {
+    use crate::error::{AppError, Result};
+    use crate::service::auth::Viewer;
+
+    /// Changing or deleting an account: the user themself, or an admin.
+    pub fn ensure_may_manage(viewer: &Viewer, user_id: i64) -> Result<()> {
+        if viewer.is_admin || viewer.id == user_id {
+            Ok(())
+        } else {
+            Err(AppError::forbidden())
+        }
+    }
+
+    /// Activating or deactivating an account: admins only.
+    pub fn ensure_may_set_active(viewer: &Viewer) -> Result<()> {
+        if viewer.is_admin {
+            Ok(())
+        } else {
+            Err(AppError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "Only admins may change `is_active`.",
+            ))
+        }
+    }
+
+    /// Whether changing a password needs the current one: yes, except for admins.
+    pub fn needs_current_password(viewer: &Viewer) -> bool {
+        !viewer.is_admin
+    }
+}
+
+/// A new account, every field already valid.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+    pub display_name: Option<DisplayName>,
+}
+
+/// Maps a unique violation on `users` to its 409; anything else stays a server error.
+fn account_conflict(err: DbErr) -> AppError {
+    match unique_violation(&err) {
+        // SQLite names the column (`users.email`) or the index
+        // (`ux_users_username_lower`), PostgreSQL the constraint (`users_email_key`).
+        Some(message) if message.contains("email") => {
+            AppError::conflict("email_taken", "This email is already registered.")
+        }
+        Some(message) if message.contains("username") => {
+            AppError::conflict("username_taken", "This username is already taken.")
+        }
+        _ => err.into(),
+    }
+}
+
+/// Inserts a user whose password is already hashed.
+pub async fn insert_account<C: ConnectionTrait>(
+    db: &C,
+    account: &NewAccount,
+    password_hash: String,
+) -> Result<user::Model> {
+    let now = time::now();
+    user::ActiveModel {
+        username: Set(account.username.as_str().to_string()),
+        email: Set(account.email.as_str().to_string()),
+        password_hash: Set(password_hash),
+        display_name: Set(account.display_name.clone().map(DisplayName::into_inner)),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(account_conflict)
+}
+
+/// Creates an account (`POST /auth/register`).
+#[tracing::instrument(skip_all, fields(username = account.username.as_str()))]
+pub async fn register(state: &AppState, account: NewAccount) -> Result<user::Model> {
+    let hash = auth::hash_password(&account.password).await?;
+    insert_account(&state.db, &account, hash).await
+}
+
+/// Creates an account holding the `admin` role, in one transaction (`relata admin create`).
+pub async fn create_admin(state: &AppState, account: NewAccount) -> Result<user::Model> {
+    let hash = auth::hash_password(&account.password).await?;
+    let txn = state.begin_write().await?;
+    let created = insert_account(&*txn, &account, hash).await?;
+    let admin = crate::service::roles::find(&*txn, role::ADMIN).await?;
+    crate::service::roles::assign(&*txn, created.id, admin.id, None).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// One user; 404 when absent.
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<user::Model> {
+    user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))
+}
+
+/// One user by username, compared case-insensitively; 404 when absent.
+pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<user::Model> {
+    user::Entity::find()
+        .filter(
+            Expr::expr(Func::lower(Expr::col((
+                user::Entity,
+                user::Column::Username,
+            ))))
+            .eq(username.to_lowercase()),
+        )
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))
+}
+
+/// Escapes `%`, `_` and the escape character itself so that text matches literally in
+/// `LIKE … ESCAPE '!'` (`!` avoids the quoting differences `\` has between databases).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A page of users in id order; `prefix` keeps those whose username starts with it,
+/// compared case-insensitively.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    prefix: Option<&str>,
+    req: &PageRequest,
+) -> Result<Fetched<user::Model>> {
+    let mut select = user::Entity::find();
+    if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
+        let pattern = format!("{}%", like_literal(&prefix.to_lowercase()));
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col((
+                user::Entity,
+                user::Column::Username,
+            ))))
+            .like(LikeExpr::new(pattern).escape('!')),
+        );
+    }
+    page::fetch(db, select.into_query(), &order::users(), req).await
+}
+
+/// A change to an account, every field already valid. `None` leaves a field alone;
+/// `display_name: Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct AccountChanges {
+    pub display_name: Option<Option<DisplayName>>,
+    pub email: Option<Email>,
+    pub password: Option<Password>,
+    pub is_active: Option<bool>,
+}
+
+/// 403 `wrong_password` unless `current` is `target`'s password.
+pub async fn ensure_current_password(target: &user::Model, current: &str) -> Result<()> {
+    if auth::verify_password(Some(target.password_hash.clone()), current).await? {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "wrong_password",
+            "The current password is wrong.",
+        ))
+    }
+}
+
+/// Applies `changes` to `target`. A new password ends the user's other sessions
+/// (their refresh tokens, except the one of the caller's own session); deactivating the
+/// last active admin is refused (409 `last_admin`).
+#[tracing::instrument(skip_all, fields(user_id = target.id))]
+pub async fn update(
+    state: &AppState,
+    viewer: &Viewer,
+    target: user::Model,
+    changes: AccountChanges,
+) -> Result<user::Model> {
+    let password_hash = match &changes.password {
+        Some(password) => Some(auth::hash_password(password).await?),
+        None => None,
+    };
+    let deactivating = changes.is_active == Some(false) && target.is_active;
+    let mut row = target.clone().into_active_model();
+    if let Some(display_name) = changes.display_name {
+        row.display_name = Set(display_name.map(DisplayName::into_inner));
+    }
+    if let Some(email) = changes.email {
+        row.email = Set(email.into_inner());
+    }
+    if let Some(hash) = &password_hash {
+        row.password_hash = Set(hash.clone());
+    }
+    if let Some(is_active) = changes.is_active {
+        row.is_active = Set(is_active);
+    }
+    if !row.is_changed() {
+        return Ok(target);
+    }
+    row.updated_at = Set(time::now());
+    let txn = state.begin_write().await?;
+    if deactivating {
+        ensure_not_last_admin(&*txn, target.id).await?;
+    }
+    let updated = row.update(&*txn).await.map_err(account_conflict)?;
+    if password_hash.is_some() {
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::UserId.eq(target.id))
+            .filter(refresh_token::Column::AccessJti.ne(viewer.jti.as_str()))
+            .exec(&*txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// 409 `last_admin` when `user_id` is the only active user holding `admin`.
+///
+/// On PostgreSQL the admin rows are locked (`FOR UPDATE`) until the caller's transaction
+/// ends, so two admins removing each other at once cannot both pass; on SQLite the write
+/// transaction already excludes every other writer.
+pub async fn ensure_not_last_admin<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()> {
+    let admins = Query::select()
+        .column((user_role::Entity, user_role::Column::UserId))
+        .from(user_role::Entity)
+        .inner_join(
+            role::Entity,
+            Expr::col((role::Entity, role::Column::Id))
+                .equals((user_role::Entity, user_role::Column::RoleId)),
+        )
+        .inner_join(
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((user_role::Entity, user_role::Column::UserId)),
+        )
+        .and_where(Expr::col((role::Entity, role::Column::Name)).eq(role::ADMIN))
+        .and_where(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
+        .lock(LockType::Update)
+        .to_owned();
+    let ids: Vec<i64> = db
+        .query_all(&admins)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "user_id"))
+        .collect::<std::result::Result<_, _>>()?;
+    if ids == [user_id] {
+        Err(AppError::conflict(
+            "last_admin",
+            "This is the last active admin; make another admin first.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// What a delete would do, per table (SPEC §3 "Cascade preview").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CascadePreview {
+    /// Rows that would be deleted, per table.
+    pub delete: BTreeMap<String, i64>,
+    /// Rows whose column would be set to NULL, per `table.column`.
+    pub set_null: BTreeMap<String, i64>,
+}
+
+/// `(SELECT COUNT(*) FROM table WHERE cond)`.
+pub fn count_where(table: &'static str, cond: Condition) -> Expr {
+    Expr::from(
+        Query::select()
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(Alias::new(table))
+            .cond_where(cond)
+            .to_owned(),
+    )
+}
+
+/// Reads named counts computed by one statement, `SELECT (…) AS name, …`.
+pub async fn read_counts<C: ConnectionTrait>(
+    db: &C,
+    counts: Vec<(&'static str, Expr)>,
+) -> Result<BTreeMap<&'static str, i64>> {
+    let mut select = Query::select();
+    for (name, expr) in &counts {
+        select.expr_as(expr.clone(), Alias::new(*name));
+    }
+    let row = db
+        .query_one(&select)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a count query returned no row")))?;
+    counts
+        .iter()
+        .map(|(name, _)| Ok((*name, row.try_get::<i64>("", name)?)))
+        .collect()
+}
+
+fn col(table: &'static str, column: &'static str) -> Expr {
+    Expr::col((Alias::new(table), Alias::new(column)))
+}
+
+/// What deleting user `id` would remove (I3), counted in one statement: the user, their
+/// profile, posts, the comments they wrote and those on their posts (each once), their
+/// role assignments and tokens; and the assignments they made to others, which stay with
+/// `assigned_by` set to NULL.
+pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<CascadePreview> {
+    let by_user = |column: &'static str, table: &'static str| {
+        count_where(table, Condition::all().add(col(table, column).eq(id)))
+    };
+    let their_posts = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new("posts"))
+        .and_where(col("posts", "author_id").eq(id))
+        .to_owned();
+    let comments = count_where(
+        "comments",
+        Condition::any()
+            .add(col("comments", "author_id").eq(id))
+            .add(col("comments", "post_id").in_subquery(their_posts)),
+    );
+    let assigned_to_others = count_where(
+        "user_roles",
+        Condition::all()
+            .add(col("user_roles", "assigned_by").eq(id))
+            .add(col("user_roles", "user_id").ne(id)),
+    );
+    let counts = read_counts(
+        db,
+        vec![
+            ("users", by_user("id", "users")),
+            ("profiles", by_user("user_id", "profiles")),
+            ("posts", by_user("author_id", "posts")),
+            ("comments", comments),
+            ("user_roles", by_user("user_id", "user_roles")),
+            ("refresh_tokens", by_user("user_id", "refresh_tokens")),
+            ("revoked_tokens", by_user("user_id", "revoked_tokens")),
+            ("login_attempts", by_user("user_id", "login_attempts")),
+            ("assigned_by", assigned_to_others),
+        ],
+    )
+    .await?;
+    let mut delete: BTreeMap<String, i64> = counts
+        .iter()
+        .map(|(table, n)| (table.to_string(), *n))
+        .collect();
+    let set_null = delete.remove("assigned_by").unwrap_or(0);
+    Ok(CascadePreview {
+        delete,
+        set_null: BTreeMap::from([("user_roles.assigned_by".to_string(), set_null)]),
+    })
+}
+
+/// Deletes user `id` and, through the foreign keys' cascades, everything I3 names, in one
+/// transaction; with `dry_run` only reports what would go. The last active admin cannot
+/// be deleted (409 `last_admin`), with or without `dry_run`.
+#[tracing::instrument(skip(state))]
+pub async fn delete(state: &AppState, id: i64, dry_run: bool) -> Result<Option<CascadePreview>> {
+    if dry_run {
+        ensure_not_last_admin(&state.db, id).await?;
+        return deletion_preview(&state.db, id).await.map(Some);
+    }
+    let txn = state.begin_write().await?;
+    ensure_not_last_admin(&*txn, id).await?;
+    let deleted = user::Entity::delete_by_id(id).exec(&*txn).await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::not_found("User"));
+    }
+    txn.commit().await?;
+    Ok(None)
+}
