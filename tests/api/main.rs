@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod budget;
 mod comments;
 mod fixtures;
 mod foundation;

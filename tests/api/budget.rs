@@ -1,0 +1,317 @@
+//! The query budget (SPEC §3): for every resource, every valid include path and every
+//! counts relation, `X-Query-Count` is the same at `limit=1` and `limit=100` with both
+//! pages full, and within the bound SPEC gives. This is the test that keeps N+1 out.
+
+use relata::entity::{comment, post, role, user, user_role};
+use relata::service::include::{Resource, countable, valid_paths};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
+
+use crate::db_test;
+use crate::helpers::TestApp;
+
+/// Ids the budget checks read from: one of each, each with more than 100 children.
+struct Hub {
+    user: i64,
+    post: i64,
+    comment: i64,
+    profile: i64,
+    role: String,
+    token: String,
+}
+
+/// Demo data through `relata seed`, plus a hub user with 120 posts, 120 comments and 110
+/// roles, a hub post with 120 comments, and a role held by 110 users.
+async fn arrange(app: &TestApp) -> Hub {
+    let (hub_user, token) = app.user("hubuser").await;
+    let db = app.raw_db().await;
+    let plan = relata::service::seed::SeedPlan {
+        users: 120,
+        posts_per_user: 1,
+        comments_per_post: 1,
+        seed: 7,
+    };
+    let report = relata::service::seed::run(&db, &plan, &indicatif::ProgressBar::hidden())
+        .await
+        .unwrap();
+    let txn = db.begin().await.unwrap();
+    let now = relata::time::now();
+    let mut hub_post = 0;
+    for i in 0..120 {
+        let p = post::ActiveModel {
+            author_id: Set(hub_user),
+            title: Set(format!("hub post {i}")),
+            content: Set("c".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+        hub_post = p.id;
+    }
+    let mut hub_comment = 0;
+    for i in 0..120 {
+        // On the hub post, by the hub user and by seeded users in turn.
+        let author = if i % 2 == 0 {
+            hub_user
+        } else {
+            report.first_user_id + i
+        };
+        let c = comment::ActiveModel {
+            post_id: Set(hub_post),
+            author_id: Set(author),
+            body: Set(format!("comment {i}")),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+        hub_comment = c.id;
+    }
+    for i in 0..120 {
+        comment::ActiveModel {
+            post_id: Set(hub_post - 1),
+            author_id: Set(hub_user),
+            body: Set(format!("more {i}")),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+    }
+    for i in 0..110 {
+        let r = role::ActiveModel {
+            name: Set(format!("role{i:03}")),
+            description: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+        user_role::ActiveModel {
+            user_id: Set(hub_user),
+            role_id: Set(r.id),
+            assigned_at: Set(now),
+            assigned_by: Set(Some(hub_user)),
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+        if i == 0 {
+            for u in 0..110 {
+                user_role::ActiveModel {
+                    user_id: Set(report.first_user_id + u),
+                    role_id: Set(r.id),
+                    assigned_at: Set(now),
+                    assigned_by: Set(Some(hub_user)),
+                }
+                .insert(&txn)
+                .await
+                .unwrap();
+            }
+        }
+    }
+    txn.commit().await.unwrap();
+    let profile = relata::entity::profile::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("seeded profiles")
+        .id;
+    let _ = user::Entity::find_by_id(hub_user)
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the hub user");
+    Hub {
+        user: hub_user,
+        post: hub_post,
+        comment: hub_comment,
+        profile,
+        role: "role000".into(),
+        token,
+    }
+}
+
+/// Every include value worth checking for a resource: each valid path, and all of them.
+fn include_values(resource: Resource) -> Vec<String> {
+    let mut values: Vec<String> = valid_paths(resource)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    values.push(valid_paths(resource).join(","));
+    values.push(String::new());
+    values
+}
+
+/// Distinct relations in an include list: `posts,posts.comments.author` is 3.
+fn include_nodes(include: &str) -> usize {
+    let mut nodes: Vec<String> = Vec::new();
+    for path in include.split(',').filter(|p| !p.is_empty()) {
+        let parts: Vec<&str> = path.split('.').collect();
+        for i in 1..=parts.len() {
+            let prefix = parts[..i].join(".");
+            if !nodes.contains(&prefix) {
+                nodes.push(prefix);
+            }
+        }
+    }
+    nodes.len()
+}
+
+fn bound(token: bool, include: &str, counts: &str, count: bool) -> usize {
+    2 + usize::from(token)
+        + include_nodes(include)
+        + counts.split(',').filter(|c| !c.is_empty()).count()
+        + usize::from(count)
+}
+
+/// Checks one list endpoint for every include and counts combination.
+async fn check_list(app: &TestApp, path: &str, resource: Option<Resource>, token: Option<&str>) {
+    let includes = resource
+        .map(include_values)
+        .unwrap_or_else(|| vec![String::new()]);
+    let mut counts_values: Vec<String> = vec![String::new()];
+    if let Some(r) = resource {
+        counts_values.extend(countable(r).iter().map(|c| c.to_string()));
+        counts_values.push(countable(r).join(","));
+    }
+    for include in &includes {
+        for counts in &counts_values {
+            for count in [false, true] {
+                let query = format!("include={include}&counts={counts}&count={count}");
+                let small = app.get(&format!("{path}?limit=1&{query}"), token).await;
+                let large = app.get(&format!("{path}?limit=100&{query}"), token).await;
+                small.assert_status(200);
+                large.assert_status(200);
+                assert_eq!(
+                    large.body["items"].as_array().unwrap().len(),
+                    100,
+                    "{path}?{query}: the large page is full"
+                );
+                assert!(
+                    !large.body["next_cursor"].is_null(),
+                    "{path}: more than 100 rows exist"
+                );
+                assert_eq!(
+                    small.query_count(),
+                    large.query_count(),
+                    "{path}?{query}: limit=1 and limit=100 differ"
+                );
+                let max = bound(token.is_some(), include, counts, count);
+                assert!(
+                    large.query_count() <= max,
+                    "{path}?{query}: {} statements, bound {max}",
+                    large.query_count()
+                );
+            }
+        }
+    }
+}
+
+/// Checks one single-resource endpoint: within the bound, and the same for include_limit 1 and 100.
+async fn check_one(app: &TestApp, path: &str, resource: Resource, token: Option<&str>) {
+    for include in include_values(resource) {
+        let mut counts_values: Vec<String> = vec![String::new()];
+        counts_values.push(countable(resource).join(","));
+        for counts in counts_values {
+            let query = format!("include={include}&counts={counts}");
+            let small = app
+                .get(&format!("{path}?include_limit=1&{query}"), token)
+                .await;
+            let large = app
+                .get(&format!("{path}?include_limit=100&{query}"), token)
+                .await;
+            small.assert_status(200);
+            large.assert_status(200);
+            assert_eq!(small.query_count(), large.query_count(), "{path}?{query}");
+            let max = bound(token.is_some(), &include, &counts, false);
+            assert!(
+                large.query_count() <= max,
+                "{path}?{query}: {} statements, bound {max}",
+                large.query_count()
+            );
+        }
+    }
+}
+
+db_test!(
+    every_list_runs_the_same_statements_at_limit_1_and_100,
+    |app| {
+        let hub = arrange(&app).await;
+        let t = Some(hub.token.as_str());
+        check_list(&app, "/api/v1/users", Some(Resource::User), t).await;
+        check_list(&app, "/api/v1/posts", Some(Resource::Post), None).await;
+        check_list(
+            &app,
+            &format!("/api/v1/users/{}/posts", hub.user),
+            Some(Resource::Post),
+            None,
+        )
+        .await;
+        check_list(
+            &app,
+            &format!("/api/v1/users/{}/comments", hub.user),
+            Some(Resource::Comment),
+            None,
+        )
+        .await;
+        check_list(
+            &app,
+            &format!("/api/v1/posts/{}/comments", hub.post),
+            Some(Resource::Comment),
+            None,
+        )
+        .await;
+        check_list(&app, "/api/v1/roles", Some(Resource::Role), t).await;
+        check_list(&app, &format!("/api/v1/users/{}/roles", hub.user), None, t).await;
+        check_list(&app, &format!("/api/v1/roles/{}/users", hub.role), None, t).await;
+    }
+);
+
+db_test!(every_single_resource_get_stays_within_its_budget, |app| {
+    let hub = arrange(&app).await;
+    let t = Some(hub.token.as_str());
+    check_one(
+        &app,
+        &format!("/api/v1/users/{}", hub.user),
+        Resource::User,
+        t,
+    )
+    .await;
+    check_one(&app, "/api/v1/auth/me", Resource::User, t).await;
+    check_one(
+        &app,
+        &format!("/api/v1/posts/{}", hub.post),
+        Resource::Post,
+        None,
+    )
+    .await;
+    check_one(
+        &app,
+        &format!("/api/v1/comments/{}", hub.comment),
+        Resource::Comment,
+        None,
+    )
+    .await;
+    check_one(
+        &app,
+        &format!("/api/v1/profiles/{}", hub.profile),
+        Resource::Profile,
+        None,
+    )
+    .await;
+    check_one(
+        &app,
+        &format!("/api/v1/roles/{}", hub.role),
+        Resource::Role,
+        t,
+    )
+    .await;
+});

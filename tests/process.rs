@@ -1,0 +1,245 @@
+//! The real `relata` binary as operators run it: a fresh start that creates its database,
+//! JSON logs, graceful shutdown on SIGTERM, and `relata check`'s exit code.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_relata");
+
+/// A `relata serve` child on a free port, with its JSON log lines collected.
+struct Server {
+    child: Child,
+    addr: String,
+    logs: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("RELATA_BIND")
+            .env("RELATA_LOG", "json")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("relata starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                let v: serde_json::Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| panic!("a JSON log line: {line}"));
+                if v["message"] == "relata is listening" {
+                    let addr = v["address"].as_str().unwrap().to_string();
+                    return Server {
+                        child,
+                        addr,
+                        logs: rx,
+                    };
+                }
+                seen.push(line);
+            }
+        }
+        let _ = child.kill();
+        panic!("relata did not start listening: {seen:?}");
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        http(
+            &self.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: relata\r\nConnection: close\r\n\r\n"),
+        )
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "relata did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_lines(&self) -> Vec<serde_json::Value> {
+        self.logs
+            .try_iter()
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends a raw request and reads the whole answer (the server closes the connection).
+fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn a_fresh_start_creates_relata_db_and_answers_health_with_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let (status, body) = server.get("/api/v1/health");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#"{"status":"ok","database":"ok"}"#),
+        "{body}"
+    );
+    assert!(
+        dir.path().join("relata.db").exists(),
+        "relata.db is created in the working directory"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = server.log_lines();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["route"] == "/api/v1/health")
+        .unwrap_or_else(|| panic!("a request log line: {lines:?}"));
+    assert_eq!(request["status"], 200);
+    assert_eq!(request["statements"], 1);
+    assert!(request["span"]["request_id"].is_string(), "{request}");
+    assert!(request["latency_ms"].is_number());
+    server.signal("-TERM");
+    assert!(server.wait_exit(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), &[]);
+    let body = r#"{"username":"inflight","email":"inflight@example.com","password":"password123"}"#;
+    let (first, rest) = body.split_at(20);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: relata\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    server.signal("-TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server waits for the in-flight request"
+    );
+    stream.write_all(rest.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the in-flight request is answered: {answer}"
+    );
+    assert!(server.wait_exit(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn check_exits_non_zero_when_it_finds_an_orphan() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("relata.db").display());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let clean = run(&["check"]);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sea_orm::ConnectionTrait;
+        let db = relata::db::connect(&url, 1).await.unwrap();
+        db.execute_unprepared("PRAGMA foreign_keys = OFF").await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO posts (author_id, title, content, created_at, updated_at) VALUES (4242, 't', 'c', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+        )
+        .await
+        .unwrap();
+    });
+    let dirty = run(&["check"]);
+    let out = String::from_utf8_lossy(&dirty.stdout);
+    assert_eq!(dirty.status.code(), Some(1), "{out}");
+    assert!(out.contains("posts.author_id"), "{out}");
+}
+
+#[test]
+fn migrate_status_lists_the_applied_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("relata.db").display());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let status = run(&["migrate", "status"]);
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        out.contains("applied") && out.contains("m0001_init"),
+        "{out}"
+    );
+}
+
+#[test]
+fn openapi_prints_the_document() {
+    let out = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+}
