@@ -16,6 +16,8 @@ struct Server {
 }
 
 impl Server {
+    // The child is waited for in `Drop` (and killed first), on every path.
+    #[allow(clippy::zombie_processes)]
     fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
@@ -55,6 +57,7 @@ impl Server {
             }
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("relata did not start listening: {seen:?}");
     }
 
