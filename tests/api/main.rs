@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod budget;
 mod comments;
+mod concurrency;
 mod fixtures;
 mod foundation;
 mod operations;

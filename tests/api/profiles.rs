@@ -1,9 +1,8 @@
 //! Profiles through HTTP: the one-to-one side of a user. PUT as a whole replacement (201
-//! when it creates, 200 when it replaces, one row under concurrent PUTs), DELETE, both
-//! GETs with `include=user`, SPEC §3's statuses and their order, and who may do what.
+//! when it creates, 200 when it replaces), DELETE, both GETs with `include=user`, SPEC §3's
+//! statuses and their order, and who may do what. Concurrent first PUTs are in
+//! `concurrency.rs`.
 
-use relata::entity::profile;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::db_test;
@@ -57,47 +56,6 @@ db_test!(
             .await;
         by_id.assert_status(200);
         assert_eq!(by_id.body, replaced.body);
-    }
-);
-
-db_test!(
-    concurrent_first_puts_leave_one_profile_and_exactly_one_201,
-    |app| {
-        let (alice, token) = app.seed_user("alice").await;
-        let path = format!("/api/v1/users/{alice}/profile");
-
-        let puts = (0..20).map(|i| {
-            let body = json!({"bio": format!("writer {i}")});
-            let (path, token) = (path.clone(), token.clone());
-            let app = &app;
-            async move { app.put(&path, Some(&token), body).await }
-        });
-        let answers = futures::future::join_all(puts).await;
-
-        let mut statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
-        statuses.sort_unstable();
-        let bodies: Vec<String> = answers.iter().map(|r| r.body.to_string()).collect();
-        assert_eq!(
-            statuses.iter().filter(|s| **s == 201).count(),
-            1,
-            "{statuses:?} {bodies:?}"
-        );
-        assert_eq!(
-            statuses.iter().filter(|s| **s == 200).count(),
-            19,
-            "{statuses:?} {bodies:?}"
-        );
-        let rows = profile::Entity::find()
-            .filter(profile::Column::UserId.eq(alice))
-            .count(&app.state.db)
-            .await
-            .unwrap();
-        assert_eq!(rows, 1);
-        let ids: std::collections::HashSet<i64> = answers
-            .iter()
-            .map(|r| r.body["id"].as_i64().unwrap())
-            .collect();
-        assert_eq!(ids.len(), 1, "every answer shows the one row");
     }
 );
 
