@@ -98,34 +98,67 @@ impl JsonBody {
     }
 }
 
-/// Parses a JSON document into `T`: syntax errors are 400, shape errors 422 naming the field.
+/// Parses a JSON document into `T`: syntax errors (invalid UTF-8, nesting past serde_json's
+/// limit of 128 levels included) are 400; a document that is not an object, a string
+/// holding NUL, and shape errors are 422 naming the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = match parsed {
-        Ok(v) => v,
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            return Err(match inner.classify() {
-                serde_json::error::Category::Data => {
-                    AppError::validation(vec![json_field_error(&path, &inner)])
-                }
-                _ => AppError::bad_request(
-                    "malformed_json",
-                    format!("The request body is not valid JSON: {inner}"),
-                ),
-            });
-        }
-    };
-    // Trailing characters after the document are malformed JSON too.
-    de.end().map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         AppError::bad_request(
             "malformed_json",
             format!("The request body is not valid JSON: {e}"),
         )
     })?;
-    Ok(value)
+    // serde reads a struct from an array too (`["t", "c"]` as a post), which no client
+    // means: every body of the API is an object.
+    if !value.is_object() {
+        return Err(AppError::invalid_field("body", "must be a JSON object"));
+    }
+    // PostgreSQL cannot store U+0000 in text, and no field of the API needs it; refusing it
+    // here keeps both databases answering the same.
+    if let Some(field) = first_nul(&value, "") {
+        return Err(AppError::invalid_field(
+            field,
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        AppError::validation(vec![json_field_error(&path, &inner)])
+    })
+}
+
+/// The path (`a.b[0]` style, as serde_path_to_error writes it) of the first string or key
+/// holding NUL, if any.
+fn first_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let here = || {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.to_string()
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(here()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_nul(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let field = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here())
+            } else {
+                first_nul(v, &field)
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn json_field_error(path: &str, err: &serde_json::Error) -> FieldError {
@@ -172,6 +205,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if holds_encoded_nul(parts.uri.path()) {
+            return Err(AppError::bad_request(
+                "invalid_path",
+                "Path parameters must not contain the NUL character (%00).",
+            ));
+        }
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| AppPath(v))
@@ -191,6 +230,21 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppQuer
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        if holds_encoded_nul(raw) {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "Query parameters must not contain the NUL character (%00).",
+            ));
+        }
+        // axum decodes invalid UTF-8 lossily (as U+FFFD), which would search for text the
+        // client never sent.
+        if std::str::from_utf8(&percent_decode(raw)).is_err() {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "Query parameters must be percent-encoded UTF-8.",
+            ));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| AppQuery(v))
@@ -200,6 +254,49 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppQuer
                     format!("Invalid query parameter: {}", rejection.body_text()),
                 )
             })
+    }
+}
+
+/// Whether a raw (still percent-encoded) path or query decodes to a NUL byte: a raw NUL
+/// cannot be in a URI, and decoding is one pass, so `%00` is the only way to write one.
+fn holds_encoded_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
+/// Percent-decodes `raw` into bytes (`+` is left as it is: it decodes to a space, which
+/// is valid UTF-8 either way).
+fn percent_decode(raw: &str) -> Vec<u8> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A search text (`q`) of at most `max_chars` characters: longer ones could match nothing
+/// the field can hold, and would only make the database work. 400 naming the parameter.
+pub fn search_text(raw: Option<String>, max_chars: usize) -> Result<Option<String>, AppError> {
+    match raw {
+        Some(q) if q.chars().count() > max_chars => Err(AppError::bad_request(
+            "invalid_query",
+            format!("`q` must be at most {max_chars} characters long."),
+        )),
+        Some(q) if q.is_empty() => Ok(None),
+        other => Ok(other),
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::api::extract::{
     AppJson, AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
-    MaybeAuthUser, non_null, required,
+    MaybeAuthUser, non_null, required, search_text,
 };
 use crate::api::respond::{ListRead, OneRead, created};
 use crate::domain::text::{Content, Title};
@@ -50,11 +50,12 @@ pub struct PostFilterParams {
 }
 
 impl PostFilterParams {
-    fn into_filter(self) -> PostFilter {
-        PostFilter {
+    /// The filter, or 400 for a `q` longer than any title.
+    fn into_filter(self) -> Result<PostFilter> {
+        Ok(PostFilter {
             author_id: self.author_id.map(|Id(id)| id),
-            title_contains: self.q.filter(|q| !q.is_empty()),
-        }
+            title_contains: search_text(self.q, Title::MAX_CHARS)?,
+        })
     }
 }
 
@@ -121,7 +122,7 @@ pub async fn list_posts(
         &include,
         viewer.as_ref(),
     )?;
-    let fetched = posts::list(&state.db, None, &filter.into_filter(), &read.page).await?;
+    let fetched = posts::list(&state.db, None, &filter.into_filter()?, &read.page).await?;
     read.respond(&state.db, fetched, post_item).await
 }
 
@@ -143,7 +144,7 @@ pub async fn list_user_posts(
         viewer.as_ref(),
     )?;
     lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
-    let fetched = posts::list(&state.db, Some(user_id), &filter.into_filter(), &read.page).await?;
+    let fetched = posts::list(&state.db, Some(user_id), &filter.into_filter()?, &read.page).await?;
     read.respond(&state.db, fetched, post_item).await
 }
 

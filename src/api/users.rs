@@ -15,7 +15,7 @@ use serde_json::Value as Json_;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
-    MaybeAuthUser, de_present,
+    MaybeAuthUser, de_present, search_text,
 };
 use crate::api::{declare_budget, page_of};
 use crate::domain::Fields;
@@ -67,8 +67,9 @@ async fn list_users(
     let request = PageRequest::from_params(&list)?;
     let order = order::users();
     page::check_cursor(&order, &request)?;
+    let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
     declare_budget(viewer.is_some(), expand.statements(), request.count);
-    let fetched = users::list(&state.db, filter.q.as_deref(), &request).await?;
+    let fetched = users::list(&state.db, q.as_deref(), &request).await?;
     let mut items: Vec<Item> = fetched
         .rows
         .iter()
@@ -186,13 +187,14 @@ async fn delete_user(
     }
 }
 
-/// Answers 400 when an endpoint that takes no `include`/`counts` is given some.
+/// Answers 400 when an endpoint that takes no `include`/`counts` is given some, or an
+/// `include_limit` (which could limit nothing there).
 pub(crate) fn refuse_include(include: &IncludeParams) -> Result<()> {
     let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
-    if given(&include.include) || given(&include.counts) {
+    if given(&include.include) || given(&include.counts) || include.include_limit.is_some() {
         Err(AppError::bad_request(
             "invalid_include",
-            "This collection takes no `include` or `counts`.",
+            "This collection takes no `include`, `counts` or `include_limit`.",
         ))
     } else {
         Ok(())

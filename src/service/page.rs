@@ -126,7 +126,8 @@ impl SortOrder {
                 (KeyKind::Int, Json::Number(n)) => {
                     Value::BigInt(Some(n.as_i64().ok_or_else(bad_cursor)?))
                 }
-                (KeyKind::Text, Json::String(s)) => Value::String(Some(s)),
+                // PostgreSQL refuses NUL in text; no stored name holds one.
+                (KeyKind::Text, Json::String(s)) if !s.contains('\0') => Value::String(Some(s)),
                 (KeyKind::Time, Json::String(s)) => {
                     Value::ChronoDateTimeUtc(Some(crate::time::parse(&s).ok_or_else(bad_cursor)?))
                 }

@@ -9,6 +9,7 @@ mod comments;
 mod concurrency;
 mod fixtures;
 mod foundation;
+mod hostile;
 mod operations;
 mod posts;
 mod profiles;
