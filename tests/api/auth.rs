@@ -398,6 +398,39 @@ db_test!(an_expired_token_is_refused, |app| {
         .assert_problem(401, "token_expired");
 });
 
+db_test!(the_tokens_of_a_deleted_user_are_refused, |app| {
+    let (alice, _) = app.user("alice").await;
+    let (access, refresh) = login_pair(&app, "alice").await;
+    app.delete(&format!("/api/v1/users/{alice}"), Some(&access))
+        .await
+        .assert_status(204);
+    // A signature that is still valid, for a user who is gone.
+    app.get("/api/v1/auth/me", Some(&access))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.get("/api/v1/posts", Some(&access))
+        .await
+        .assert_problem(401, "invalid_token");
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        json!({"refresh_token": refresh}),
+    )
+    .await
+    .assert_problem(401, "invalid_token");
+    // A well-signed token naming a user id that never existed.
+    let now = relata::service::auth::unix_now();
+    let ghost = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "987654", "iat": now, "exp": now + 600, "jti": "ghost"}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    app.get("/api/v1/auth/me", Some(&ghost))
+        .await
+        .assert_problem(401, "invalid_token");
+});
+
 async fn tokens_expire_after_the_configured_lifetime(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |s| {
         s.access_ttl = std::time::Duration::from_secs(1)
