@@ -10,6 +10,7 @@ mod concurrency;
 mod fixtures;
 mod foundation;
 mod hostile;
+mod limits;
 mod operations;
 mod posts;
 mod profiles;
