@@ -1,126 +1,14 @@
 //! The real `relata` binary as operators run it: a fresh start that creates its database,
 //! JSON logs, graceful shutdown on SIGTERM, and `relata check`'s exit code.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_relata");
+mod support;
 
-/// A `relata serve` child on a free port, with its JSON log lines collected.
-struct Server {
-    child: Child,
-    addr: String,
-    logs: std::sync::mpsc::Receiver<String>,
-}
-
-impl Server {
-    // The child is waited for in `Drop` (and killed first), on every path.
-    #[allow(clippy::zombie_processes)]
-    fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(dir)
-            .env_remove("DATABASE_URL")
-            .env_remove("RELATA_BIND")
-            .env("RELATA_LOG", "json")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("relata starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-                let v: serde_json::Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| panic!("a JSON log line: {line}"));
-                if v["message"] == "relata is listening" {
-                    let addr = v["address"].as_str().unwrap().to_string();
-                    return Server {
-                        child,
-                        addr,
-                        logs: rx,
-                    };
-                }
-                seen.push(line);
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("relata did not start listening: {seen:?}");
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        http(
-            &self.addr,
-            &format!("GET {path} HTTP/1.1\r\nHost: relata\r\nConnection: close\r\n\r\n"),
-        )
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "relata did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log_lines(&self) -> Vec<serde_json::Value> {
-        self.logs
-            .try_iter()
-            .filter_map(|l| serde_json::from_str(&l).ok())
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends a raw request and reads the whole answer (the server closes the connection).
-fn http(addr: &str, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = stream.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, out)
-}
+use support::{BIN, Server};
 
 #[test]
 fn a_fresh_start_creates_relata_db_and_answers_health_with_json_logs() {
