@@ -257,11 +257,11 @@ async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::R
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;
             let password = line.trim_end_matches(['\r', '\n']);
-            let mut fields = crate::domain::Fields::default();
+            let mut fields = crate::error::FieldErrors::default();
             let username = fields.check("username", Username::parse(&username));
             let email = fields.check("email", Email::parse(&email));
             let password = fields.check("password", Password::parse(password));
-            fields.finish().map_err(refused)?;
+            fields.into_result().map_err(refused)?;
             let (Some(username), Some(email), Some(password)) = (username, email, password) else {
                 anyhow::bail!("invalid arguments");
             };

@@ -10,11 +10,11 @@ use serde_json::Value as Json_;
 
 use crate::api::declare_budget;
 use crate::api::extract::{AppJson, AppQuery, AuthUser, IncludeParams};
-use crate::domain::Fields;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
+use crate::error::FieldErrors;
 use crate::error::{AppError, Result};
 use crate::service::auth::{self, TokenPair};
 use crate::service::include::{Expand, Resource};
@@ -48,7 +48,7 @@ fn required(value: Option<String>) -> std::result::Result<String, String> {
 
 impl RegisterRequest {
     fn into_account(self) -> Result<NewAccount> {
-        let mut fields = Fields::default();
+        let mut fields = FieldErrors::default();
         let username = fields.check(
             "username",
             required(self.username).and_then(|u| Username::parse(&u)),
@@ -65,7 +65,7 @@ impl RegisterRequest {
                 .transpose()
                 .map(Option::flatten),
         );
-        fields.finish()?;
+        fields.into_result()?;
         match (username, email, password, display_name) {
             (Some(username), Some(email), Some(password), Some(display_name)) => Ok(NewAccount {
                 username,

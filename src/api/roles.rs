@@ -17,9 +17,9 @@ use crate::api::extract::{
 };
 use crate::api::users::{expanded_one, refuse_include};
 use crate::api::{declare_budget, page_body, page_of};
-use crate::domain::Fields;
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
+use crate::error::FieldErrors;
 use crate::error::{AppError, Result};
 use crate::service::include::{Expand, Resource};
 use crate::service::page::{self, PageRequest};
@@ -98,7 +98,7 @@ async fn create_role(
 ) -> Result<Response> {
     policy::ensure_may_manage(&viewer)?;
     let request: CreateRoleRequest = body.parse()?;
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let name = fields.check(
         "name",
         request
@@ -114,7 +114,7 @@ async fn create_role(
             .transpose()
             .map(Option::flatten),
     );
-    fields.finish()?;
+    fields.into_result()?;
     let (Some(name), Some(description)) = (name, description) else {
         return Err(AppError::internal(anyhow::anyhow!(
             "a field passed validation without a value"
@@ -151,14 +151,14 @@ async fn update_role(
     let updated = match request.description {
         None => target,
         Some(raw) => {
-            let mut fields = Fields::default();
+            let mut fields = FieldErrors::default();
             let parsed = fields.check(
                 "description",
                 raw.map(|d| RoleDescription::parse(&d))
                     .transpose()
                     .map(Option::flatten),
             );
-            fields.finish()?;
+            fields.into_result()?;
             roles::update_description(&state.db, target, parsed.flatten()).await?
         }
     };

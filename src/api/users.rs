@@ -18,10 +18,10 @@ use crate::api::extract::{
     MaybeAuthUser, de_present,
 };
 use crate::api::{declare_budget, page_of};
-use crate::domain::Fields;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
+use crate::error::FieldErrors;
 use crate::error::{AppError, Result};
 use crate::service::auth::Viewer;
 use crate::service::include::{Expand, Resource};
@@ -115,7 +115,7 @@ impl UpdateUserRequest {
     /// Parses every field, naming all the bad ones; `current_password` is required for a
     /// new password when `needs_current` (it has been checked already when present).
     fn into_changes(self, needs_current: bool) -> Result<AccountChanges> {
-        let mut fields = Fields::default();
+        let mut fields = FieldErrors::default();
         let display_name = match self.display_name {
             None => None,
             Some(None) => Some(None),
@@ -134,7 +134,7 @@ impl UpdateUserRequest {
         if password.is_some() && needs_current && !has_current {
             fields.reject("current_password", "is required to change the password");
         }
-        fields.finish()?;
+        fields.into_result()?;
         // After `finish`, no field that failed (and so holds `Some(None)`) is left.
         Ok(AccountChanges {
             display_name,
