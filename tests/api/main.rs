@@ -12,4 +12,5 @@ mod operations;
 mod posts;
 mod profiles;
 mod roles;
+mod seed;
 mod users;
