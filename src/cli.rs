@@ -198,8 +198,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Openapi => {
-            println!("{}", crate::api::openapi::document().to_pretty_json()?);
-            Ok(0)
+            use std::io::Write;
+            let document = crate::api::openapi::document().to_pretty_json()?;
+            // `relata openapi | head` closes the pipe early; that is not a failure.
+            match writeln!(std::io::stdout().lock(), "{document}") {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(0),
+            }
         }
         Command::Admin { action } => {
             let state = crate::build_state(settings).await?;

@@ -8,6 +8,7 @@ mod budget;
 mod comments;
 mod fixtures;
 mod foundation;
+mod openapi;
 mod operations;
 mod posts;
 mod profiles;
