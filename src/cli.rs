@@ -198,8 +198,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Openapi => {
-            println!("{}", crate::api::openapi::document().to_pretty_json()?);
-            Ok(0)
+            use std::io::Write;
+            let document = crate::api::openapi::document().to_pretty_json()?;
+            // `relata openapi | head` closes the pipe early; that is not a failure.
+            match writeln!(std::io::stdout().lock(), "{document}") {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(0),
+            }
         }
         Command::Admin { action } => {
             let state = crate::build_state(settings).await?;
@@ -257,11 +262,11 @@ async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::R
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;
             let password = line.trim_end_matches(['\r', '\n']);
-            let mut fields = crate::domain::Fields::default();
+            let mut fields = crate::error::FieldErrors::default();
             let username = fields.check("username", Username::parse(&username));
             let email = fields.check("email", Email::parse(&email));
             let password = fields.check("password", Password::parse(password));
-            fields.finish().map_err(refused)?;
+            fields.into_result().map_err(refused)?;
             let (Some(username), Some(email), Some(password)) = (username, email, password) else {
                 anyhow::bail!("invalid arguments");
             };

@@ -271,6 +271,20 @@ impl FieldErrors {
         }
     }
 
+    /// Records a refusal found outside a `parse` (a missing field, say).
+    pub fn reject(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Ok` when no field was refused, else 422 with one entry per refused field.
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::validation(self.0))
+        }
+    }
+
     /// `value` when no field was refused, else 422 with one entry per refused field.
     /// `value` is the checked fields combined (e.g. with `Option::zip`), so it is only
     /// `None` when something was refused.

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod support;
@@ -128,9 +128,34 @@ fn migrate_status_lists_the_applied_migration() {
 }
 
 #[test]
-fn openapi_prints_the_document() {
+fn openapi_prints_the_whole_document() {
     let out = Command::new(BIN).arg("openapi").output().unwrap();
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let served = serde_json::to_value(relata::api::openapi::document()).unwrap();
+    assert_eq!(
+        doc, served,
+        "the printed document is the one the server serves"
+    );
+    assert!(doc["paths"]["/api/v1/users/{id}/roles/{name}"]["put"].is_object());
+}
+
+#[test]
+fn openapi_piped_into_a_reader_that_stops_early_still_succeeds() {
+    let mut child = Command::new(BIN)
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe is closed here, before the document is written out.
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -15,11 +15,12 @@
     return node;
   }
 
+  // Follows `#/components/<kind>/<name>` references (schemas, responses, parameters).
   function resolve(doc, schema) {
     var seen = 0;
     while (schema && schema.$ref && seen++ < 10) {
-      var name = schema.$ref.replace("#/components/schemas/", "");
-      schema = (doc.components && doc.components.schemas || {})[name];
+      var parts = schema.$ref.replace("#/components/", "").split("/");
+      schema = ((doc.components || {})[parts[0]] || {})[parts[1]];
     }
     return schema || {};
   }
@@ -61,7 +62,7 @@
     var send = el("button", { type: "button", text: "Send" });
     var responses = el("table", {}, [el("tr", {}, [el("th", { text: "status" }), el("th", { text: "meaning" })])]);
     Object.keys(op.responses || {}).forEach(function (code) {
-      responses.appendChild(el("tr", {}, [el("td", { text: code }), el("td", { text: (op.responses[code] || {}).description || "" })]));
+      responses.appendChild(el("tr", {}, [el("td", { text: code }), el("td", { text: resolve(doc, op.responses[code]).description || "" })]));
     });
     var body = el("div", { "class": "op-body" }, [
       op.description ? el("p", { text: op.description }) : null,

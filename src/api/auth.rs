@@ -10,12 +10,16 @@ use serde_json::Value as Json_;
 
 use crate::api::declare_budget;
 use crate::api::extract::{AppJson, AppQuery, AuthUser, IncludeParams};
-use crate::domain::Fields;
+use crate::api::openapi::parts::{
+    BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
+    UnsupportedMediaType, UserIncludes,
+};
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
 use crate::error::{AppError, Result};
+use crate::error::{FieldErrors, Problem};
 use crate::service::auth::{self, TokenPair};
 use crate::service::include::{Expand, Resource};
 use crate::service::repr::{self, UserOut};
@@ -33,12 +37,20 @@ pub fn router() -> Router<AppState> {
 
 /// `POST /auth/register`. Every field is optional to serde so that a 422 can name every
 /// missing or invalid field at once.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(description = "A new account; a 422 names every missing or invalid field at once.")]
 pub struct RegisterRequest {
+    /// Unique, case-insensitively.
+    #[schema(value_type = String, required = true, min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: Option<String>,
+    /// One `@` and a dotted domain; stored lower-case, unique.
+    #[schema(value_type = String, required = true, max_length = 254, format = Email)]
     email: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128, format = Password)]
     password: Option<String>,
+    /// Trimmed; blank is stored as `null`.
+    #[schema(max_length = 80)]
     display_name: Option<String>,
 }
 
@@ -48,7 +60,7 @@ fn required(value: Option<String>) -> std::result::Result<String, String> {
 
 impl RegisterRequest {
     fn into_account(self) -> Result<NewAccount> {
-        let mut fields = Fields::default();
+        let mut fields = FieldErrors::default();
         let username = fields.check(
             "username",
             required(self.username).and_then(|u| Username::parse(&u)),
@@ -65,7 +77,7 @@ impl RegisterRequest {
                 .transpose()
                 .map(Option::flatten),
         );
-        fields.finish()?;
+        fields.into_result()?;
         match (username, email, password, display_name) {
             (Some(username), Some(email), Some(password), Some(display_name)) => Ok(NewAccount {
                 username,
@@ -81,7 +93,19 @@ impl RegisterRequest {
 }
 
 /// 201 with `Location` and the new user, `email` included.
-async fn register(
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    summary = "Create an account",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new user, with `email`", body = UserOut,
+            headers(("Location" = String, description = "`/api/v1/users/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 409, description = "`username_taken` or `email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
+pub async fn register(
     State(state): State<AppState>,
     AppJson(request): AppJson<RegisterRequest>,
 ) -> Result<Response> {
@@ -98,14 +122,31 @@ async fn register(
 }
 
 /// `POST /auth/login`: `login` is a username or an email.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// A username or an email (holding `@`), case-insensitive.
     login: String,
+    #[schema(format = Password)]
     password: String,
 }
 
-async fn login(
+/// An access token (a short-lived JWT) and a refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+    summary = "Log in with a username or an email",
+    description = "After 5 failures for one login within 15 minutes, 429 until the oldest leaves the window.",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "The token pair", body = TokenPair),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "Unknown login or wrong password, alike (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Right password, deactivated account (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
+    ))]
+pub async fn login(
     State(state): State<AppState>,
     AppJson(request): AppJson<LoginRequest>,
 ) -> Result<Json<TokenPair>> {
@@ -115,13 +156,25 @@ async fn login(
 }
 
 /// `POST /auth/refresh`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn refresh(
+/// A new token pair; the refresh token sent stops working.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    summary = "Trade a refresh token for a new pair",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "The new token pair", body = TokenPair),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "Unknown, used or expired refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
+pub async fn refresh(
     State(state): State<AppState>,
     AppJson(request): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>> {
@@ -131,13 +184,32 @@ async fn refresh(
 }
 
 /// 204: the access token and its refresh token stop working at once.
-async fn logout(State(state): State<AppState>, AuthUser(viewer): AuthUser) -> Result<StatusCode> {
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    summary = "End this session",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token and its refresh token no longer work"),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn logout(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+) -> Result<StatusCode> {
     auth::logout(&state, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The caller, with `email`, and whatever `include`/`counts` asked for.
-async fn get_me(
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    summary = "The caller's own record",
+    security(("bearer" = [])),
+    params(UserIncludes),
+    responses(
+        (status = 200, description = "The caller, with `email`", body = UserOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn get_me(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppQuery(include): AppQuery<IncludeParams>,

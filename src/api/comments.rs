@@ -18,6 +18,10 @@ use crate::api::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, MaybeAuthUser, non_null,
     required,
 };
+use crate::api::openapi::parts::{
+    BadRequest, CommentIncludes, CommentPage, CommentPath, Forbidden, NotFound, PayloadTooLarge,
+    PostPath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
+};
 use crate::api::respond::{ListRead, OneRead, created};
 use crate::domain::text::CommentBody;
 use crate::entity::{comment, post, user};
@@ -49,10 +53,12 @@ fn comment_item(comment: &comment::Model) -> Item {
 
 /// `POST /posts/{id}/comments` and `PATCH /comments/{id}`: the body is the only field.
 /// On PATCH an absent `body` changes nothing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentRequest {
+    /// 1–10 000 characters, not only whitespace; required on POST.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 10000)]
     pub body: Option<String>,
 }
 
@@ -79,6 +85,16 @@ impl CommentRequest {
 }
 
 /// `GET /posts/{id}/comments`: oldest first.
+#[utoipa::path(get, path = "/api/v1/posts/{id}/comments", tag = "comments",
+    summary = "List a post's comments, oldest first",
+    security((), ("bearer" = [])),
+    params(PostPath, ListParams, CommentIncludes),
+    responses(
+        (status = 200, description = "A page of the post's comments", body = CommentPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn list_post_comments(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -99,6 +115,16 @@ pub async fn list_post_comments(
 }
 
 /// `GET /users/{id}/comments`: that user's comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/users/{id}/comments", tag = "comments",
+    summary = "List a user's comments, oldest first",
+    security((), ("bearer" = [])),
+    params(UserPath, ListParams, CommentIncludes),
+    responses(
+        (status = 200, description = "A page of the user's comments", body = CommentPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn list_user_comments(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -119,6 +145,21 @@ pub async fn list_user_comments(
 }
 
 /// `POST /posts/{id}/comments`: the caller is the author.
+#[utoipa::path(post, path = "/api/v1/posts/{id}/comments", tag = "comments",
+    summary = "Comment on a post",
+    security(("bearer" = [])),
+    params(PostPath),
+    request_body = CommentRequest,
+    responses(
+        (status = 201, description = "The new comment", body = CommentOut,
+            headers(("Location" = String, description = "`/api/v1/comments/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
 pub async fn create_comment(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
@@ -135,6 +176,16 @@ pub async fn create_comment(
 }
 
 /// `GET /comments/{id}`.
+#[utoipa::path(get, path = "/api/v1/comments/{id}", tag = "comments",
+    summary = "Read a comment",
+    security((), ("bearer" = [])),
+    params(CommentPath, CommentIncludes),
+    responses(
+        (status = 200, description = "The comment", body = CommentOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn get_comment(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -147,6 +198,21 @@ pub async fn get_comment(
 }
 
 /// `PATCH /comments/{id}`: the author or an admin.
+#[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "comments",
+    summary = "Change a comment",
+    security(("bearer" = [])),
+    params(CommentPath),
+    request_body = CommentRequest,
+    responses(
+        (status = 200, description = "The changed comment", body = CommentOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
 pub async fn update_comment(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
@@ -163,6 +229,17 @@ pub async fn update_comment(
 }
 
 /// `DELETE /comments/{id}`: the author, the post's author, a moderator or an admin.
+#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "comments",
+    summary = "Delete a comment",
+    security(("bearer" = [])),
+    params(CommentPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn delete_comment(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,

@@ -15,10 +15,7 @@ const STYLE: &str = include_str!("../../assets/docs/docs.css");
 /// The documentation page and its assets.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/docs",
-            get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
-        )
+        .route("/docs", get(get_docs_page))
         .route(
             "/docs/docs.js",
             get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
@@ -27,6 +24,15 @@ pub fn router() -> Router<AppState> {
             "/docs/docs.css",
             get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
         )
+}
+
+/// The page itself.
+#[utoipa::path(get, path = "/docs", tag = "docs",
+    summary = "The interactive API documentation page",
+    description = "Renders `/api/v1/openapi.json` and sends requests from the browser. Its script and style are served by the binary, so it works offline.",
+    responses((status = 200, description = "The HTML page", content_type = "text/html")))]
+pub async fn get_docs_page() -> Response {
+    asset(INDEX, "text/html; charset=utf-8")
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

@@ -352,18 +352,28 @@ pub struct IncludeParams {
 }
 
 /// Paging parameters of every list: `limit`, `cursor`, `count`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Page size, 1–100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the previous page (opaque; a tampered one is 400).
     pub cursor: Option<String>,
+    /// `true` adds `total`, the size of the whole collection.
     #[serde(default, deserialize_with = "de_bool_flag")]
+    #[param(value_type = Option<bool>, default = false)]
     pub count: bool,
 }
 
 /// `dry_run` of the deletes that offer a cascade preview (SPEC §3 "Cascade preview").
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DryRunParams {
+    /// `true`: the same checks, nothing deleted, and 200 with what the delete would do,
+    /// per table.
     #[serde(default, deserialize_with = "de_bool_flag")]
+    #[param(value_type = Option<bool>, default = false)]
     pub dry_run: bool,
 }
 

@@ -23,7 +23,11 @@ pub struct Health {
 
 /// 200 when the database answers a trivial query, 503 otherwise.
 #[utoipa::path(get, path = "/api/v1/health", tag = "health",
-    responses((status = 200, body = Health), (status = 503, body = crate::error::Problem, content_type = "application/problem+json")))]
+    summary = "Whether the service and its database answer",
+    responses(
+        (status = 200, description = "`{\"status\":\"ok\",\"database\":\"ok\"}`", body = Health),
+        (status = 503, description = "The database does not answer (`database_unavailable`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn get_health(State(state): State<AppState>) -> Result<Json<Health>> {
     crate::db::set_budget(1);
     let backend = state.db.get_database_backend();

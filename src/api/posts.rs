@@ -17,6 +17,10 @@ use crate::api::extract::{
     AppJson, AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
     MaybeAuthUser, non_null, required, search_text,
 };
+use crate::api::openapi::parts::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, PostIncludes, PostPage, PostPath,
+    Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
+};
 use crate::api::respond::{ListRead, OneRead, created};
 use crate::domain::text::{Content, Title};
 use crate::entity::{post, user};
@@ -24,7 +28,7 @@ use crate::error::{FieldErrors, Result};
 use crate::service::include::Resource;
 use crate::service::lookup;
 use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
-use crate::service::repr::{self, Item, PostOut, order};
+use crate::service::repr::{self, CascadePreview, Item, PostOut, order};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -42,8 +46,11 @@ fn post_item(post: &post::Model) -> Item {
 }
 
 /// The filters `/posts` and `/users/{id}/posts` take.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PostFilterParams {
+    /// Only this author's posts (an id naming no user gives an empty list).
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub author_id: Option<Id>,
     /// Case-insensitive title substring; empty means no filter.
     pub q: Option<String>,
@@ -60,12 +67,16 @@ impl PostFilterParams {
 }
 
 /// `POST /posts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
+    /// 1–200 characters after trimming; stored trimmed.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    /// At most 100 000 characters; may be empty.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = true, max_length = 100000)]
     pub content: Option<String>,
 }
 
@@ -84,12 +95,16 @@ impl CreatePostRequest {
 }
 
 /// `PATCH /posts/{id}`: any subset of the fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePostRequest {
+    /// 1–200 characters after trimming; stored trimmed.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    /// At most 100 000 characters.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, max_length = 100000)]
     pub content: Option<String>,
 }
 
@@ -108,6 +123,15 @@ impl UpdatePostRequest {
 }
 
 /// `GET /posts`: newest first; `author_id`, `q`.
+#[utoipa::path(get, path = "/api/v1/posts", tag = "posts",
+    summary = "List posts, newest first",
+    security((), ("bearer" = [])),
+    params(ListParams, PostIncludes, PostFilterParams),
+    responses(
+        (status = 200, description = "A page of posts", body = PostPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
 pub async fn list_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -128,6 +152,16 @@ pub async fn list_posts(
 
 /// `GET /users/{id}/posts`: that user's posts, filtered and paged in the database like
 /// `/posts` (an `author_id` naming someone else as well selects nothing).
+#[utoipa::path(get, path = "/api/v1/users/{id}/posts", tag = "posts",
+    summary = "List a user's posts, newest first",
+    security((), ("bearer" = [])),
+    params(UserPath, ListParams, PostIncludes, PostFilterParams),
+    responses(
+        (status = 200, description = "A page of the user's posts", body = PostPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn list_user_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -149,6 +183,19 @@ pub async fn list_user_posts(
 }
 
 /// `POST /posts`: the caller is the author.
+#[utoipa::path(post, path = "/api/v1/posts", tag = "posts",
+    summary = "Write a post",
+    security(("bearer" = [])),
+    request_body = CreatePostRequest,
+    responses(
+        (status = 201, description = "The new post", body = PostOut,
+            headers(("Location" = String, description = "`/api/v1/posts/{id}`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
 pub async fn create_post(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
@@ -163,6 +210,16 @@ pub async fn create_post(
 }
 
 /// `GET /posts/{id}`.
+#[utoipa::path(get, path = "/api/v1/posts/{id}", tag = "posts",
+    summary = "Read a post",
+    security((), ("bearer" = [])),
+    params(PostPath, PostIncludes),
+    responses(
+        (status = 200, description = "The post", body = PostOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn get_post(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -175,6 +232,21 @@ pub async fn get_post(
 }
 
 /// `PATCH /posts/{id}`: the author or an admin.
+#[utoipa::path(patch, path = "/api/v1/posts/{id}", tag = "posts",
+    summary = "Change a post",
+    security(("bearer" = [])),
+    params(PostPath),
+    request_body = UpdatePostRequest,
+    responses(
+        (status = 200, description = "The changed post", body = PostOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
 pub async fn update_post(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
@@ -190,6 +262,18 @@ pub async fn update_post(
 
 /// `DELETE /posts/{id}`: the author, a moderator or an admin; its comments go with it.
 /// With `dry_run=true`, the same checks, nothing deleted, and what would go.
+#[utoipa::path(delete, path = "/api/v1/posts/{id}", tag = "posts",
+    summary = "Delete a post and its comments",
+    security(("bearer" = [])),
+    params(PostPath, DryRunParams),
+    responses(
+        (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn delete_post(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,

@@ -18,6 +18,10 @@ use serde_json::Value;
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, MaybeAuthUser,
 };
+use crate::api::openapi::parts::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, ProfileIncludes, ProfilePath, Unauthorized,
+    UnprocessableEntity, UnsupportedMediaType, UserPath,
+};
 use crate::api::respond::{OneRead, created};
 use crate::domain::text::{Bio, Location};
 use crate::domain::url::AbsoluteUrl;
@@ -46,16 +50,23 @@ fn profile_item(profile: &profile::Model) -> Item {
 
 /// `PUT /users/{id}/profile`: the whole profile. A field left out or `null` is empty
 /// afterwards, as a replacement implies.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
+    /// An absolute `http(s)://` URL.
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     pub avatar_url: Option<String>,
+    /// An absolute `http(s)://` URL.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[Hh][Tt][Tt][Pp][Ss]?://")]
     pub website: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub bio: Option<String>,
+    /// Trimmed.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub location: Option<String>,
 }
 
@@ -91,6 +102,16 @@ impl ProfileRequest {
 }
 
 /// `GET /users/{id}/profile`.
+#[utoipa::path(get, path = "/api/v1/users/{id}/profile", tag = "profiles",
+    summary = "Read a user's profile",
+    security((), ("bearer" = [])),
+    params(UserPath, ProfileIncludes),
+    responses(
+        (status = 200, description = "The profile", body = ProfileOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn get_user_profile(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -102,7 +123,17 @@ pub async fn get_user_profile(
     read.respond(&state.db, profile_item(&profile)).await
 }
 
-/// `GET /profiles/{id}`.
+/// `GET /profiles/{id}`: the same relation, reached from the profile's side.
+#[utoipa::path(get, path = "/api/v1/profiles/{id}", tag = "profiles",
+    summary = "Read a profile by its own id",
+    security((), ("bearer" = [])),
+    params(ProfilePath, ProfileIncludes),
+    responses(
+        (status = 200, description = "The profile", body = ProfileOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn get_profile(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
@@ -116,6 +147,24 @@ pub async fn get_profile(
 
 /// `PUT /users/{id}/profile`: the user themself or an admin; 201 when it creates the
 /// profile, 200 when it replaces it.
+#[utoipa::path(put, path = "/api/v1/users/{id}/profile", tag = "profiles",
+    summary = "Create or replace a user's profile",
+    description = "A whole replacement: a field left out or `null` is empty afterwards. Of concurrent first PUTs exactly one gets 201.",
+    security(("bearer" = [])),
+    params(UserPath),
+    request_body = ProfileRequest,
+    responses(
+        (status = 201, description = "Created", body = ProfileOut,
+            headers(("Location" = String, description = "`/api/v1/users/{id}/profile`"))),
+        (status = 200, description = "Replaced", body = ProfileOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
 pub async fn replace_user_profile(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
@@ -136,6 +185,17 @@ pub async fn replace_user_profile(
 }
 
 /// `DELETE /users/{id}/profile`: the user themself or an admin; 404 when there is none.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/profile", tag = "profiles",
+    summary = "Delete a user's profile",
+    security(("bearer" = [])),
+    params(UserPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ))]
 pub async fn delete_user_profile(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,

@@ -15,15 +15,19 @@ use serde_json::Value as Json_;
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, de_present,
 };
+use crate::api::openapi::parts::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
+    RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
+    UserPath, UserRolePath,
+};
 use crate::api::users::{expanded_one, refuse_include};
 use crate::api::{declare_budget, page_body, page_of};
-use crate::domain::Fields;
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldErrors, Problem, Result};
 use crate::service::include::{Expand, Resource};
 use crate::service::page::{self, PageRequest};
-use crate::service::repr::{Item, RoleOut, order};
+use crate::service::repr::{CascadePreview, Item, RoleOut, UserAssignmentOut, order};
 use crate::service::roles::{self, policy};
 use crate::service::{repr, users};
 use crate::state::AppState;
@@ -48,7 +52,17 @@ fn location(path: String) -> Result<HeaderValue> {
         .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))
 }
 
-async fn list_roles(
+/// Roles by name.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "roles",
+    summary = "List roles",
+    security(("bearer" = [])),
+    params(ListParams, RoleIncludes),
+    responses(
+        (status = 200, description = "A page of roles", body = RolePage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn list_roles(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppQuery(list): AppQuery<ListParams>,
@@ -69,7 +83,18 @@ async fn list_roles(
     Ok(page_of(&fetched, items, &order))
 }
 
-async fn get_role(
+/// One role.
+#[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "roles",
+    summary = "Read a role",
+    security(("bearer" = [])),
+    params(RolePath, RoleIncludes),
+    responses(
+        (status = 200, description = "The role", body = RoleOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn get_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
@@ -83,22 +108,41 @@ async fn get_role(
 }
 
 /// `POST /roles`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
+    /// The role's address; cannot change later.
+    #[schema(value_type = String, required = true, pattern = "^[a-z][a-z0-9_-]{1,49}$")]
     name: Option<String>,
+    /// Trimmed; blank is stored as `null`.
+    #[schema(max_length = 500)]
     description: Option<String>,
 }
 
 /// 201 with `Location` and the role; 409 `role_exists` when the name is taken.
-async fn create_role(
+#[utoipa::path(post, path = "/api/v1/roles", tag = "roles",
+    summary = "Create a role (admin)",
+    security(("bearer" = [])),
+    request_body = CreateRoleRequest,
+    responses(
+        (status = 201, description = "The new role", body = RoleOut,
+            headers(("Location" = String, description = "`/api/v1/roles/{name}`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "The name is taken (`role_exists`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
+pub async fn create_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     body: JsonBody,
 ) -> Result<Response> {
     policy::ensure_may_manage(&viewer)?;
     let request: CreateRoleRequest = body.parse()?;
-    let mut fields = Fields::default();
+    let mut fields = FieldErrors::default();
     let name = fields.check(
         "name",
         request
@@ -114,7 +158,7 @@ async fn create_role(
             .transpose()
             .map(Option::flatten),
     );
-    fields.finish()?;
+    fields.into_result()?;
     let (Some(name), Some(description)) = (name, description) else {
         return Err(AppError::internal(anyhow::anyhow!(
             "a field passed validation without a value"
@@ -132,14 +176,32 @@ async fn create_role(
 
 /// `PATCH /roles/{name}`: only the description changes (`null` clears it); a role's
 /// name is its address and stays.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
+    /// Trimmed; `null` or blank clears it.
     #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = Option<String>, max_length = 500)]
     description: Option<Option<String>>,
 }
 
-async fn update_role(
+/// Admins only.
+#[utoipa::path(patch, path = "/api/v1/roles/{name}", tag = "roles",
+    summary = "Change a role's description (admin)",
+    security(("bearer" = [])),
+    params(RolePath),
+    request_body = UpdateRoleRequest,
+    responses(
+        (status = 200, description = "The changed role", body = RoleOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
+pub async fn update_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
@@ -151,21 +213,35 @@ async fn update_role(
     let updated = match request.description {
         None => target,
         Some(raw) => {
-            let mut fields = Fields::default();
+            let mut fields = FieldErrors::default();
             let parsed = fields.check(
                 "description",
                 raw.map(|d| RoleDescription::parse(&d))
                     .transpose()
                     .map(Option::flatten),
             );
-            fields.finish()?;
+            fields.into_result()?;
             roles::update_description(&state.db, target, parsed.flatten()).await?
         }
     };
     Ok(Json(RoleOut::from(&updated)))
 }
 
-async fn delete_role(
+/// Admins only; the role's assignments go with it.
+#[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "roles",
+    summary = "Delete a role (admin)",
+    security(("bearer" = [])),
+    params(RolePath, DryRunParams),
+    responses(
+        (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`admin` cannot be deleted (`protected_role`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
@@ -180,7 +256,18 @@ async fn delete_role(
 }
 
 /// The user's role assignments, as seen from the user.
-async fn list_user_roles(
+#[utoipa::path(get, path = "/api/v1/users/{id}/roles", tag = "roles",
+    summary = "List a user's role assignments",
+    description = "Takes no `include` or `counts` (400 if given).",
+    security(("bearer" = [])),
+    params(UserPath, ListParams),
+    responses(
+        (status = 200, description = "A page of assignments, as seen from the user", body = UserAssignmentPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn list_user_roles(
     State(state): State<AppState>,
     AuthUser(_viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
@@ -203,7 +290,18 @@ async fn list_user_roles(
 }
 
 /// The role's assignments, as seen from the role.
-async fn list_role_users(
+#[utoipa::path(get, path = "/api/v1/roles/{name}/users", tag = "roles",
+    summary = "List a role's assignments",
+    description = "Takes no `include` or `counts` (400 if given).",
+    security(("bearer" = [])),
+    params(RolePath, ListParams),
+    responses(
+        (status = 200, description = "A page of assignments, as seen from the role", body = RoleAssignmentPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn list_role_users(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
@@ -227,11 +325,26 @@ async fn list_role_users(
 
 /// 201 with the new assignment (the caller recorded as `assigned_by`), or 200 with the
 /// existing one, unchanged.
-async fn assign_role(
+#[utoipa::path(put, path = "/api/v1/users/{id}/roles/{name}", tag = "roles",
+    summary = "Assign a role to a user (admin)",
+    description = "Takes no body.",
+    security(("bearer" = [])),
+    params(UserRolePath),
+    responses(
+        (status = 201, description = "Assigned now", body = UserAssignmentOut,
+            headers(("Location" = String, description = "`/api/v1/users/{id}/roles/{name}`"))),
+        (status = 200, description = "Already held; unchanged", body = UserAssignmentOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn assign_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppPath((Id(user_id), name)): AppPath<(Id, String)>,
+    AppPath(path): AppPath<(Id, String)>,
 ) -> Result<Response> {
+    let (Id(user_id), name) = path;
     users::find(&state.db, user_id).await?;
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
@@ -246,11 +359,24 @@ async fn assign_role(
 }
 
 /// 204; 404 when the user does not hold the role; 409 `last_admin`.
-async fn unassign_role(
+#[utoipa::path(delete, path = "/api/v1/users/{id}/roles/{name}", tag = "roles",
+    summary = "Take a role from a user (admin)",
+    security(("bearer" = [])),
+    params(UserRolePath),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "Removing `admin` from the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unassign_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppPath((Id(user_id), name)): AppPath<(Id, String)>,
+    AppPath(path): AppPath<(Id, String)>,
 ) -> Result<StatusCode> {
+    let (Id(user_id), name) = path;
     users::find(&state.db, user_id).await?;
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;

@@ -17,16 +17,19 @@ use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
     MaybeAuthUser, de_present, search_text,
 };
+use crate::api::openapi::parts::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity,
+    UnsupportedMediaType, UserIncludes, UserPage, UserPath,
+};
 use crate::api::{declare_budget, page_of};
-use crate::domain::Fields;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldErrors, Problem, Result};
 use crate::service::auth::Viewer;
 use crate::service::include::{Expand, Resource};
 use crate::service::page::{self, PageRequest};
-use crate::service::repr::{self, Item, UserOut, order};
+use crate::service::repr::{self, CascadePreview, Item, UserOut, order};
 use crate::service::users::{self, AccountChanges, policy};
 use crate::state::AppState;
 
@@ -50,13 +53,24 @@ pub(crate) async fn expanded_one<C: ConnectionTrait>(
 }
 
 /// The filter of `GET /users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserFilter {
-    /// Username prefix, case-insensitive.
+    /// Username prefix, case-insensitive (`%` and `_` match themselves).
     q: Option<String>,
 }
 
-async fn list_users(
+/// Users by id; `email` only on the caller's own record, or to an admin.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    summary = "List users",
+    security((), ("bearer" = [])),
+    params(ListParams, UserIncludes, UserFilter),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn list_users(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppQuery(list): AppQuery<ListParams>,
@@ -79,7 +93,18 @@ async fn list_users(
     Ok(page_of(&fetched, items, &order))
 }
 
-async fn get_user(
+/// One user; `email` only to that user or an admin.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    summary = "Read a user",
+    security((), ("bearer" = [])),
+    params(UserPath, UserIncludes),
+    responses(
+        (status = 200, description = "The user", body = UserOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn get_user(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
@@ -93,18 +118,27 @@ async fn get_user(
 }
 
 /// `PATCH /users/{id}`: absent fields stay, `display_name: null` clears it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    /// Trimmed; `null` or blank clears it.
     #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = Option<String>, max_length = 80)]
     display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = String, required = false, max_length = 254, format = Email)]
     email: Option<Option<String>>,
+    /// Needs `current_password` unless the caller is an admin.
     #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = String, required = false, min_length = 8, max_length = 128, format = Password)]
     password: Option<Option<String>>,
+    /// The caller's password, to change it (wrong: 403 `wrong_password`).
     #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = String, required = false, format = Password)]
     current_password: Option<Option<String>>,
+    /// Admins only (anyone else: 403).
     #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = bool, required = false)]
     is_active: Option<Option<bool>>,
 }
 
@@ -116,7 +150,7 @@ impl UpdateUserRequest {
     /// Parses every field, naming all the bad ones; `current_password` is required for a
     /// new password when `needs_current` (it has been checked already when present).
     fn into_changes(self, needs_current: bool) -> Result<AccountChanges> {
-        let mut fields = Fields::default();
+        let mut fields = FieldErrors::default();
         let display_name = match self.display_name {
             None => None,
             Some(None) => Some(None),
@@ -135,7 +169,7 @@ impl UpdateUserRequest {
         if password.is_some() && needs_current && !has_current {
             fields.reject("current_password", "is required to change the password");
         }
-        fields.finish()?;
+        fields.into_result()?;
         // After `finish`, no field that failed (and so holds `Some(None)`) is left.
         Ok(AccountChanges {
             display_name,
@@ -146,7 +180,24 @@ impl UpdateUserRequest {
     }
 }
 
-async fn update_user(
+/// The user themself or an admin; absent fields stay as they are.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users",
+    summary = "Change a user",
+    security(("bearer" = [])),
+    params(UserPath),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The changed user", body = UserOut),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, description = "Not the user nor an admin, `is_active` from a non-admin (`forbidden`), or a wrong `current_password` (`wrong_password`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+    ))]
+pub async fn update_user(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
@@ -173,7 +224,23 @@ async fn update_user(
     Ok(Json(UserOut::new(&updated, Some(&viewer))))
 }
 
-async fn delete_user(
+/// The user themself or an admin. Deletes, in one transaction, their profile, posts (and
+/// the comments on them), comments, role assignments and tokens; assignments they made to
+/// others stay with `assigned_by: null`.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users",
+    summary = "Delete a user and what is theirs",
+    security(("bearer" = [])),
+    params(UserPath, DryRunParams),
+    responses(
+        (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
+        (status = 204, description = "Deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "The last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_user(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,

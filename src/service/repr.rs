@@ -30,11 +30,14 @@ pub fn item<T: Serialize>(value: &T) -> Item {
 pub struct UserOut {
     pub id: i64,
     pub username: String,
+    #[schema(required = true)]
     pub display_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub is_active: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -65,11 +68,17 @@ impl UserOut {
 pub struct ProfileOut {
     pub id: i64,
     pub user_id: i64,
+    #[schema(required = true)]
     pub avatar_url: Option<String>,
+    #[schema(required = true)]
     pub website: Option<String>,
+    #[schema(required = true)]
     pub bio: Option<String>,
+    #[schema(required = true)]
     pub location: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -95,7 +104,9 @@ pub struct PostOut {
     pub author_id: i64,
     pub title: String,
     pub content: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -119,7 +130,9 @@ pub struct CommentOut {
     pub post_id: i64,
     pub author_id: i64,
     pub body: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -141,7 +154,9 @@ impl From<&comment::Model> for CommentOut {
 pub struct RoleOut {
     pub id: i64,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -167,7 +182,9 @@ pub struct AssignerOut {
 #[derive(Serialize, ToSchema)]
 pub struct UserAssignmentOut {
     pub role: RoleOut,
+    #[schema(format = DateTime)]
     pub assigned_at: String,
+    #[schema(required = true)]
     pub assigned_by: Option<AssignerOut>,
 }
 
@@ -175,7 +192,9 @@ pub struct UserAssignmentOut {
 #[derive(Serialize, ToSchema)]
 pub struct RoleAssignmentOut {
     pub user: UserOut,
+    #[schema(format = DateTime)]
     pub assigned_at: String,
+    #[schema(required = true)]
     pub assigned_by: Option<AssignerOut>,
 }
 

@@ -22,8 +22,9 @@ use crate::service::include::{
     RoleAssignmentRow, UserAssignmentRow, assignments_of_roles, assignments_of_users,
 };
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::repr::CascadePreview;
 use crate::service::repr::order;
-use crate::service::users::{self, CascadePreview, count_where, read_counts};
+use crate::service::users::{self, count_where, read_counts};
 use crate::state::AppState;
 use crate::time;
 
@@ -132,7 +133,7 @@ pub async fn delete(
         return Ok(Some(CascadePreview {
             delete: counts
                 .into_iter()
-                .map(|(table, n)| (table.to_string(), n))
+                .map(|(table, n)| (table, u64::try_from(n).unwrap_or(0)))
                 .collect(),
             set_null: BTreeMap::new(),
         }));

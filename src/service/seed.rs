@@ -154,7 +154,7 @@ pub async fn run(
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let hash = demo_password_hash().await?;
     let epoch: DateTime<Utc> = Utc
-        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or_else(Utc::now);
     let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post)) + plan.users;

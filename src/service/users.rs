@@ -13,7 +13,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryTrait, Set,
 };
-use serde::Serialize;
 
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
@@ -23,7 +22,7 @@ use crate::entity::{refresh_token, role, user, user_role};
 use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::{self, Viewer};
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::repr::order;
+use crate::service::repr::{CascadePreview, order};
 use crate::state::AppState;
 use crate::time;
 
@@ -291,15 +290,6 @@ pub async fn ensure_not_last_admin<C: ConnectionTrait>(db: &C, user_id: i64) -> 
     }
 }
 
-/// What a delete would do, per table (SPEC §3 "Cascade preview").
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CascadePreview {
-    /// Rows that would be deleted, per table.
-    pub delete: BTreeMap<String, i64>,
-    /// Rows whose column would be set to NULL, per `table.column`.
-    pub set_null: BTreeMap<String, i64>,
-}
-
 /// `(SELECT COUNT(*) FROM table WHERE cond)`.
 pub fn count_where(table: &'static str, cond: Condition) -> Expr {
     Expr::from(
@@ -374,14 +364,14 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
         ],
     )
     .await?;
-    let mut delete: BTreeMap<String, i64> = counts
+    let mut delete: BTreeMap<&'static str, u64> = counts
         .iter()
-        .map(|(table, n)| (table.to_string(), *n))
+        .map(|(table, n)| (*table, u64::try_from(*n).unwrap_or(0)))
         .collect();
     let set_null = delete.remove("assigned_by").unwrap_or(0);
     Ok(CascadePreview {
         delete,
-        set_null: BTreeMap::from([("user_roles.assigned_by".to_string(), set_null)]),
+        set_null: BTreeMap::from([("user_roles.assigned_by", set_null)]),
     })
 }
 

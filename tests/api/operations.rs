@@ -56,6 +56,29 @@ db_test!(
     }
 );
 
+db_test!(paths_outside_every_route_share_one_metrics_label, |app| {
+    for path in ["/no-such-page-1", "/no-such-page-2"] {
+        let res = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"relata_http_requests_total{method="GET",route="unmatched",status="404"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("no-such-page"), "{text}");
+});
+
 db_test!(cors_is_off_by_default, |app| {
     let res = app
         .client
