@@ -479,3 +479,63 @@ impl FromRequestParts<AppState> for AuthUser {
             .map(AuthUser)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_percent_encoded_zero_byte_counts_as_nul() {
+        assert!(holds_encoded_nul("q=a%00b"));
+        assert!(holds_encoded_nul("%00"));
+        // `%2500` is the text `%00`, not a NUL.
+        assert!(!holds_encoded_nul("q=%2500"));
+        assert!(!holds_encoded_nul("q=100"));
+    }
+
+    #[test]
+    fn percent_decoding_keeps_bytes_so_invalid_utf8_shows() {
+        assert_eq!(percent_decode("a%20b%C3%A9"), "a bé".as_bytes());
+        assert!(std::str::from_utf8(&percent_decode("%FF%FE")).is_err());
+        // A `%` not followed by two hex digits stays as it is.
+        assert_eq!(percent_decode("100%"), b"100%");
+        assert_eq!(percent_decode("%zz"), b"%zz");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Post {
+        title: String,
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn a_body_must_be_an_object_without_nul() {
+        let array = parse_json::<Post>(br#"["t", []]"#).unwrap_err();
+        assert_eq!(array.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(array.errors[0].field, "body");
+
+        let nul = parse_json::<Post>(br#"{"title": "ok", "tags": ["a", "b\u0000"]}"#).unwrap_err();
+        assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(nul.errors[0].field, "tags[1]");
+
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let deep = parse_json::<Post>(deep.as_bytes()).unwrap_err();
+        assert_eq!(deep.status, StatusCode::BAD_REQUEST);
+
+        assert!(parse_json::<Post>(br#"{"title": "ok", "tags": []}"#).is_ok());
+    }
+
+    #[test]
+    fn a_search_text_is_bounded_and_empty_means_none() {
+        assert_eq!(search_text(Some(String::new()), 3).unwrap(), None);
+        assert_eq!(
+            search_text(Some("abc".into()), 3).unwrap().as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            search_text(Some("abcd".into()), 3).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
