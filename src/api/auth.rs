@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value as Json_;
 
-use crate::api::declare_budget;
 use crate::api::extract::{AppJson, AppQuery, AuthUser, IncludeParams};
 use crate::api::openapi::parts::{
     BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     UnsupportedMediaType, UserIncludes,
 };
+use crate::api::respond::OneRead;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
@@ -21,7 +21,7 @@ use crate::domain::username::Username;
 use crate::error::{AppError, Result};
 use crate::error::{FieldErrors, Problem};
 use crate::service::auth::{self, TokenPair};
-use crate::service::include::{Expand, Resource};
+use crate::service::include::Resource;
 use crate::service::repr::{self, UserOut};
 use crate::service::users::{self, NewAccount};
 use crate::state::AppState;
@@ -214,10 +214,8 @@ pub async fn get_me(
     AuthUser(viewer): AuthUser,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Json_>> {
-    let expand = Expand::parse(Resource::User, &include, Some(&viewer))?;
-    declare_budget(true, expand.statements(), false);
+    let read = OneRead::prepare(Resource::User, &include, Some(&viewer))?;
     let me = users::find(&state.db, viewer.id).await?;
-    let mut items = vec![repr::item(&UserOut::own(&me))];
-    expand.apply(&state.db, Some(&viewer), &mut items).await?;
-    Ok(Json(items.pop().map(Json_::Object).unwrap_or(Json_::Null)))
+    read.respond(&state.db, repr::item(&UserOut::own(&me)))
+        .await
 }

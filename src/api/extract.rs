@@ -215,10 +215,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath
             .await
             .map(|Path(v)| AppPath(v))
             .map_err(|rejection: PathRejection| {
-                AppError::bad_request(
-                    "invalid_path",
-                    format!("Invalid path parameter: {}", rejection.body_text()),
-                )
+                // axum prefixes its text with "Invalid URL: ", which is not what went wrong.
+                let text = rejection.body_text();
+                let reason = text.strip_prefix("Invalid URL: ").unwrap_or(&text);
+                AppError::bad_request("invalid_path", format!("Invalid path parameter: {reason}"))
             })
     }
 }

@@ -20,14 +20,15 @@ use crate::api::openapi::parts::{
     RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
     UserPath, UserRolePath,
 };
-use crate::api::users::{expanded_one, refuse_include};
-use crate::api::{declare_budget, page_body, page_of};
+use crate::api::respond::{ListRead, OneRead};
+use crate::api::users::refuse_include;
+use crate::api::{declare_budget, page_body};
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
 use crate::error::{AppError, FieldErrors, Problem, Result};
-use crate::service::include::{Expand, Resource};
+use crate::service::include::Resource;
 use crate::service::page::{self, PageRequest};
-use crate::service::repr::{CascadePreview, Item, RoleOut, UserAssignmentOut, order};
+use crate::service::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
 use crate::service::roles::{self, policy};
 use crate::service::{repr, users};
 use crate::state::AppState;
@@ -68,19 +69,16 @@ pub async fn list_roles(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Json_>> {
-    let expand = Expand::parse(Resource::Role, &include, Some(&viewer))?;
-    let request = PageRequest::from_params(&list)?;
-    let order = order::roles();
-    page::check_cursor(&order, &request)?;
-    declare_budget(true, expand.statements(), request.count);
-    let fetched = roles::list(&state.db, &request).await?;
-    let mut items: Vec<Item> = fetched
-        .rows
-        .iter()
-        .map(|m| repr::item(&RoleOut::from(m)))
-        .collect();
-    expand.apply(&state.db, Some(&viewer), &mut items).await?;
-    Ok(page_of(&fetched, items, &order))
+    let read = ListRead::prepare(
+        Resource::Role,
+        order::roles(),
+        &list,
+        &include,
+        Some(&viewer),
+    )?;
+    let fetched = roles::list(&state.db, &read.page).await?;
+    read.respond(&state.db, fetched, |m| repr::item(&RoleOut::from(m)))
+        .await
 }
 
 /// One role.
@@ -100,11 +98,10 @@ pub async fn get_role(
     AppPath(name): AppPath<String>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Json_>> {
-    let expand = Expand::parse(Resource::Role, &include, Some(&viewer))?;
-    declare_budget(true, expand.statements(), false);
+    let read = OneRead::prepare(Resource::Role, &include, Some(&viewer))?;
     let found = roles::find(&state.db, &name).await?;
-    let item = repr::item(&RoleOut::from(&found));
-    expanded_one(&state.db, &expand, Some(&viewer), item).await
+    read.respond(&state.db, repr::item(&RoleOut::from(&found)))
+        .await
 }
 
 /// `POST /roles`.

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use sea_orm::ConnectionTrait;
 use serde::Deserialize;
 use serde_json::Value as Json_;
 
@@ -21,15 +20,13 @@ use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity,
     UnsupportedMediaType, UserIncludes, UserPage, UserPath,
 };
-use crate::api::{declare_budget, page_of};
+use crate::api::respond::{ListRead, OneRead};
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::error::{AppError, FieldErrors, Problem, Result};
-use crate::service::auth::Viewer;
-use crate::service::include::{Expand, Resource};
-use crate::service::page::{self, PageRequest};
-use crate::service::repr::{self, CascadePreview, Item, UserOut, order};
+use crate::service::include::Resource;
+use crate::service::repr::{self, CascadePreview, UserOut, order};
 use crate::service::users::{self, AccountChanges, policy};
 use crate::state::AppState;
 
@@ -38,18 +35,6 @@ pub fn router() -> Router<AppState> {
         "/users/{id}",
         get(get_user).patch(update_user).delete(delete_user),
     )
-}
-
-/// Attaches the expansion to one item and answers it.
-pub(crate) async fn expanded_one<C: ConnectionTrait>(
-    db: &C,
-    expand: &Expand,
-    viewer: Option<&Viewer>,
-    item: Item,
-) -> Result<Json<Json_>> {
-    let mut items = vec![item];
-    expand.apply(db, viewer, &mut items).await?;
-    Ok(Json(items.pop().map(Json_::Object).unwrap_or(Json_::Null)))
 }
 
 /// The filter of `GET /users`.
@@ -77,20 +62,19 @@ pub async fn list_users(
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<Json<Json_>> {
-    let expand = Expand::parse(Resource::User, &include, viewer.as_ref())?;
-    let request = PageRequest::from_params(&list)?;
-    let order = order::users();
-    page::check_cursor(&order, &request)?;
+    let read = ListRead::prepare(
+        Resource::User,
+        order::users(),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
-    declare_budget(viewer.is_some(), expand.statements(), request.count);
-    let fetched = users::list(&state.db, q.as_deref(), &request).await?;
-    let mut items: Vec<Item> = fetched
-        .rows
-        .iter()
-        .map(|m| repr::item(&UserOut::new(m, viewer.as_ref())))
-        .collect();
-    expand.apply(&state.db, viewer.as_ref(), &mut items).await?;
-    Ok(page_of(&fetched, items, &order))
+    let fetched = users::list(&state.db, q.as_deref(), &read.page).await?;
+    read.respond(&state.db, fetched, |m| {
+        repr::item(&UserOut::new(m, viewer.as_ref()))
+    })
+    .await
 }
 
 /// One user; `email` only to that user or an admin.
@@ -110,11 +94,13 @@ pub async fn get_user(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Json_>> {
-    let expand = Expand::parse(Resource::User, &include, viewer.as_ref())?;
-    declare_budget(viewer.is_some(), expand.statements(), false);
+    let read = OneRead::prepare(Resource::User, &include, viewer.as_ref())?;
     let found = users::find(&state.db, id).await?;
-    let item = repr::item(&UserOut::new(&found, viewer.as_ref()));
-    expanded_one(&state.db, &expand, viewer.as_ref(), item).await
+    read.respond(
+        &state.db,
+        repr::item(&UserOut::new(&found, viewer.as_ref())),
+    )
+    .await
 }
 
 /// `PATCH /users/{id}`: absent fields stay, `display_name: null` clears it.
