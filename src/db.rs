@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Statement};
 use sea_orm_migration::MigratorTrait;
 
 use crate::migration::Migrator;
@@ -46,6 +46,18 @@ impl RequestStats {
 
 tokio::task_local! {
     static STATS: Arc<RequestStats>;
+    static CAPTURE: Arc<std::sync::Mutex<Vec<Statement>>>;
+}
+
+/// Runs `fut` and returns, beside its output, every statement it sent (in order, bound
+/// values included): the benchmark's database floor replays them without HTTP or the ORM.
+/// Opt-in and outside [`RequestStats`]' scope on purpose, so that it sees through the
+/// `observe` layer's own scope; outside it the metric callback only pays a failed lookup.
+pub async fn capturing_statements<F: std::future::Future>(fut: F) -> (F::Output, Vec<Statement>) {
+    let captured = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = CAPTURE.scope(captured.clone(), fut).await;
+    let statements = captured.lock().map(|v| v.clone()).unwrap_or_default();
+    (out, statements)
 }
 
 /// Runs `fut` with a fresh statement counter and returns the counter beside its output.
@@ -91,6 +103,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             s.statements.fetch_add(1, Ordering::Relaxed);
             s.nanos
                 .fetch_add(info.elapsed.as_nanos() as u64, Ordering::Relaxed);
+        });
+        let _ = CAPTURE.try_with(|c| {
+            if let Ok(mut v) = c.lock() {
+                v.push(info.statement.clone());
+            }
         });
     });
     Ok(db)
