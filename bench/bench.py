@@ -37,7 +37,7 @@ SEEDS = {
              "--first-user-posts", "1100"],
 }
 S3_USER = 1          # the first seeded user: 1100 posts in both databases
-TOKEN_USER = "user2"  # S1's viewer and S5's author: a plain user
+TOKEN_USER = "user9999"  # S1's viewer and S5's author: a plain user outside S1's page
 S4_POST = 12345       # a post with 5 comments
 POST_BODY = '{"title":"A benchmark post","content":"Written by wrk to measure POST /api/v1/posts."}'
 
@@ -182,7 +182,7 @@ def scenarios(http):
 
 def wrk(url, script, conns, secs, env_extra):
     env = dict(os.environ, BENCH_LUA=LUA, **env_extra)
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--timeout", "5s", "-s",
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{max(1, round(secs))}s", "--timeout", "5s", "-s",
            f"{LUA}/{script}.lua", url]
     out = subprocess.run(cmd, env=env, text=True, capture_output=True)
     m = re.search(r"WRK_RESULT (\{.*\})", out.stdout)

@@ -43,6 +43,8 @@ struct Args {
     seconds: f64,
     pool: u32,
     sql_out: Option<String>,
+    /// Extra SQLite pragmas (`--pragma mmap_size=268435456`), to try one on the floor.
+    pragmas: Vec<(String, String)>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -55,6 +57,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 3.0,
         pool: 10,
         sql_out: None,
+        pragmas: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -73,6 +76,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => a.seconds = value()?.parse()?,
             "--pool" => a.pool = value()?.parse()?,
             "--sql-out" => a.sql_out = Some(value()?),
+            "--pragma" => {
+                let v = value()?;
+                let (name, val) = v.split_once('=').context("--pragma takes NAME=VALUE")?;
+                a.pragmas.push((name.to_string(), val.to_string()));
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -121,7 +129,7 @@ enum Pool {
     Postgres(sqlx::PgPool),
 }
 
-async fn open(url: &str, size: u32) -> anyhow::Result<Pool> {
+async fn open(url: &str, size: u32, pragmas: &[(String, String)]) -> anyhow::Result<Pool> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
     use std::str::FromStr;
     Ok(if url.starts_with("sqlite:") {
@@ -130,6 +138,9 @@ async fn open(url: &str, size: u32) -> anyhow::Result<Pool> {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let opts = pragmas
+            .iter()
+            .fold(opts, |o, (k, v)| o.pragma(k.clone(), v.clone()));
         Pool::Sqlite(
             sqlx::pool::PoolOptions::new()
                 .max_connections(size)
@@ -234,7 +245,7 @@ async fn main() -> anyhow::Result<()> {
         }
         std::fs::write(out, text)?;
     }
-    let pool = Arc::new(open(&url, a.pool).await?);
+    let pool = Arc::new(open(&url, a.pool, &a.pragmas).await?);
     let set = Arc::new(set);
     // Fails loudly before measuring when the replay itself does not work.
     run_set(&pool, &set).await?;
