@@ -313,6 +313,10 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
 def summarize(results, args):
     """Medians over rounds, ratios to the floors."""
     out = {}
@@ -340,8 +344,8 @@ def summarize(results, args):
                 "statements": res["statements"].get(name),
                 "peak_mb": res["peak_kb"].get(name, 0) / 1024,
                 "floor_http": fh, "floor_db": fd,
-                "of_http": rps / fh if fh else float("nan"),
-                "of_db": rps / fd if fd else float("nan"),
+                "of_http": ratio(rps, fh),
+                "of_db": ratio(rps, fd),
             }
             if key in res["growth"]:
                 big = med([r["rps"] for r in res["growth"][key]])
@@ -381,31 +385,32 @@ def markdown(summary, results, args, meta):
                     f"{r['of_http']:.0%} | {r['floor_db']:.0f} | {r['of_db']:.0%} |")
         lines += ["", "Cost growth (cost ratio = req/s of the cheaper case ÷ req/s of the other; "
                   "target ≤ 1.3 for 100k/10k users, ≤ 1.2 for page 50/page 1):", "",
-                  "| scenario | conns | 10k users req/s | 100k users req/s | 100k/10k cost |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| scenario | conns | 10k users req/s | 100k users req/s | 100k/10k cost "
+                  "| errors (100k) |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for name in ["S1", "S3p1", "S3p50"]:
             for conns in args.conns:
                 r = rows.get(f"{name}/{conns}")
                 if r and "rps_100k" in r:
                     lines.append(f"| {name} | {conns} | {r['rps']:.0f} | {r['rps_100k']:.0f} | "
-                                 f"{r['rps'] / r['rps_100k']:.2f} |")
+                                 f"{ratio(r['rps'], r['rps_100k']):.2f} | {r['errors_100k']} |")
         lines += ["", "| database | conns | page 1 req/s | page 50 req/s | page 50/page 1 cost |",
                   "|---|---:|---:|---:|---:|"]
         for conns in args.conns:
             a, b = rows.get(f"S3p1/{conns}"), rows.get(f"S3p50/{conns}")
             if a and b:
                 lines.append(f"| 10k users | {conns} | {a['rps']:.0f} | {b['rps']:.0f} | "
-                             f"{a['rps'] / b['rps']:.2f} |")
+                             f"{ratio(a['rps'], b['rps']):.2f} |")
                 if "rps_100k" in a and "rps_100k" in b:
                     lines.append(f"| 100k users | {conns} | {a['rps_100k']:.0f} | "
-                                 f"{b['rps_100k']:.0f} | {a['rps_100k'] / b['rps_100k']:.2f} |")
+                                 f"{b['rps_100k']:.0f} | {ratio(a['rps_100k'], b['rps_100k']):.2f} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="1 round of 2 s per point")
+    ap.add_argument("--quick", action="store_true", help="1 round instead of 2")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
     ap.add_argument("--backends", default="sqlite,postgres")
@@ -419,7 +424,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 2)
-    args.duration = args.duration or (2 if args.quick else 3)
+    args.duration = args.duration or 2
     args.conns = [int(c) for c in args.conns.split(",")]
     if args.only_scenarios:
         args.only_scenarios = args.only_scenarios.split(",")
@@ -445,12 +450,12 @@ def main():
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     label = f"-{args.label}" if args.label else ""
     os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
-    md = markdown(summary, results, args, meta)
-    with open(os.path.join(BENCH, "results", f"{stamp}{label}.md"), "w") as f:
-        f.write(md)
     with open(os.path.join(BENCH, "results", f"{stamp}{label}.json"), "w") as f:
         json.dump({"meta": meta, "args": vars(args), "raw": results, "summary": summary}, f,
                   indent=1)
+    md = markdown(summary, results, args, meta)
+    with open(os.path.join(BENCH, "results", f"{stamp}{label}.md"), "w") as f:
+        f.write(md)
     print(md)
     bad = [f"{b} {k}" for b, rows in summary.items() for k, r in rows.items()
            if r["errors"] or r.get("errors_100k")]

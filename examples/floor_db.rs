@@ -11,11 +11,11 @@
 //!    values) the metric callback sees. The answer must be 2xx and its `X-Query-Count`
 //!    must equal the number captured.
 //! 2. Replay: for each `--tasks` N, N tokio tasks run that statement set in a loop for
-//!    `--seconds` on a plain sqlx pool of `--pool` connections opened like Relata's (WAL,
-//!    `synchronous=NORMAL`, foreign keys, busy timeout on SQLite). Each set takes one pooled
-//!    connection and runs its statements in order, each in autocommit (Relata wraps a
-//!    write in BEGIN/COMMIT, which the floor leaves out: it is a floor). Every row is
-//!    fetched; none is decoded.
+//!    `--seconds` on a plain sqlx pool of `--pool` connections opened like Relata's (on
+//!    SQLite: WAL, `synchronous=NORMAL`, foreign keys, busy timeout, `mmap_size`). Each
+//!    set takes one pooled connection and runs its statements in order, each in
+//!    autocommit (Relata wraps a write in BEGIN/COMMIT, which the floor leaves out: it is
+//!    a floor). Every row is fetched; none is decoded.
 //!
 //! Prints one tab-separated line per N: `floor_db`, N, sets run, seconds, sets per second,
 //! statements per set.
@@ -137,7 +137,8 @@ async fn open(url: &str, size: u32, pragmas: &[(String, String)]) -> anyhow::Res
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("mmap_size", "268435456");
         let opts = pragmas
             .iter()
             .fold(opts, |o, (k, v)| o.pragma(k.clone(), v.clone()));
