@@ -1,10 +1,10 @@
 //! Database set-up and the per-request statement counter.
 //!
 //! `connect` opens SQLite (WAL, foreign keys on every pooled connection, a busy timeout,
-//! `synchronous=NORMAL`, reads through a 256 MiB memory map) or PostgreSQL from one URL. A metric callback on the connection
-//! counts every statement a request sends into a task-local [`RequestStats`], which the
-//! HTTP layer turns into `X-Query-Count` and `Server-Timing`, and checks against the
-//! request's query budget.
+//! `synchronous=NORMAL`, reads through a 256 MiB memory map) or PostgreSQL from one URL.
+//! A metric callback on the connection counts every statement a request sends into a
+//! task-local [`RequestStats`], which the HTTP layer turns into `X-Query-Count` and
+//! `Server-Timing`, and checks against the request's query budget.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
