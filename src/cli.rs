@@ -47,6 +47,10 @@ pub enum Command {
         /// Random seed: the same seed on an empty database gives the same data.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Posts of the first seeded user (default: --posts-per-user), e.g. to page deep
+        /// into one user's posts.
+        #[arg(long)]
+        first_user_posts: Option<u64>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -159,6 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             posts_per_user,
             comments_per_post,
             seed,
+            first_user_posts,
             quiet,
         } => {
             let db = crate::db::connect(&settings.database_url, 2).await?;
@@ -171,9 +176,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             };
             let bar = crate::service::seed::progress_bar(quiet);
             let started = std::time::Instant::now();
-            let report = crate::service::seed::run(&db, &plan, &bar)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report =
+                crate::service::seed::run_with_first_user_posts(&db, &plan, first_user_posts, &bar)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             let elapsed = started.elapsed();
             let rows = report.users
                 + report.profiles

@@ -576,10 +576,31 @@ fn load_nodes<'a, C: ConnectionTrait + Sync>(
             for (key, item) in children {
                 by_key.entry(key).or_default().push(item);
             }
+            // The last parent asking for a key takes its children; only the parents before
+            // it (several posts by one author, say) get copies.
+            let mut askers: HashMap<i64, usize> = HashMap::new();
+            for item in items.iter() {
+                if let Some(k) = key_of(item, rel.parent_key) {
+                    *askers.entry(k).or_default() += 1;
+                }
+            }
             for item in items.iter_mut() {
-                let found = key_of(item, rel.parent_key).and_then(|k| by_key.get(&k));
+                let found = key_of(item, rel.parent_key).and_then(|k| {
+                    let left = askers.get_mut(&k)?;
+                    *left -= 1;
+                    if *left == 0 {
+                        by_key.remove(&k)
+                    } else if many {
+                        by_key.get(&k).cloned()
+                    } else {
+                        by_key
+                            .get(&k)
+                            .and_then(|v| v.first().cloned())
+                            .map(|one| vec![one])
+                    }
+                });
                 if many {
-                    let mut list = found.cloned().unwrap_or_default();
+                    let mut list = found.unwrap_or_default();
                     let cut = list.len() as u64 > per_parent;
                     list.truncate(per_parent as usize);
                     let next = match (cut, list.last(), rel.link.order()) {
@@ -593,8 +614,7 @@ fn load_nodes<'a, C: ConnectionTrait + Sync>(
                     item.insert(format!("{}_next_cursor", rel.name), next);
                 } else {
                     let one = found
-                        .and_then(|v| v.first())
-                        .cloned()
+                        .and_then(|v| v.into_iter().next())
                         .map(Json::Object)
                         .unwrap_or(Json::Null);
                     item.insert(rel.name.to_string(), one);

@@ -139,11 +139,10 @@ impl SortOrder {
 
     /// The cursor that continues after `item` (its JSON form).
     pub fn cursor_after(&self, item: &Map<String, Json>) -> String {
-        let object = Json::Object(item.clone());
         let values: Vec<Json> = self
             .0
             .iter()
-            .map(|k| object.pointer(k.field).cloned().unwrap_or(Json::Null))
+            .map(|k| pointer_in(item, k.field).cloned().unwrap_or(Json::Null))
             .collect();
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&values).unwrap_or_default())
     }
@@ -165,8 +164,34 @@ impl SortOrder {
             });
             any = any.add(all);
         }
-        any
+        // The leading key's non-strict bound is implied by the OR above, but unlike the OR
+        // it is a range that an index leading with the sort keys can seek to: without it
+        // SQLite walks, and PostgreSQL bitmap-scans and sorts, every row before the
+        // cursor, so page 50 of a user's posts cost 1.2-1.5x page 1 (bench/README.md).
+        match (self.0.first(), cursor.0.first()) {
+            (Some(key), Some(value)) if self.0.len() > 1 => Condition::all()
+                .add(if key.desc {
+                    key.expr.clone().lte(value.clone())
+                } else {
+                    key.expr.clone().gte(value.clone())
+                })
+                .add(any),
+            _ => any,
+        }
     }
+}
+
+/// `Value::pointer` on an object's map, without first copying the whole item (with all
+/// that is included in it) into a `Value`.
+fn pointer_in<'a>(item: &'a Map<String, Json>, pointer: &str) -> Option<&'a Json> {
+    let rest = pointer.strip_prefix('/')?;
+    let (first, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let value = if first.contains('~') {
+        item.get(&first.replace("~1", "/").replace("~0", "~"))?
+    } else {
+        item.get(first)?
+    };
+    value.pointer(tail)
 }
 
 /// Fetches one page of `stmt` (which holds the collection's filter but no order or limit)
@@ -219,4 +244,29 @@ pub fn check_cursor(order: &SortOrder, req: &PageRequest) -> Result<()> {
         order.decode(raw)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointer_in_reads_what_value_pointer_reads() {
+        let item: Map<String, Json> = serde_json::from_str(
+            r#"{"id": 7, "role": {"id": 3}, "a/b": 1, "created_at": "2026-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let whole = Json::Object(item.clone());
+        for p in [
+            "/id",
+            "/role/id",
+            "/role",
+            "/a~1b",
+            "/created_at",
+            "/missing",
+            "/role/x",
+        ] {
+            assert_eq!(pointer_in(&item, p), whole.pointer(p), "{p}");
+        }
+    }
 }

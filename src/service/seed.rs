@@ -1,7 +1,8 @@
 //! `relata seed`: deterministic demo data, fast.
 //!
 //! The same `--seed` on an empty database gives the same rows. Rows go in as multi-row
-//! `INSERT`s of a few hundred rows each, inside one transaction per table, with ids chosen
+//! `INSERT`s of a few hundred rows each (on PostgreSQL, `INSERT … SELECT * FROM UNNEST(…)`
+//! of ten thousand rows, one array parameter per column), inside one transaction per table, with ids chosen
 //! up front (after the current maximum) so that posts can point at users and comments at
 //! posts without reading anything back. Every user shares one argon2id hash of the demo
 //! password: hashing 10 000 passwords would take minutes and prove nothing.
@@ -10,7 +11,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, InsertStatement, Query, SimpleExpr};
+use sea_orm::sea_query::{
+    Alias, ArrayType, Expr, ExprTrait, Func, InsertStatement, PostgresQueryBuilder, Query,
+    SimpleExpr, Value,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 use crate::entity::{comment, post, profile, role, user, user_role};
@@ -59,6 +63,63 @@ fn phrase(rng: &mut StdRng, words: usize) -> String {
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
 const BATCH_ROWS: usize = 500;
+/// Rows per `UNNEST` insert on PostgreSQL, whose parameters are one array per column.
+/// 500-row VALUES lists (3 000 bound parameters each) spent most of the seed's time in
+/// PostgreSQL's parsing and binding; see bench/README.md for the measurements.
+const UNNEST_ROWS: usize = 10_000;
+
+/// The PostgreSQL array type and cast of a column holding `v`.
+fn array_type(v: &Value) -> Option<(ArrayType, &'static str)> {
+    Some(match v {
+        Value::BigInt(_) => (ArrayType::BigInt, "bigint"),
+        Value::Int(_) => (ArrayType::Int, "integer"),
+        Value::String(_) => (ArrayType::String, "text"),
+        Value::Bool(_) => (ArrayType::Bool, "boolean"),
+        Value::ChronoDateTimeUtc(_) => (ArrayType::ChronoDateTimeUtc, "timestamptz"),
+        _ => return None,
+    })
+}
+
+/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1::type[], …)` for `rows`, when every
+/// value is a non-null plain value of one type per column that [`array_type`] knows.
+fn unnest_insert(template: &InsertStatement, rows: &[Vec<SimpleExpr>]) -> Option<Statement> {
+    let width = rows.first()?.len();
+    let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(rows.len()); width];
+    for row in rows {
+        if row.len() != width {
+            return None;
+        }
+        for (column, expr) in columns.iter_mut().zip(row) {
+            match expr {
+                SimpleExpr::Value(v) if v.is_some() => column.push(v.clone()),
+                _ => return None,
+            }
+        }
+    }
+    let mut sql = template.to_string(PostgresQueryBuilder);
+    sql.push_str(" SELECT * FROM UNNEST(");
+    let mut values = Vec::with_capacity(width);
+    for (i, column) in columns.into_iter().enumerate() {
+        let (ty, cast) = array_type(column.first()?)?;
+        if column
+            .iter()
+            .any(|v| array_type(v).map(|t| t.1) != Some(cast))
+        {
+            return None;
+        }
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("${}::{cast}[]", i + 1));
+        values.push(Value::Array(ty, Some(Box::new(column))));
+    }
+    sql.push(')');
+    Some(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+}
 
 async fn max_id<C: ConnectionTrait>(db: &C, table: &str) -> Result<i64> {
     let stmt = Query::select()
@@ -96,9 +157,16 @@ impl<'a, C: ConnectionTrait> Batcher<'a, C> {
         }
     }
 
+    fn batch_rows(&self) -> usize {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => UNNEST_ROWS,
+            _ => BATCH_ROWS,
+        }
+    }
+
     async fn push(&mut self, row: Vec<SimpleExpr>) -> Result<()> {
         self.pending.push(row);
-        if self.pending.len() >= BATCH_ROWS {
+        if self.pending.len() >= self.batch_rows() {
             self.flush().await?;
         }
         Ok(())
@@ -108,8 +176,16 @@ impl<'a, C: ConnectionTrait> Batcher<'a, C> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut stmt = self.template.clone();
         let n = self.pending.len() as u64;
+        if self.db.get_database_backend() == DbBackend::Postgres
+            && let Some(stmt) = unnest_insert(&self.template, &self.pending)
+        {
+            self.db.execute_raw(stmt).await?;
+            self.pending.clear();
+            self.bar.inc(n);
+            return Ok(());
+        }
+        let mut stmt = self.template.clone();
         for row in self.pending.drain(..) {
             stmt.values(row)
                 .map_err(|e| AppError::internal(anyhow::anyhow!("building a seed insert: {e}")))?;
@@ -151,13 +227,28 @@ pub async fn run(
     plan: &SeedPlan,
     bar: &ProgressBar,
 ) -> Result<SeedReport> {
+    run_with_first_user_posts(db, plan, None, bar).await
+}
+
+/// [`run`], with `first_user_posts` posts (instead of `plan.posts_per_user`) for the first
+/// seeded user: the benchmark pages deep into one user's posts without seeding everyone
+/// with that many.
+pub async fn run_with_first_user_posts(
+    db: &DatabaseConnection,
+    plan: &SeedPlan,
+    first_user_posts: Option<u64>,
+    bar: &ProgressBar,
+) -> Result<SeedReport> {
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let hash = demo_password_hash().await?;
     let epoch: DateTime<Utc> = Utc
         .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or_else(Utc::now);
-    let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post)) + plan.users;
+    let first_user_posts = first_user_posts.unwrap_or(plan.posts_per_user);
+    let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post))
+        + plan.users
+        + first_user_posts.saturating_sub(plan.posts_per_user) * (1 + plan.comments_per_post);
     bar.set_length(total);
 
     let first_user = max_id(db, "users").await? + 1;
@@ -290,7 +381,12 @@ pub async fn run(
         let mut held: Vec<Vec<SimpleExpr>> = Vec::new();
         for i in 0..users {
             let author = first_user + i;
-            for _ in 0..plan.posts_per_user {
+            let posts = if i == 0 {
+                first_user_posts
+            } else {
+                plan.posts_per_user
+            };
+            for _ in 0..posts {
                 let at = epoch
                     + Duration::seconds(rng.gen_range(0..365 * 24 * 3600))
                     + Duration::microseconds(rng.gen_range(0..1_000_000));
@@ -382,6 +478,12 @@ pub async fn run(
         }
         links.flush().await?;
         txn.commit().await?;
+    }
+    // Fresh statistics: without them PostgreSQL plans the first queries on a freshly
+    // loaded database (the benchmark's) as if its tables were empty, until autovacuum
+    // gets round to analysing them.
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE").await?;
     }
     bar.finish();
     Ok(report)
