@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use crate::db_test;
+use crate::fixtures::{insert_comment, insert_post};
 use crate::helpers::Backend;
 
 async fn insert_user(db: &DatabaseConnection, name: &str) -> i64 {
@@ -26,38 +27,6 @@ async fn insert_user(db: &DatabaseConnection, name: &str) -> i64 {
     .insert(db)
     .await
     .expect("inserting a user")
-    .id
-}
-
-async fn insert_post(db: &DatabaseConnection, author: i64) -> i64 {
-    let now = relata::time::now();
-    post::ActiveModel {
-        author_id: Set(author),
-        title: Set("t".into()),
-        content: Set("c".into()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("inserting a post")
-    .id
-}
-
-async fn insert_comment(db: &DatabaseConnection, post: i64, author: i64) -> i64 {
-    let now = relata::time::now();
-    comment::ActiveModel {
-        post_id: Set(post),
-        author_id: Set(author),
-        body: Set("b".into()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("inserting a comment")
     .id
 }
 
