@@ -77,11 +77,6 @@ pub fn set_budget(statements: usize) {
     let _ = STATS.try_with(|s| s.budget.store(statements.max(1), Ordering::Relaxed));
 }
 
-/// Statements counted so far in the current request (0 outside one).
-pub fn statements_so_far() -> usize {
-    STATS.try_with(|s| s.statements()).unwrap_or(0)
-}
-
 /// Opens the database named by `url`, creating a missing SQLite file.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url.to_string());

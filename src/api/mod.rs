@@ -127,8 +127,3 @@ pub fn page_of<T>(fetched: &Fetched<T>, items: Vec<Item>, order: &SortOrder) -> 
 pub fn declare_budget(token: bool, expand_statements: usize, count: bool) {
     crate::db::set_budget(2 + usize::from(token) + expand_statements + usize::from(count));
 }
-
-/// A JSON answer with a status, for 201/200 distinctions.
-pub fn with_status(status: StatusCode, item: Item) -> Response {
-    (status, Json(Json_::Object(item))).into_response()
-}

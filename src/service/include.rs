@@ -23,7 +23,7 @@ use crate::error::{AppError, Result};
 use crate::service::auth::Viewer;
 use crate::service::page::SortOrder;
 use crate::service::repr::{
-    self, AssignerOut, CommentOut, Item, PostOut, ProfileOut, RoleOut, UserOut, order,
+    self, AssignerOut, CommentOut, Item, PostOut, ProfileOut, UserOut, order,
 };
 
 /// The resources that have relations.
@@ -246,15 +246,6 @@ fn split_list(raw: Option<&str>) -> Vec<&str> {
 }
 
 impl Expand {
-    /// Nothing to include.
-    pub fn none() -> Self {
-        Expand {
-            nodes: Vec::new(),
-            counts: Vec::new(),
-            per_parent: 20,
-        }
-    }
-
     /// Parses the parameters for `resource`: 401 when role data is asked without a token,
     /// 400 for an unknown path or relation, naming the valid ones.
     pub fn parse(
@@ -858,11 +849,6 @@ impl RoleAssignmentRow {
             viewer,
         ))
     }
-}
-
-/// Keeps `RoleOut` in the public surface of this module for callers building role items.
-pub fn role_item(m: &role::Model) -> Item {
-    repr::item(&RoleOut::from(m))
 }
 
 #[cfg(test)]
