@@ -4,7 +4,10 @@
 pub mod auth;
 pub mod check;
 pub mod comments;
+pub mod favorites;
+pub mod follows;
 pub mod include;
+pub mod linked;
 pub mod lookup;
 pub mod page;
 pub mod posts;
@@ -12,4 +15,5 @@ pub mod profiles;
 pub mod repr;
 pub mod roles;
 pub mod seed;
+pub mod tags;
 pub mod users;
