@@ -17,4 +17,5 @@ mod posts;
 mod profiles;
 mod roles;
 mod seed;
+mod throttle;
 mod users;
