@@ -35,6 +35,15 @@ pub fn router() -> Router<AppState> {
         .route("/auth/me", get(get_me))
 }
 
+/// What starting a session needs from the state: the keys and the two token lifetimes.
+fn issuer(state: &AppState) -> auth::Issuer<'_> {
+    auth::Issuer {
+        keys: &state.jwt,
+        access_ttl: state.settings.access_ttl,
+        refresh_ttl: state.settings.refresh_ttl,
+    }
+}
+
 /// `POST /auth/register`. Every field is optional to serde so that a 422 can name every
 /// missing or invalid field at once.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -110,7 +119,7 @@ pub async fn register(
     AppJson(request): AppJson<RegisterRequest>,
 ) -> Result<Response> {
     let account = request.into_account()?;
-    let created = users::register(&state, account).await?;
+    let created = users::register(&state.db, account).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/users/{}", created.id))
         .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))?;
     Ok((
@@ -150,9 +159,14 @@ pub async fn login(
     State(state): State<AppState>,
     AppJson(request): AppJson<LoginRequest>,
 ) -> Result<Json<TokenPair>> {
-    auth::login(&state, &request.login, &request.password)
-        .await
-        .map(Json)
+    auth::login(
+        &state.writer,
+        &issuer(&state),
+        &request.login,
+        &request.password,
+    )
+    .await
+    .map(Json)
 }
 
 /// `POST /auth/refresh`.
@@ -178,7 +192,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     AppJson(request): AppJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>> {
-    auth::refresh(&state, &request.refresh_token)
+    auth::refresh(&state.writer, &issuer(&state), &request.refresh_token)
         .await
         .map(Json)
 }
@@ -195,7 +209,7 @@ pub async fn logout(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
 ) -> Result<StatusCode> {
-    auth::logout(&state, &viewer).await?;
+    auth::logout(&state.writer, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -168,7 +168,7 @@ pub async fn create_comment(
 ) -> Result<Response> {
     lookup::require::<post::Entity, _>(&state.db, post_id, "Post").await?;
     let text = body.parse::<CommentRequest>()?.required_body()?;
-    let comment = comments::create(&state, post_id, viewer.id, text).await?;
+    let comment = comments::create(&state.db, post_id, viewer.id, text).await?;
     Ok(created(
         format!("/api/v1/comments/{}", comment.id),
         comment_item(&comment),
@@ -222,7 +222,7 @@ pub async fn update_comment(
     let target = comments::find_in_context(&state.db, id).await?;
     comments::authorize(&viewer, CommentAction::Edit, &target)?;
     let comment = match body.parse::<CommentRequest>()?.optional_body()? {
-        Some(text) => comments::update_body(&state, id, text).await?,
+        Some(text) => comments::update_body(&state.db, id, text).await?,
         None => target.comment,
     };
     Ok(Json(Value::Object(comment_item(&comment))))
@@ -247,6 +247,6 @@ pub async fn delete_comment(
 ) -> Result<Response> {
     let target = comments::find_in_context(&state.db, id).await?;
     comments::authorize(&viewer, CommentAction::Delete, &target)?;
-    comments::delete(&state, id).await?;
+    comments::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -202,7 +202,7 @@ pub async fn create_post(
     AppJson(body): AppJson<CreatePostRequest>,
 ) -> Result<Response> {
     let new = body.validate()?;
-    let post = posts::create(&state, viewer.id, new).await?;
+    let post = posts::create(&state.db, viewer.id, new).await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
         post_item(&post),
@@ -256,7 +256,7 @@ pub async fn update_post(
     let post = posts::find(&state.db, id).await?;
     posts::authorize(&viewer, PostAction::Edit, &post)?;
     let changes = body.parse::<UpdatePostRequest>()?.validate()?;
-    let post = posts::update(&state, post, changes).await?;
+    let post = posts::update(&state.db, post, changes).await?;
     Ok(Json(Value::Object(post_item(&post))))
 }
 
@@ -286,6 +286,6 @@ pub async fn delete_post(
         let preview = posts::deletion_preview(&state.db, &post).await?;
         return Ok(Json(preview).into_response());
     }
-    posts::delete(&state, &post).await?;
+    posts::delete(&state.db, &post).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -246,7 +246,7 @@ pub async fn delete_role(
 ) -> Result<Response> {
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    match roles::delete(&state, &target, params.dry_run).await? {
+    match roles::delete(&state.db, &target, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -345,7 +345,7 @@ pub async fn assign_role(
     users::find(&state.db, user_id).await?;
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let (created, row) = roles::grant(&state, Some(&viewer), user_id, &target).await?;
+    let (created, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
     let body = Json(Json_::Object(row.into_item()));
     if created {
         let location = location(format!("/api/v1/users/{user_id}/roles/{}", target.name))?;
@@ -377,6 +377,6 @@ pub async fn unassign_role(
     users::find(&state.db, user_id).await?;
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    roles::revoke(&state, user_id, &target).await?;
+    roles::revoke(&state.writer, user_id, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -206,7 +206,7 @@ pub async fn update_user(
         users::ensure_current_password(&target, current).await?;
     }
     let changes = request.into_changes(needs_current)?;
-    let updated = users::update(&state, &viewer, target, changes).await?;
+    let updated = users::update(&state.writer, &viewer, target, changes).await?;
     Ok(Json(UserOut::new(&updated, Some(&viewer))))
 }
 
@@ -234,7 +234,7 @@ pub async fn delete_user(
 ) -> Result<Response> {
     users::find(&state.db, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
-    match users::delete(&state, id, params.dry_run).await? {
+    match users::delete(&state.writer, id, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

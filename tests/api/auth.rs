@@ -386,7 +386,7 @@ db_test!(tampered_and_foreign_tokens_are_refused, |app| {
 
 db_test!(an_expired_token_is_refused, |app| {
     let (alice, _) = app.user("alice").await;
-    let now = relata::service::auth::unix_now();
+    let now = relata::jwt::unix_now();
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"sub": alice.to_string(), "iat": now - 1000, "exp": now - 100, "jti": "x"}),
@@ -419,7 +419,7 @@ db_test!(the_tokens_of_a_deleted_user_are_refused, |app| {
     .await
     .assert_problem(401, "invalid_token");
     // A well-signed token naming a user id that never existed.
-    let now = relata::service::auth::unix_now();
+    let now = relata::jwt::unix_now();
     let ghost = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"sub": "987654", "iat": now, "exp": now + 600, "jti": "ghost"}),
