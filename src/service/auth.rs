@@ -378,12 +378,7 @@ async fn reserve_attempt(
 
 /// Keeps a reservation as the record of a failure. A success of the same account may have
 /// cleared it while this password was verified; then the failure is recorded anew.
-async fn record_failure(
-    db: &Writer,
-    reserved: i64,
-    key: &str,
-    user_id: Option<i64>,
-) -> Result<()> {
+async fn record_failure(db: &Writer, reserved: i64, key: &str, user_id: Option<i64>) -> Result<()> {
     let kept = login_attempt::Entity::update_many()
         .col_expr(
             login_attempt::Column::AttemptedAt,
