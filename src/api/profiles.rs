@@ -71,8 +71,7 @@ pub struct ProfileRequest {
 }
 
 impl ProfileRequest {
-    fn validate(self) -> Result<ProfileFields> {
-        let mut errors = FieldErrors::default();
+    fn validate(self, mut errors: FieldErrors) -> Result<ProfileFields> {
         let avatar_url = errors.check(
             "avatar_url",
             self.avatar_url
@@ -173,7 +172,9 @@ pub async fn replace_user_profile(
 ) -> Result<Response> {
     lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
     profiles::authorize(&viewer, user_id)?;
-    let fields = body.parse::<ProfileRequest>()?.validate()?;
+    let fields = body
+        .parse::<ProfileRequest>()?
+        .check(ProfileRequest::validate)?;
     let (profile, outcome) = profiles::replace(&state.writer, user_id, fields).await?;
     Ok(match outcome {
         Outcome::Created => created(

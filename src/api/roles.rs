@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::Value as Json_;
 
 use crate::api::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, de_present,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
+    de_present,
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
@@ -25,7 +26,7 @@ use crate::api::users::refuse_include;
 use crate::api::{declare_budget, page_body};
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
-use crate::error::{AppError, FieldErrors, Problem, Result};
+use crate::error::{AppError, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::page::{self, PageRequest};
 use crate::service::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
@@ -138,8 +139,10 @@ pub async fn create_role(
     body: JsonBody,
 ) -> Result<Response> {
     policy::ensure_may_manage(&viewer)?;
-    let request: CreateRoleRequest = body.parse()?;
-    let mut fields = FieldErrors::default();
+    let Parsed {
+        value: request,
+        mut fields,
+    } = body.parse::<CreateRoleRequest>()?;
     let name = fields.check(
         "name",
         request
@@ -206,11 +209,16 @@ pub async fn update_role(
 ) -> Result<Json<RoleOut>> {
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let request: UpdateRoleRequest = body.parse()?;
+    let Parsed {
+        value: request,
+        mut fields,
+    } = body.parse::<UpdateRoleRequest>()?;
     let updated = match request.description {
-        None => target,
+        None => {
+            fields.into_result()?;
+            target
+        }
         Some(raw) => {
-            let mut fields = FieldErrors::default();
             let parsed = fields.check(
                 "description",
                 raw.map(|d| RoleDescription::parse(&d))
