@@ -290,7 +290,9 @@ async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::R
                 password,
                 display_name: None,
             };
-            let created = users::create_admin(state, account).await.map_err(refused)?;
+            let created = users::create_admin(&state.writer, account)
+                .await
+                .map_err(refused)?;
             println!("{}", created.id);
         }
         AdminAction::Grant { username, role } => {

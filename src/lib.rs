@@ -10,6 +10,8 @@ pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod jwt;
+pub mod metrics;
 pub mod migration;
 pub mod observe;
 pub mod service;
@@ -93,7 +95,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let secret = service::auth::load_or_create_secret(&db, settings.jwt_secret.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("loading the token secret: {e}"))?;
-    let keys = service::auth::JwtKeys::new(&secret);
+    let keys = jwt::JwtKeys::new(&secret);
     Ok(AppState::new(db, keys, settings))
 }
 

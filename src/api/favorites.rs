@@ -121,10 +121,7 @@ pub async fn favorite_post(
     let (Id(id), Id(user_id)) = path;
     require_rows(&state, id, user_id).await?;
     policy::ensure_may_favorite(&viewer, user_id)?;
-    let txn = state.begin_write().await?;
-    let created_now = favorites::favorite(&*txn, user_id, id).await?;
-    let row = favorites::find(&*txn, user_id, id).await?;
-    txn.commit().await?;
+    let (created_now, row) = favorites::favorite(&state.writer, user_id, id).await?;
     Ok(linked(
         created_now,
         format!("/api/v1/posts/{id}/favorites/{user_id}"),

@@ -125,10 +125,7 @@ pub async fn follow_user(
     require_users(&state, id, follower_id).await?;
     policy::ensure_may_follow(&viewer, follower_id)?;
     policy::ensure_not_self(follower_id, id)?;
-    let txn = state.begin_write().await?;
-    let created_now = follows::follow(&*txn, follower_id, id).await?;
-    let row = follows::find(&*txn, follower_id, id).await?;
-    txn.commit().await?;
+    let (created_now, row) = follows::follow(&state.writer, follower_id, id).await?;
     Ok(linked(
         created_now,
         format!("/api/v1/users/{id}/followers/{follower_id}"),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::extract::{
-    AppJson, AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::api::openapi::parts::{
@@ -110,8 +110,7 @@ pub struct CreatePostRequest {
 }
 
 impl CreatePostRequest {
-    fn validate(self) -> Result<NewPost> {
-        let mut errors = FieldErrors::default();
+    fn validate(self, mut errors: FieldErrors) -> Result<NewPost> {
         let title = errors.check("title", required(self.title).and_then(|t| Title::parse(&t)));
         let content = errors.check(
             "content",
@@ -160,8 +159,7 @@ pub struct UpdatePostRequest {
 }
 
 impl UpdatePostRequest {
-    fn validate(self) -> Result<PostChanges> {
-        let mut errors = FieldErrors::default();
+    fn validate(self, mut errors: FieldErrors) -> Result<PostChanges> {
         let title = errors.check("title", self.title.as_deref().map(Title::parse).transpose());
         let content = errors.check(
             "content",
@@ -328,12 +326,12 @@ pub async fn list_feed(
 pub async fn create_post(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppJson(body): AppJson<CreatePostRequest>,
+    body: JsonBody,
 ) -> Result<Response> {
-    let new = body.validate()?;
-    let txn = state.begin_write().await?;
-    let post = posts::create(&*txn, viewer.id, new).await?;
-    txn.commit().await?;
+    let new = body
+        .parse::<CreatePostRequest>()?
+        .check(CreatePostRequest::validate)?;
+    let post = posts::create(&state.writer, viewer.id, new).await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
         post_item(&post),
@@ -386,10 +384,10 @@ pub async fn update_post(
 ) -> Result<Json<Value>> {
     let post = posts::find(&state.db, id).await?;
     posts::authorize(&viewer, PostAction::Edit, &post)?;
-    let changes = body.parse::<UpdatePostRequest>()?.validate()?;
-    let txn = state.begin_write().await?;
-    let post = posts::update(&*txn, post, changes).await?;
-    txn.commit().await?;
+    let changes = body
+        .parse::<UpdatePostRequest>()?
+        .check(UpdatePostRequest::validate)?;
+    let post = posts::update(&state.writer, post, changes).await?;
     Ok(Json(Value::Object(post_item(&post))))
 }
 

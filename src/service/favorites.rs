@@ -8,6 +8,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, SelectStatement};
 use sea_orm::{ConnectionTrait, RelationTrait, Set};
 
+use crate::db::Writer;
 use crate::entity::{favorite, post, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
@@ -56,15 +57,24 @@ fn with_post() -> SelectStatement {
     linked::select::<favorite::Entity, _>(favorite::Relation::Post.def(), post::Entity)
 }
 
-/// Makes `post_id` a favorite of `user_id`; true when the row was created. 404 when the
-/// user or the post vanished meanwhile.
-pub async fn favorite<C: ConnectionTrait>(db: &C, user_id: i64, post_id: i64) -> Result<bool> {
+/// Makes `post_id` a favorite of `user_id` and reads it back (as seen from the post), in
+/// one write transaction; true when the row was created. 404 when the user or the post
+/// vanished meanwhile.
+pub async fn favorite(
+    writer: &Writer,
+    user_id: i64,
+    post_id: i64,
+) -> Result<(bool, PostFavoriteRow)> {
     let row = favorite::ActiveModel {
         user_id: Set(user_id),
         post_id: Set(post_id),
         created_at: Set(time::now()),
     };
-    linked::insert_if_absent(db, row, "User or post").await
+    let txn = writer.begin().await?;
+    let created = linked::insert_if_absent(&*txn, row, "User or post").await?;
+    let favorite = find(&*txn, user_id, post_id).await?;
+    txn.commit().await?;
+    Ok((created, favorite))
 }
 
 /// The favorite, as seen from the post (its `user`); 404 when there is none.

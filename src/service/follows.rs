@@ -9,6 +9,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, RelationTrait, Set};
 
+use crate::db::Writer;
 use crate::entity::{follow, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
@@ -69,20 +70,25 @@ fn column(c: follow::Column) -> Expr {
     Expr::col((follow::Entity, c))
 }
 
-/// Makes `follower_id` follow `followee_id`; true when the row was created, false when it
-/// existed. 404 when either user vanished meanwhile.
-pub async fn follow<C: ConnectionTrait>(
-    db: &C,
+/// Makes `follower_id` follow `followee_id` and reads the follow back (as seen from the
+/// followed user), in one write transaction; true when the row was created, false when
+/// it existed. 404 when either user vanished meanwhile.
+pub async fn follow(
+    writer: &Writer,
     follower_id: i64,
     followee_id: i64,
-) -> Result<bool> {
+) -> Result<(bool, FollowRow)> {
     policy::ensure_not_self(follower_id, followee_id)?;
     let row = follow::ActiveModel {
         follower_id: Set(follower_id),
         followee_id: Set(followee_id),
         created_at: Set(time::now()),
     };
-    linked::insert_if_absent(db, row, "User").await
+    let txn = writer.begin().await?;
+    let created = linked::insert_if_absent(&*txn, row, "User").await?;
+    let follow = find(&*txn, follower_id, followee_id).await?;
+    txn.commit().await?;
+    Ok((created, follow))
 }
 
 /// The follow of `followee_id` by `follower_id`, as seen from the followed user (its

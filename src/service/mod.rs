@@ -1,9 +1,12 @@
 //! The service layer: relationship logic, transactions and eager loading, one module per
-//! resource. Functions take the connection or transaction explicitly.
+//! resource. Functions take the connection they use (`&impl ConnectionTrait`, or
+//! [`crate::db::Writer`] when they write in a transaction of their own) and the values they
+//! need, never the application state; nothing here imports the HTTP layer.
 
 pub mod auth;
 pub mod check;
 pub mod comments;
+pub mod counts;
 pub mod favorites;
 pub mod follows;
 pub mod include;

@@ -11,6 +11,7 @@ use sea_orm::{
     QueryFilter, QueryTrait, Set,
 };
 
+use crate::db::Writer;
 use crate::domain::slug;
 use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
@@ -167,13 +168,17 @@ pub async fn list<C: ConnectionTrait>(
 /// post took the same title and the same random suffix.
 const SLUG_TRIES: usize = 5;
 
-/// Creates a post by `author_id` with its tags. Run it in a write transaction, so that the
-/// post and its tags appear together. 404 when the author vanished meanwhile.
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    author_id: i64,
-    new: NewPost,
-) -> Result<post::Model> {
+/// Creates a post by `author_id` with its tags, in one write transaction. 404 when the
+/// author vanished meanwhile.
+pub async fn create(writer: &Writer, author_id: i64, new: NewPost) -> Result<post::Model> {
+    let txn = writer.begin().await?;
+    let created = insert(&*txn, author_id, new).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Inserts the post, drawing a new slug while the drawn one is taken, then its tags.
+async fn insert<C: ConnectionTrait>(db: &C, author_id: i64, new: NewPost) -> Result<post::Model> {
     let now = crate::time::now();
     let title = new.title.into_inner();
     let row = post::ActiveModel {
@@ -220,10 +225,21 @@ pub async fn create<C: ConnectionTrait>(
     )))
 }
 
-/// Applies `changes` to `post`, tags included; 404 when it was deleted meanwhile. Run it
-/// in a write transaction. A PATCH that changes nothing writes nothing and leaves
-/// `updated_at` alone; the slug never changes.
-pub async fn update<C: ConnectionTrait>(
+/// Applies `changes` to `post`, tags included, in one write transaction; 404 when it was
+/// deleted meanwhile. A PATCH that changes nothing writes nothing and leaves `updated_at`
+/// alone; the slug never changes.
+pub async fn update(
+    writer: &Writer,
+    post: post::Model,
+    changes: PostChanges,
+) -> Result<post::Model> {
+    let txn = writer.begin().await?;
+    let updated = apply(&*txn, post, changes).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+async fn apply<C: ConnectionTrait>(
     db: &C,
     post: post::Model,
     changes: PostChanges,

@@ -178,7 +178,7 @@ impl TestApp {
                     "relata_test_{}_{}_{}",
                     std::process::id(),
                     PG_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                    relata::service::auth::random_hex(4)
+                    relata::jwt::random_hex(4)
                 );
                 let admin = sea_orm::Database::connect(&admin_url)
                     .await
@@ -409,8 +409,8 @@ impl TestApp {
         .await
         .expect("inserting a user")
         .id;
-        let (token, _, _) = relata::service::auth::issue_access_token(&self.state.jwt, id, 900)
-            .expect("signing a token");
+        let (token, _, _) =
+            relata::jwt::issue_access_token(&self.state.jwt, id, 900).expect("signing a token");
         (id, token)
     }
 

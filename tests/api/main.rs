@@ -21,4 +21,5 @@ mod relationships;
 mod roles;
 mod seed;
 mod tags;
+mod throttle;
 mod users;
