@@ -15,4 +15,5 @@ pub mod profiles;
 pub mod repr;
 pub mod roles;
 pub mod seed;
+pub mod sweep;
 pub mod users;

@@ -17,5 +17,6 @@ mod posts;
 mod profiles;
 mod roles;
 mod seed;
+mod sweep;
 mod throttle;
 mod users;
