@@ -111,6 +111,15 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let bind = settings.bind.clone();
         let state = build_state(settings).await?;
+        let swept = service::sweep::sweep(&state.db, time::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("sweeping expired rows at start-up: {e}"))?;
+        tracing::info!(
+            refresh_tokens = swept.refresh_tokens,
+            revoked_tokens = swept.revoked_tokens,
+            login_attempts = swept.login_attempts,
+            "swept expired authentication rows at start-up"
+        );
         Self::with_state(state, &bind).await
     }
 
@@ -167,6 +176,10 @@ impl Application {
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
         let router = self.router;
+        let sweeper = tokio::spawn(service::sweep::sweep_every(
+            self.state.db.clone(),
+            settings.sweep_interval,
+        ));
         tokio::pin!(shutdown);
         loop {
             let slot = tokio::select! {
@@ -205,6 +218,7 @@ impl Application {
             });
         }
         drop(self.listener);
+        sweeper.abort();
         tokio::select! {
             _ = graceful.shutdown() => {}
             _ = tokio::time::sleep(grace) => {

@@ -18,5 +18,6 @@ pub mod profiles;
 pub mod repr;
 pub mod roles;
 pub mod seed;
+pub mod sweep;
 pub mod tags;
 pub mod users;

@@ -45,6 +45,27 @@ macro_rules! db_test {
             }
         }
     };
+    // With the settings adjusted first (a short lifetime, say), as in `spawn_with`.
+    ($name:ident, settings = $tweak:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $tweak).await.expect("sqlite always runs");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $tweak).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
 }
 
 /// Drops the test's PostgreSQL database (or removes the SQLite directory) at the end.

@@ -20,6 +20,7 @@ mod profiles;
 mod relationships;
 mod roles;
 mod seed;
+mod sweep;
 mod tags;
 mod throttle;
 mod users;
