@@ -7,6 +7,7 @@ mod auth;
 mod budget;
 mod comments;
 mod concurrency;
+mod errors;
 mod fixtures;
 mod foundation;
 mod hostile;
