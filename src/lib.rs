@@ -24,7 +24,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::response::Redirect;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -41,8 +40,6 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api::router(state.clone()))
         .route("/metrics", get(observe::get_metrics))
         .merge(api::docs::router())
-        // A browser opening the bare address finds the documentation.
-        .route("/", get(|| async { Redirect::temporary("/docs") }))
         .fallback(api::unknown_route)
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
