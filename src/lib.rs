@@ -40,8 +40,10 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api::router(state.clone()))
         .route("/metrics", get(observe::get_metrics))
         .merge(api::docs::router())
+        .fallback(api::unknown_route)
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(api::head_limits::refuse_oversized_head))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
@@ -174,7 +176,8 @@ impl Application {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+            .header_read_timeout(settings.header_read_timeout)
+            .max_headers(api::head_limits::HYPER_MAX_HEADERS);
         let router = self.router;
         let sweeper = tokio::spawn(service::sweep::sweep_every(
             self.state.db.clone(),

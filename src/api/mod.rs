@@ -7,6 +7,7 @@ pub mod docs;
 pub mod extract;
 pub mod favorites;
 pub mod follows;
+pub mod head_limits;
 pub mod health;
 pub mod openapi;
 pub mod posts;
@@ -49,7 +50,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, count_statements))
 }
 
-async fn unknown_route() -> AppError {
+/// 404 for a path no route serves, under `/api/v1` and everywhere else.
+pub async fn unknown_route() -> AppError {
     AppError::not_found("Route")
 }
 

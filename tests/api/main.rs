@@ -7,6 +7,7 @@ mod auth;
 mod budget;
 mod comments;
 mod concurrency;
+mod errors;
 mod favorites;
 mod fixtures;
 mod follows;
