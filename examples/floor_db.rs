@@ -26,6 +26,9 @@
 //!    together, tokio-postgres pipelines them on the connection, one round trip per set.
 //!    Every row is received.
 //!
+//! `RELATA_JWT_SECRET`, when set, is the token secret (the servers' own, so that `--token`
+//! is valid); otherwise the one kept in the database.
+//!
 //! Prints one tab-separated line per measurement: `floor_db`, the connection count it
 //! stands for (`all` on SQLite), the workers (threads or tasks), sets run, seconds, sets
 //! per second, statements per set, rows per set.
@@ -99,6 +102,10 @@ async fn capture(url: &str, a: &Args) -> anyhow::Result<Vec<Statement>> {
     let mut settings = Settings::for_database(url);
     settings.strict_budget = false;
     settings.max_connections = 2;
+    // The servers' secret, so that their tokens are valid here.
+    settings.jwt_secret = std::env::var("RELATA_JWT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
     let state = relata::build_state(settings).await?;
     let router = relata::build_router(state);
     let mut req = Request::builder().method(a.method.as_str()).uri(&a.path);
@@ -368,8 +375,10 @@ mod postgres {
     /// One set: every statement sent at once (pipelined), every row received.
     async fn run_set(conn: &Conn, params: &[Vec<Param>]) -> Result<usize, tokio_postgres::Error> {
         let queries = conn.statements.iter().zip(params).map(|(st, p)| {
-            let refs: Vec<&(dyn ToSql + Sync)> =
-                p.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = p
+                .iter()
+                .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+                .collect();
             async move { conn.client.query(st, &refs).await }
         });
         let results = futures::future::try_join_all(queries).await?;
@@ -454,13 +463,15 @@ async fn main() -> anyhow::Result<()> {
             sets as f64 / secs
         )
     };
-    if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))
+    {
         let path = path.split('?').next().unwrap_or(path).to_string();
         let (threads, seconds) = (a.threads, a.seconds);
-        let (sets, secs, rows) = tokio::task::spawn_blocking(move || {
-            sqlite::replay(&path, &set, threads, seconds)
-        })
-        .await??;
+        let (sets, secs, rows) =
+            tokio::task::spawn_blocking(move || sqlite::replay(&path, &set, threads, seconds))
+                .await??;
         line("all".into(), threads, sets, secs, rows);
     } else {
         let (runs, rows) =
