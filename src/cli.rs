@@ -32,7 +32,8 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
-    /// Integrity report: orphan rows and unindexed foreign keys; exits 1 when it finds any.
+    /// Integrity report: each table's row count, orphan rows and unindexed foreign keys;
+    /// exits 1 when it finds orphans or unindexed keys.
     Check,
     /// Print the OpenAPI document.
     Openapi,
@@ -222,6 +223,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let report = crate::service::check::run(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for (table, rows) in &report.row_counts {
+                println!("rows: {table} {rows}");
+            }
             println!("foreign keys checked: {}", report.foreign_keys.len());
             for (fk, n) in &report.orphans {
                 println!(
@@ -282,7 +286,9 @@ async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::R
                 password,
                 display_name: None,
             };
-            let created = users::create_admin(state, account).await.map_err(refused)?;
+            let created = users::create_admin(&state.writer, account)
+                .await
+                .map_err(refused)?;
             println!("{}", created.id);
         }
         AdminAction::Grant { username, role } => {

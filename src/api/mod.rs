@@ -5,6 +5,7 @@ pub mod auth;
 pub mod comments;
 pub mod docs;
 pub mod extract;
+pub mod head_limits;
 pub mod health;
 pub mod openapi;
 pub mod posts;
@@ -43,7 +44,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, count_statements))
 }
 
-async fn unknown_route() -> AppError {
+/// 404 for a path no route serves, under `/api/v1` and everywhere else.
+pub async fn unknown_route() -> AppError {
     AppError::not_found("Route")
 }
 

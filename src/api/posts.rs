@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::extract::{
-    AppJson, AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::api::openapi::parts::{
@@ -81,8 +81,7 @@ pub struct CreatePostRequest {
 }
 
 impl CreatePostRequest {
-    fn validate(self) -> Result<NewPost> {
-        let mut errors = FieldErrors::default();
+    fn validate(self, mut errors: FieldErrors) -> Result<NewPost> {
         let title = errors.check("title", required(self.title).and_then(|t| Title::parse(&t)));
         let content = errors.check(
             "content",
@@ -109,8 +108,7 @@ pub struct UpdatePostRequest {
 }
 
 impl UpdatePostRequest {
-    fn validate(self) -> Result<PostChanges> {
-        let mut errors = FieldErrors::default();
+    fn validate(self, mut errors: FieldErrors) -> Result<PostChanges> {
         let title = errors.check("title", self.title.as_deref().map(Title::parse).transpose());
         let content = errors.check(
             "content",
@@ -199,10 +197,12 @@ pub async fn list_user_posts(
 pub async fn create_post(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppJson(body): AppJson<CreatePostRequest>,
+    body: JsonBody,
 ) -> Result<Response> {
-    let new = body.validate()?;
-    let post = posts::create(&state, viewer.id, new).await?;
+    let new = body
+        .parse::<CreatePostRequest>()?
+        .check(CreatePostRequest::validate)?;
+    let post = posts::create(&state.db, viewer.id, new).await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
         post_item(&post),
@@ -255,8 +255,10 @@ pub async fn update_post(
 ) -> Result<Json<Value>> {
     let post = posts::find(&state.db, id).await?;
     posts::authorize(&viewer, PostAction::Edit, &post)?;
-    let changes = body.parse::<UpdatePostRequest>()?.validate()?;
-    let post = posts::update(&state, post, changes).await?;
+    let changes = body
+        .parse::<UpdatePostRequest>()?
+        .check(UpdatePostRequest::validate)?;
+    let post = posts::update(&state.db, post, changes).await?;
     Ok(Json(Value::Object(post_item(&post))))
 }
 
@@ -286,6 +288,6 @@ pub async fn delete_post(
         let preview = posts::deletion_preview(&state.db, &post).await?;
         return Ok(Json(preview).into_response());
     }
-    posts::delete(&state, &post).await?;
+    posts::delete(&state.db, &post).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

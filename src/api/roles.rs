@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::Value as Json_;
 
 use crate::api::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, de_present,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
+    de_present,
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
@@ -25,7 +26,7 @@ use crate::api::users::refuse_include;
 use crate::api::{declare_budget, page_body};
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
-use crate::error::{AppError, FieldErrors, Problem, Result};
+use crate::error::{AppError, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::page::{self, PageRequest};
 use crate::service::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
@@ -138,8 +139,10 @@ pub async fn create_role(
     body: JsonBody,
 ) -> Result<Response> {
     policy::ensure_may_manage(&viewer)?;
-    let request: CreateRoleRequest = body.parse()?;
-    let mut fields = FieldErrors::default();
+    let Parsed {
+        value: request,
+        mut fields,
+    } = body.parse::<CreateRoleRequest>()?;
     let name = fields.check(
         "name",
         request
@@ -206,11 +209,16 @@ pub async fn update_role(
 ) -> Result<Json<RoleOut>> {
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let request: UpdateRoleRequest = body.parse()?;
+    let Parsed {
+        value: request,
+        mut fields,
+    } = body.parse::<UpdateRoleRequest>()?;
     let updated = match request.description {
-        None => target,
+        None => {
+            fields.into_result()?;
+            target
+        }
         Some(raw) => {
-            let mut fields = FieldErrors::default();
             let parsed = fields.check(
                 "description",
                 raw.map(|d| RoleDescription::parse(&d))
@@ -246,7 +254,7 @@ pub async fn delete_role(
 ) -> Result<Response> {
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    match roles::delete(&state, &target, params.dry_run).await? {
+    match roles::delete(&state.db, &target, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -345,7 +353,7 @@ pub async fn assign_role(
     users::find(&state.db, user_id).await?;
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let (created, row) = roles::grant(&state, Some(&viewer), user_id, &target).await?;
+    let (created, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
     let body = Json(Json_::Object(row.into_item()));
     if created {
         let location = location(format!("/api/v1/users/{user_id}/roles/{}", target.name))?;
@@ -377,6 +385,6 @@ pub async fn unassign_role(
     users::find(&state.db, user_id).await?;
     let target = roles::find(&state.db, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    roles::revoke(&state, user_id, &target).await?;
+    roles::revoke(&state.writer, user_id, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use serde_json::Value as Json_;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
-    MaybeAuthUser, de_present, search_text,
+    MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity,
@@ -135,8 +135,7 @@ fn not_null<T>(value: Option<T>) -> std::result::Result<T, String> {
 impl UpdateUserRequest {
     /// Parses every field, naming all the bad ones; `current_password` is required for a
     /// new password when `needs_current` (it has been checked already when present).
-    fn into_changes(self, needs_current: bool) -> Result<AccountChanges> {
-        let mut fields = FieldErrors::default();
+    fn into_changes(self, mut fields: FieldErrors, needs_current: bool) -> Result<AccountChanges> {
         let display_name = match self.display_name {
             None => None,
             Some(None) => Some(None),
@@ -196,7 +195,10 @@ pub async fn update_user(
     if body.0.get("is_active").is_some() {
         policy::ensure_may_set_active(&viewer)?;
     }
-    let request: UpdateUserRequest = body.parse()?;
+    let Parsed {
+        value: request,
+        fields,
+    } = body.parse::<UpdateUserRequest>()?;
     let needs_current = policy::needs_current_password(&viewer);
     // A wrong current password is 403, which outranks the fields' 422s.
     if needs_current
@@ -205,8 +207,8 @@ pub async fn update_user(
     {
         users::ensure_current_password(&target, current).await?;
     }
-    let changes = request.into_changes(needs_current)?;
-    let updated = users::update(&state, &viewer, target, changes).await?;
+    let changes = request.into_changes(fields, needs_current)?;
+    let updated = users::update(&state.writer, &viewer, target, changes).await?;
     Ok(Json(UserOut::new(&updated, Some(&viewer))))
 }
 
@@ -234,7 +236,7 @@ pub async fn delete_user(
 ) -> Result<Response> {
     users::find(&state.db, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
-    match users::delete(&state, id, params.dry_run).await? {
+    match users::delete(&state.writer, id, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -1,9 +1,12 @@
 //! The service layer: relationship logic, transactions and eager loading, one module per
-//! resource. Functions take the connection or transaction explicitly.
+//! resource. Functions take the connection they use (`&impl ConnectionTrait`, or
+//! [`crate::db::Writer`] when they write in a transaction of their own) and the values they
+//! need, never the application state; nothing here imports the HTTP layer.
 
 pub mod auth;
 pub mod check;
 pub mod comments;
+pub mod counts;
 pub mod include;
 pub mod lookup;
 pub mod page;
@@ -12,4 +15,5 @@ pub mod profiles;
 pub mod repr;
 pub mod roles;
 pub mod seed;
+pub mod sweep;
 pub mod users;

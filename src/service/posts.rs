@@ -15,7 +15,6 @@ use crate::service::auth::Viewer;
 use crate::service::lookup;
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::repr::{CascadePreview, order};
-use crate::state::AppState;
 
 /// A post to create, already validated.
 pub struct NewPost {
@@ -116,7 +115,11 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// Creates a post by `author_id`.
-pub async fn create(state: &AppState, author_id: i64, new: NewPost) -> Result<post::Model> {
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    author_id: i64,
+    new: NewPost,
+) -> Result<post::Model> {
     let now = crate::time::now();
     let created = post::ActiveModel {
         author_id: Set(author_id),
@@ -126,15 +129,15 @@ pub async fn create(state: &AppState, author_id: i64, new: NewPost) -> Result<po
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(db)
     .await?;
     Ok(created)
 }
 
 /// Applies `changes` to `post`; 404 when it was deleted meanwhile. A PATCH that changes
 /// nothing writes nothing and leaves `updated_at` alone.
-pub async fn update(
-    state: &AppState,
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
     post: post::Model,
     changes: PostChanges,
 ) -> Result<post::Model> {
@@ -151,7 +154,7 @@ pub async fn update(
         update = update.col_expr(post::Column::Content, Expr::val(content.into_inner()));
     }
     update
-        .exec_with_returning(&state.db)
+        .exec_with_returning(db)
         .await?
         .into_iter()
         .next()
@@ -176,8 +179,8 @@ pub async fn deletion_preview<C: ConnectionTrait>(
 
 /// Deletes `post`; the database's `ON DELETE CASCADE` takes its comments in the same
 /// statement. 404 when it was deleted meanwhile.
-pub async fn delete(state: &AppState, post: &post::Model) -> Result<()> {
-    let result = post::Entity::delete_by_id(post.id).exec(&state.db).await?;
+pub async fn delete<C: ConnectionTrait>(db: &C, post: &post::Model) -> Result<()> {
+    let result = post::Entity::delete_by_id(post.id).exec(db).await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found("Post"));
     }

@@ -45,6 +45,27 @@ macro_rules! db_test {
             }
         }
     };
+    // With the settings adjusted first (a short lifetime, say), as in `spawn_with`.
+    ($name:ident, settings = $tweak:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $tweak).await.expect("sqlite always runs");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $tweak).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
 }
 
 /// Drops the test's PostgreSQL database (or removes the SQLite directory) at the end.
@@ -167,7 +188,7 @@ impl TestApp {
                     "relata_test_{}_{}_{}",
                     std::process::id(),
                     PG_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                    relata::service::auth::random_hex(4)
+                    relata::jwt::random_hex(4)
                 );
                 let admin = sea_orm::Database::connect(&admin_url)
                     .await
@@ -397,8 +418,8 @@ impl TestApp {
         .await
         .expect("inserting a user")
         .id;
-        let (token, _, _) = relata::service::auth::issue_access_token(&self.state.jwt, id, 900)
-            .expect("signing a token");
+        let (token, _, _) =
+            relata::jwt::issue_access_token(&self.state.jwt, id, 900).expect("signing a token");
         (id, token)
     }
 
