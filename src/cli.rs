@@ -186,14 +186,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 + report.profiles
                 + report.posts
                 + report.comments
-                + report.assignments;
+                + report.assignments
+                + report.follows
+                + report.favorites
+                + report.tags
+                + report.post_tags;
             println!(
-                "seeded {} users ({} with a profile), {} posts, {} comments, {} role assignments: {rows} rows in {:.1}s",
+                "seeded {} users ({} with a profile), {} posts, {} comments, {} role assignments, {} follows, {} favorites, {} tags, {} post tags: {rows} rows in {:.1}s",
                 report.users,
                 report.profiles,
                 report.posts,
                 report.comments,
                 report.assignments,
+                report.follows,
+                report.favorites,
+                report.tags,
+                report.post_tags,
                 elapsed.as_secs_f64()
             );
             println!(

@@ -5,6 +5,8 @@ pub mod auth;
 pub mod comments;
 pub mod docs;
 pub mod extract;
+pub mod favorites;
+pub mod follows;
 pub mod head_limits;
 pub mod health;
 pub mod openapi;
@@ -12,6 +14,7 @@ pub mod posts;
 pub mod profiles;
 pub mod respond;
 pub mod roles;
+pub mod tags;
 pub mod users;
 
 use axum::Json;
@@ -38,6 +41,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(roles::router())
+        .merge(follows::router())
+        .merge(favorites::router())
+        .merge(tags::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::observe::remember_route))
