@@ -98,18 +98,27 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         });
     let mut db = Database::connect(opt).await?;
     db.set_metric_callback(|info| {
-        let _ = STATS.try_with(|s| {
-            s.statements.fetch_add(1, Ordering::Relaxed);
-            s.nanos
-                .fetch_add(info.elapsed.as_nanos() as u64, Ordering::Relaxed);
-        });
-        let _ = CAPTURE.try_with(|c| {
-            if let Ok(mut v) = c.lock() {
-                v.push(info.statement.clone());
-            }
-        });
+        record_statement(info.elapsed, info.failed, || info.statement.clone())
     });
     Ok(db)
+}
+
+/// Reports one statement sent on behalf of the current request: SeaORM's metric callback
+/// and the direct SQLite reader (`service::read`) both call it, so `X-Query-Count`, the
+/// budget and the benchmark's capture see every statement whichever executor ran it.
+/// `statement` is only built when a capture is running. Both executors run on the
+/// request's task, where its task-locals are visible.
+pub fn record_statement(elapsed: Duration, _failed: bool, statement: impl FnOnce() -> Statement) {
+    let _ = STATS.try_with(|s| {
+        s.statements.fetch_add(1, Ordering::Relaxed);
+        s.nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    });
+    let _ = CAPTURE.try_with(|c| {
+        if let Ok(mut v) = c.lock() {
+            v.push(statement());
+        }
+    });
 }
 
 /// Applies every pending migration.
@@ -137,6 +146,21 @@ pub fn pool_status(db: &DatabaseConnection) -> (u32, usize, u32) {
             )
         }
     }
+}
+
+/// The database file of a SQLite connection, for the direct read executor; `None` for
+/// PostgreSQL and for in-memory databases, which another connection could not see.
+pub fn sqlite_file(db: &DatabaseConnection) -> Option<std::path::PathBuf> {
+    if !is_sqlite(db) {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") || name.contains("mode=memory") {
+        return None;
+    }
+    Some(path.to_path_buf())
 }
 
 /// True for SQLite, whose writers take one database-wide lock.

@@ -1,5 +1,5 @@
-//! The state every handler receives: the database, the token keys, the settings, and the
-//! write gate that keeps SQLite writers from colliding.
+//! The state every handler receives: the database, the direct SQLite read pool, the token
+//! keys, the settings, and the write gate that keeps SQLite writers from colliding.
 
 use std::sync::Arc;
 
@@ -8,6 +8,8 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::config::Settings;
 use crate::service::auth::JwtKeys;
+use crate::service::read::Reader;
+use crate::service::read::direct::DirectPool;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -16,6 +18,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::observe::Metrics>,
+    /// Read connections of the direct SQLite executor; `None` on PostgreSQL.
+    direct: Option<Arc<DirectPool>>,
     write_gate: Arc<Mutex<()>>,
     sqlite: bool,
 }
@@ -42,7 +46,9 @@ impl WriteTxn<'_> {
 impl AppState {
     pub fn new(db: DatabaseConnection, jwt: JwtKeys, settings: Settings) -> Self {
         let sqlite = crate::db::is_sqlite(&db);
+        let direct = crate::db::sqlite_file(&db).map(|path| Arc::new(DirectPool::new(&path)));
         AppState {
+            direct,
             db,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
@@ -50,6 +56,21 @@ impl AppState {
             write_gate: Arc::new(Mutex::new(())),
             sqlite,
         }
+    }
+
+    /// Where this request's reads go: a direct SQLite read transaction, or SeaORM's pool.
+    /// Take it for a read and drop it before writing (it holds a read snapshot).
+    pub fn reader(&self) -> Result<Reader<'_>, DbErr> {
+        match &self.direct {
+            Some(pool) => pool.session().map(Reader::Direct),
+            None => Ok(Reader::Orm(&self.db)),
+        }
+    }
+
+    /// The same state reading through SeaORM on SQLite too (the tests compare the two).
+    pub fn without_direct_reads(mut self) -> Self {
+        self.direct = None;
+        self
     }
 
     /// Begins a transaction that will write.

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::extract::{
     AppJson, AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
@@ -26,9 +25,10 @@ use crate::domain::text::{Content, Title};
 use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
 use crate::service::include::Resource;
+use crate::service::item::{Item, Page};
 use crate::service::lookup;
 use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
-use crate::service::repr::{self, CascadePreview, Item, PostOut, order};
+use crate::service::repr::{CascadePreview, PostOut, order};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn post_item(post: &post::Model) -> Item {
-    repr::item(&PostOut::from(post))
+    Item::from(PostOut::from(post))
 }
 
 /// The filters `/posts` and `/users/{id}/posts` take.
@@ -138,7 +138,7 @@ pub async fn list_posts(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
@@ -146,8 +146,10 @@ pub async fn list_posts(
         &include,
         viewer.as_ref(),
     )?;
-    let fetched = posts::list(&state.db, None, &filter.into_filter()?, &read.page).await?;
-    read.respond(&state.db, fetched, post_item).await
+    let filter = filter.into_filter()?;
+    let db = state.reader()?;
+    let fetched = posts::list(&db, None, &filter, &read.page).await?;
+    read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
 /// `GET /users/{id}/posts`: that user's posts, filtered and paged in the database like
@@ -169,7 +171,7 @@ pub async fn list_user_posts(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
@@ -177,9 +179,10 @@ pub async fn list_user_posts(
         &include,
         viewer.as_ref(),
     )?;
-    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
-    let fetched = posts::list(&state.db, Some(user_id), &filter.into_filter()?, &read.page).await?;
-    read.respond(&state.db, fetched, post_item).await
+    let db = state.reader()?;
+    lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
+    let fetched = posts::list(&db, Some(user_id), &filter.into_filter()?, &read.page).await?;
+    read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
 /// `POST /posts`: the caller is the author.
@@ -225,10 +228,11 @@ pub async fn get_post(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
-    let post = posts::find(&state.db, id).await?;
-    read.respond(&state.db, post_item(&post)).await
+    let db = state.reader()?;
+    let post = posts::find(&db, id).await?;
+    read.respond(&db, post_item(&post)).await
 }
 
 /// `PATCH /posts/{id}`: the author or an admin.
@@ -252,12 +256,12 @@ pub async fn update_post(
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
-) -> Result<Json<Value>> {
-    let post = posts::find(&state.db, id).await?;
+) -> Result<Json<Item>> {
+    let post = posts::find(&state.reader()?, id).await?;
     posts::authorize(&viewer, PostAction::Edit, &post)?;
     let changes = body.parse::<UpdatePostRequest>()?.validate()?;
     let post = posts::update(&state, post, changes).await?;
-    Ok(Json(Value::Object(post_item(&post))))
+    Ok(Json(post_item(&post)))
 }
 
 /// `DELETE /posts/{id}`: the author, a moderator or an admin; its comments go with it.
@@ -280,7 +284,7 @@ pub async fn delete_post(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    let post = posts::find(&state.db, id).await?;
+    let post = posts::find(&state.reader()?, id).await?;
     posts::authorize(&viewer, PostAction::Delete, &post)?;
     if params.dry_run {
         let preview = posts::deletion_preview(&state.db, &post).await?;

@@ -20,8 +20,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -119,7 +119,6 @@ pub fn decode_access_token(keys: &JwtKeys, token: &str) -> Result<Claims> {
         })
 }
 
-#[derive(FromQueryResult)]
 struct CallerRow {
     id: i64,
     username: String,
@@ -128,6 +127,15 @@ struct CallerRow {
     is_moderator: bool,
     revoked: bool,
 }
+
+crate::from_row!(CallerRow {
+    id,
+    username,
+    is_active,
+    is_admin,
+    is_moderator,
+    revoked,
+});
 
 fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
     Query::select()
@@ -173,10 +181,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Viewer> {
         .from(user::Entity)
         .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
         .to_owned();
-    let backend = state.db.get_database_backend();
-    let row = CallerRow::find_by_statement(backend.build(&stmt))
-        .one(&state.db)
-        .await?;
+    let row: Option<CallerRow> = state.reader()?.first(&stmt).await?;
     match row {
         Some(r) if r.is_active && !r.revoked => Ok(Viewer {
             id: r.id,

@@ -1,12 +1,11 @@
 //! The wire representations of SPEC §4, and the default order of each collection.
 //!
 //! Entities never go on the wire: each resource has its own output type here, built from
-//! its model, and an `Item` (its JSON object) is what lists and the include loader work
-//! with, so that included relations can be attached under their names.
+//! its model, and an [`Item`] (the output type with what is attached to it, in
+//! `service::item`) is what lists and the include loader work with.
 
 use sea_orm::sea_query::Expr;
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
 use utoipa::ToSchema;
 
 use crate::entity::{comment, post, profile, role, user, user_role};
@@ -14,19 +13,10 @@ use crate::service::auth::Viewer;
 use crate::service::page::{KeyKind, SortKey, SortOrder};
 use crate::time;
 
-/// A resource as a JSON object, to which included relations are attached.
-pub type Item = Map<String, Json>;
-
-/// Serializes an output type into an [`Item`].
-pub fn item<T: Serialize>(value: &T) -> Item {
-    match serde_json::to_value(value) {
-        Ok(Json::Object(map)) => map,
-        _ => Map::new(),
-    }
-}
+pub use crate::service::item::Item;
 
 /// A user. `email` is present only for the user themself and for admins.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct UserOut {
     pub id: i64,
     pub username: String,
@@ -64,7 +54,7 @@ impl UserOut {
 }
 
 /// A profile (the one-to-one side of a user).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct ProfileOut {
     pub id: i64,
     pub user_id: i64,
@@ -98,7 +88,7 @@ impl From<&profile::Model> for ProfileOut {
 }
 
 /// A post.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct PostOut {
     pub id: i64,
     pub author_id: i64,
@@ -124,7 +114,7 @@ impl From<&post::Model> for PostOut {
 }
 
 /// A comment.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct CommentOut {
     pub id: i64,
     pub post_id: i64,
@@ -150,7 +140,7 @@ impl From<&comment::Model> for CommentOut {
 }
 
 /// A role.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct RoleOut {
     pub id: i64,
     pub name: String,
@@ -179,7 +169,7 @@ pub struct AssignerOut {
 }
 
 /// A role assignment as seen from its user: the association object of `user_roles`.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct UserAssignmentOut {
     pub role: RoleOut,
     #[schema(format = DateTime)]
@@ -189,7 +179,7 @@ pub struct UserAssignmentOut {
 }
 
 /// A role assignment as seen from its role.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct RoleAssignmentOut {
     pub user: UserOut,
     #[schema(format = DateTime)]

@@ -10,6 +10,7 @@ mod concurrency;
 mod fixtures;
 mod foundation;
 mod hostile;
+mod identity;
 mod limits;
 mod openapi;
 mod operations;
