@@ -11,8 +11,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::migration::Migrator;
 
@@ -166,4 +170,59 @@ pub fn sqlite_file(db: &DatabaseConnection) -> Option<std::path::PathBuf> {
 /// True for SQLite, whose writers take one database-wide lock.
 pub fn is_sqlite(db: &DatabaseConnection) -> bool {
     matches!(db.get_database_backend(), DbBackend::Sqlite)
+}
+
+/// The connection as the services that write in a transaction use it: on SQLite, write
+/// transactions of this process take turns through a gate.
+///
+/// SQLite allows one writer at a time, and a deferred transaction that reads and then
+/// writes fails at once with "database is locked" when another writer got there first
+/// (the busy timeout does not apply to that upgrade). Serialising write transactions
+/// inside the process avoids that; across processes the busy timeout still applies.
+#[derive(Clone)]
+pub struct Writer {
+    db: DatabaseConnection,
+    gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; on SQLite it also holds the process's write gate.
+pub struct WriteTxn<'a> {
+    pub txn: DatabaseTransaction,
+    _gate: Option<MutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for WriteTxn<'_> {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn<'_> {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl Writer {
+    /// The writer of `db`, with a gate of its own when `db` is SQLite.
+    pub fn new(db: DatabaseConnection) -> Self {
+        let gate = is_sqlite(&db).then(|| Arc::new(Mutex::new(())));
+        Writer { db, gate }
+    }
+
+    /// The connection, for the statements that need no transaction.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a transaction that will write.
+    pub async fn begin(&self) -> Result<WriteTxn<'_>, DbErr> {
+        let gate = match &self.gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        let txn = self.db.begin().await?;
+        Ok(WriteTxn { txn, _gate: gate })
+    }
 }

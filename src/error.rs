@@ -255,7 +255,8 @@ impl IntoResponse for AppError {
 }
 
 /// Collects the refusals of several fields, so that one 422 names every bad field
-/// (SPEC §4) instead of only the first one found.
+/// (SPEC §4) instead of only the first one found. A field is refused once: the first
+/// reason found (its type, say) stands, and later checks of the same field add nothing.
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<FieldError>);
 
@@ -265,7 +266,7 @@ impl FieldErrors {
         match parsed {
             Ok(value) => Some(value),
             Err(message) => {
-                self.0.push(FieldError::new(field, message));
+                self.reject(field, message);
                 None
             }
         }
@@ -273,7 +274,19 @@ impl FieldErrors {
 
     /// Records a refusal found outside a `parse` (a missing field, say).
     pub fn reject(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
+        if !self.0.iter().any(|e| e.field == field) {
+            self.0.push(FieldError::new(field, message));
+        }
+    }
+
+    /// Whether no field was refused.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The 422 naming every refused field.
+    pub fn into_error(self) -> AppError {
+        AppError::validation(self.0)
     }
 
     /// `Ok` when no field was refused, else 422 with one entry per refused field.
@@ -281,7 +294,7 @@ impl FieldErrors {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(AppError::validation(self.0))
+            Err(self.into_error())
         }
     }
 
@@ -291,7 +304,7 @@ impl FieldErrors {
     pub fn finish<T>(self, value: Option<T>) -> Result<T> {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
-            _ if !self.0.is_empty() => Err(AppError::validation(self.0)),
+            _ if !self.0.is_empty() => Err(self.into_error()),
             _ => Err(AppError::internal(anyhow::anyhow!(
                 "a field was missing although none was refused"
             ))),

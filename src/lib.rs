@@ -10,6 +10,8 @@ pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod jwt;
+pub mod metrics;
 pub mod migration;
 pub mod observe;
 pub mod service;
@@ -38,8 +40,10 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api::router(state.clone()))
         .route("/metrics", get(observe::get_metrics))
         .merge(api::docs::router())
+        .fallback(api::unknown_route)
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(api::head_limits::refuse_oversized_head))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
@@ -93,7 +97,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let secret = service::auth::load_or_create_secret(&db, settings.jwt_secret.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("loading the token secret: {e}"))?;
-    let keys = service::auth::JwtKeys::new(&secret);
+    let keys = jwt::JwtKeys::new(&secret);
     Ok(AppState::new(db, keys, settings))
 }
 
@@ -109,6 +113,15 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let bind = settings.bind.clone();
         let state = build_state(settings).await?;
+        let swept = service::sweep::sweep(&state.db, time::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("sweeping expired rows at start-up: {e}"))?;
+        tracing::info!(
+            refresh_tokens = swept.refresh_tokens,
+            revoked_tokens = swept.revoked_tokens,
+            login_attempts = swept.login_attempts,
+            "swept expired authentication rows at start-up"
+        );
         Self::with_state(state, &bind).await
     }
 
@@ -163,8 +176,13 @@ impl Application {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+            .header_read_timeout(settings.header_read_timeout)
+            .max_headers(api::head_limits::HYPER_MAX_HEADERS);
         let router = self.router;
+        let sweeper = tokio::spawn(service::sweep::sweep_every(
+            self.state.db.clone(),
+            settings.sweep_interval,
+        ));
         tokio::pin!(shutdown);
         loop {
             let slot = tokio::select! {
@@ -203,6 +221,7 @@ impl Application {
             });
         }
         drop(self.listener);
+        sweeper.abort();
         tokio::select! {
             _ = graceful.shutdown() => {}
             _ = tokio::time::sleep(grace) => {

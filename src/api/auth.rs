@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::api::extract::{AppJson, AppQuery, AuthUser, IncludeParams};
+use crate::api::extract::{AppQuery, AuthUser, IncludeParams, JsonBody, required};
 use crate::api::openapi::parts::{
     BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     UnsupportedMediaType, UserIncludes,
@@ -35,6 +35,15 @@ pub fn router() -> Router<AppState> {
         .route("/auth/me", get(get_me))
 }
 
+/// What starting a session needs from the state: the keys and the two token lifetimes.
+fn issuer(state: &AppState) -> auth::Issuer<'_> {
+    auth::Issuer {
+        keys: &state.jwt,
+        access_ttl: state.settings.access_ttl,
+        refresh_ttl: state.settings.refresh_ttl,
+    }
+}
+
 /// `POST /auth/register`. Every field is optional to serde so that a 422 can name every
 /// missing or invalid field at once.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -54,13 +63,8 @@ pub struct RegisterRequest {
     display_name: Option<String>,
 }
 
-fn required(value: Option<String>) -> std::result::Result<String, String> {
-    value.ok_or_else(|| "is required".to_string())
-}
-
 impl RegisterRequest {
-    fn into_account(self) -> Result<NewAccount> {
-        let mut fields = FieldErrors::default();
+    fn into_account(self, mut fields: FieldErrors) -> Result<NewAccount> {
         let username = fields.check(
             "username",
             required(self.username).and_then(|u| Username::parse(&u)),
@@ -77,18 +81,14 @@ impl RegisterRequest {
                 .transpose()
                 .map(Option::flatten),
         );
-        fields.into_result()?;
-        match (username, email, password, display_name) {
-            (Some(username), Some(email), Some(password), Some(display_name)) => Ok(NewAccount {
+        fields
+            .finish(username.zip(email).zip(password.zip(display_name)))
+            .map(|((username, email), (password, display_name))| NewAccount {
                 username,
                 email,
                 password,
                 display_name,
-            }),
-            _ => Err(AppError::internal(anyhow::anyhow!(
-                "a field passed validation without a value"
-            ))),
-        }
+            })
     }
 }
 
@@ -105,12 +105,11 @@ impl RegisterRequest {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
     ))]
-pub async fn register(
-    State(state): State<AppState>,
-    AppJson(request): AppJson<RegisterRequest>,
-) -> Result<Response> {
-    let account = request.into_account()?;
-    let created = users::register(&state, account).await?;
+pub async fn register(State(state): State<AppState>, body: JsonBody) -> Result<Response> {
+    let account = body
+        .parse::<RegisterRequest>()?
+        .check(RegisterRequest::into_account)?;
+    let created = users::register(&state.db, account).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/users/{}", created.id))
         .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))?;
     Ok((
@@ -126,9 +125,19 @@ pub async fn register(
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// A username or an email (holding `@`), case-insensitive.
-    login: String,
-    #[schema(format = Password)]
-    password: String,
+    #[schema(value_type = String, required = true)]
+    login: Option<String>,
+    #[schema(value_type = String, required = true, format = Password)]
+    password: Option<String>,
+}
+
+impl LoginRequest {
+    /// The login and the password, both required.
+    fn into_credentials(self, mut fields: FieldErrors) -> Result<(String, String)> {
+        let login = fields.check("login", required(self.login));
+        let password = fields.check("password", required(self.password));
+        fields.finish(login.zip(password))
+    }
 }
 
 /// An access token (a short-lived JWT) and a refresh token.
@@ -146,11 +155,11 @@ pub struct LoginRequest {
         (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
     ))]
-pub async fn login(
-    State(state): State<AppState>,
-    AppJson(request): AppJson<LoginRequest>,
-) -> Result<Json<TokenPair>> {
-    auth::login(&state, &request.login, &request.password)
+pub async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Json<TokenPair>> {
+    let (login, password) = body
+        .parse::<LoginRequest>()?
+        .check(LoginRequest::into_credentials)?;
+    auth::login(&state.writer, &issuer(&state), &login, &password)
         .await
         .map(Json)
 }
@@ -159,7 +168,8 @@ pub async fn login(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    #[schema(value_type = String, required = true)]
+    refresh_token: Option<String>,
 }
 
 /// A new token pair; the refresh token sent stops working.
@@ -174,11 +184,14 @@ pub struct RefreshRequest {
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
     ))]
-pub async fn refresh(
-    State(state): State<AppState>,
-    AppJson(request): AppJson<RefreshRequest>,
-) -> Result<Json<TokenPair>> {
-    auth::refresh(&state, &request.refresh_token)
+pub async fn refresh(State(state): State<AppState>, body: JsonBody) -> Result<Json<TokenPair>> {
+    let refresh_token = body
+        .parse::<RefreshRequest>()?
+        .check(|request, mut fields| {
+            let token = fields.check("refresh_token", required(request.refresh_token));
+            fields.finish(token)
+        })?;
+    auth::refresh(&state.writer, &issuer(&state), &refresh_token)
         .await
         .map(Json)
 }
@@ -195,7 +208,7 @@ pub async fn logout(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
 ) -> Result<StatusCode> {
-    auth::logout(&state, &viewer).await?;
+    auth::logout(&state.writer, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

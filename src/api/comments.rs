@@ -64,8 +64,7 @@ pub struct CommentRequest {
 
 impl CommentRequest {
     /// The body of a new comment, which must be given.
-    fn required_body(self) -> Result<CommentBody> {
-        let mut errors = FieldErrors::default();
+    fn required_body(self, mut errors: FieldErrors) -> Result<CommentBody> {
         let body = errors.check(
             "body",
             required(self.body).and_then(|b| CommentBody::parse(&b)),
@@ -74,8 +73,7 @@ impl CommentRequest {
     }
 
     /// The new body of an edited comment, when one was given.
-    fn optional_body(self) -> Result<Option<CommentBody>> {
-        let mut errors = FieldErrors::default();
+    fn optional_body(self, mut errors: FieldErrors) -> Result<Option<CommentBody>> {
         let body = errors.check(
             "body",
             self.body.as_deref().map(CommentBody::parse).transpose(),
@@ -169,8 +167,10 @@ pub async fn create_comment(
     body: JsonBody,
 ) -> Result<Response> {
     lookup::require::<post::Entity, _>(&state.reader()?, post_id, "Post").await?;
-    let text = body.parse::<CommentRequest>()?.required_body()?;
-    let comment = comments::create(&state, post_id, viewer.id, text).await?;
+    let text = body
+        .parse::<CommentRequest>()?
+        .check(CommentRequest::required_body)?;
+    let comment = comments::create(&state.db, post_id, viewer.id, text).await?;
     Ok(created(
         format!("/api/v1/comments/{}", comment.id),
         comment_item(&comment),
@@ -224,8 +224,11 @@ pub async fn update_comment(
 ) -> Result<Json<Item>> {
     let target = comments::find_in_context(&state.db, id).await?;
     comments::authorize(&viewer, CommentAction::Edit, &target)?;
-    let comment = match body.parse::<CommentRequest>()?.optional_body()? {
-        Some(text) => comments::update_body(&state, id, text).await?,
+    let comment = match body
+        .parse::<CommentRequest>()?
+        .check(CommentRequest::optional_body)?
+    {
+        Some(text) => comments::update_body(&state.db, id, text).await?,
         None => target.comment,
     };
     Ok(Json(comment_item(&comment)))
@@ -250,6 +253,6 @@ pub async fn delete_comment(
 ) -> Result<Response> {
     let target = comments::find_in_context(&state.db, id).await?;
     comments::authorize(&viewer, CommentAction::Delete, &target)?;
-    comments::delete(&state, id).await?;
+    comments::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

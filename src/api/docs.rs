@@ -1,9 +1,10 @@
-//! `GET /docs`: the interactive API page. Its HTML, script and style are compiled into the
-//! binary (no CDN), and it renders the document served at `/api/v1/openapi.json`.
+//! `GET /docs`: the interactive API page (`GET /` redirects to it). Its HTML, script and
+//! style are compiled into the binary (no CDN), and it renders the document served at
+//! `/api/v1/openapi.json`.
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::state::AppState;
@@ -15,6 +16,8 @@ const STYLE: &str = include_str!("../../assets/docs/docs.css");
 /// The documentation page and its assets.
 pub fn router() -> Router<AppState> {
     Router::new()
+        // A browser opening the bare address finds the documentation.
+        .route("/", get(|| async { Redirect::temporary("/docs") }))
         .route("/docs", get(get_docs_page))
         .route(
             "/docs/docs.js",

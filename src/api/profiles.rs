@@ -71,8 +71,7 @@ pub struct ProfileRequest {
 }
 
 impl ProfileRequest {
-    fn validate(self) -> Result<ProfileFields> {
-        let mut errors = FieldErrors::default();
+    fn validate(self, mut errors: FieldErrors) -> Result<ProfileFields> {
         let avatar_url = errors.check(
             "avatar_url",
             self.avatar_url
@@ -175,8 +174,10 @@ pub async fn replace_user_profile(
 ) -> Result<Response> {
     lookup::require::<user::Entity, _>(&state.reader()?, user_id, "User").await?;
     profiles::authorize(&viewer, user_id)?;
-    let fields = body.parse::<ProfileRequest>()?.validate()?;
-    let (profile, outcome) = profiles::replace(&state, user_id, fields).await?;
+    let fields = body
+        .parse::<ProfileRequest>()?
+        .check(ProfileRequest::validate)?;
+    let (profile, outcome) = profiles::replace(&state.writer, user_id, fields).await?;
     Ok(match outcome {
         Outcome::Created => created(
             format!("/api/v1/users/{user_id}/profile"),
@@ -205,6 +206,6 @@ pub async fn delete_user_profile(
 ) -> Result<Response> {
     profiles::find_by_user(&state.reader()?, user_id).await?;
     profiles::authorize(&viewer, user_id)?;
-    profiles::delete_by_user(&state, user_id).await?;
+    profiles::delete_by_user(&state.db, user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

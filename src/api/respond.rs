@@ -55,7 +55,7 @@ impl<'v> ListRead<'v> {
     }
 
     /// A list that takes no `include` or `counts` (400 when given): the association
-    /// lists.
+    /// lists (role assignments, follows, favorites, tags).
     pub fn prepare_plain(
         order: SortOrder,
         list: &ListParams,
@@ -144,4 +144,14 @@ pub fn created(location: String, item: Item) -> Response {
         Json(item),
     )
         .into_response()
+}
+
+/// The answer of a PUT that links two rows (a follow, a favorite): 201 with `Location`
+/// set to the PUT's own path when it created the link, else 200; the link either way.
+pub fn linked(created_now: bool, location: String, item: Item) -> Response {
+    if created_now {
+        created(location, item)
+    } else {
+        (StatusCode::OK, Json(item)).into_response()
+    }
 }

@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::api::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, de_present,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
+    de_present,
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
@@ -22,7 +23,7 @@ use crate::api::openapi::parts::{
 use crate::api::respond::{ListRead, OneRead};
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
-use crate::error::{AppError, FieldErrors, Problem, Result};
+use crate::error::{AppError, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
 use crate::service::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
@@ -136,8 +137,10 @@ pub async fn create_role(
     body: JsonBody,
 ) -> Result<Response> {
     policy::ensure_may_manage(&viewer)?;
-    let request: CreateRoleRequest = body.parse()?;
-    let mut fields = FieldErrors::default();
+    let Parsed {
+        value: request,
+        mut fields,
+    } = body.parse::<CreateRoleRequest>()?;
     let name = fields.check(
         "name",
         request
@@ -204,11 +207,16 @@ pub async fn update_role(
 ) -> Result<Json<RoleOut>> {
     let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let request: UpdateRoleRequest = body.parse()?;
+    let Parsed {
+        value: request,
+        mut fields,
+    } = body.parse::<UpdateRoleRequest>()?;
     let updated = match request.description {
-        None => target,
+        None => {
+            fields.into_result()?;
+            target
+        }
         Some(raw) => {
-            let mut fields = FieldErrors::default();
             let parsed = fields.check(
                 "description",
                 raw.map(|d| RoleDescription::parse(&d))
@@ -244,7 +252,7 @@ pub async fn delete_role(
 ) -> Result<Response> {
     let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    match roles::delete(&state, &target, params.dry_run).await? {
+    match roles::delete(&state.db, &target, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -328,7 +336,7 @@ pub async fn assign_role(
     users::find(&state.reader()?, user_id).await?;
     let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let (created, row) = roles::grant(&state, Some(&viewer), user_id, &target).await?;
+    let (created, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
     let body = Json(row.into_item());
     if created {
         let location = location(format!("/api/v1/users/{user_id}/roles/{}", target.name))?;
@@ -360,6 +368,6 @@ pub async fn unassign_role(
     users::find(&state.reader()?, user_id).await?;
     let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    roles::revoke(&state, user_id, &target).await?;
+    roles::revoke(&state.writer, user_id, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

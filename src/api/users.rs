@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
-    MaybeAuthUser, de_present, search_text,
+    MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity,
@@ -23,6 +23,7 @@ use crate::api::respond::{ListRead, OneRead};
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
+use crate::domain::username::Username;
 use crate::error::{AppError, FieldErrors, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
@@ -106,6 +107,11 @@ pub async fn get_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    /// A new username (API 1.1): 3–32 letters, digits, `_`, `.`, `-`; 409
+    /// `username_taken` when another user has it in any case. Tokens stay valid.
+    #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = String, required = false, min_length = 3, max_length = 32)]
+    username: Option<Option<String>>,
     /// Trimmed; `null` or blank clears it.
     #[serde(default, deserialize_with = "de_present")]
     #[schema(value_type = Option<String>, max_length = 80)]
@@ -134,8 +140,10 @@ fn not_null<T>(value: Option<T>) -> std::result::Result<T, String> {
 impl UpdateUserRequest {
     /// Parses every field, naming all the bad ones; `current_password` is required for a
     /// new password when `needs_current` (it has been checked already when present).
-    fn into_changes(self, needs_current: bool) -> Result<AccountChanges> {
-        let mut fields = FieldErrors::default();
+    fn into_changes(self, mut fields: FieldErrors, needs_current: bool) -> Result<AccountChanges> {
+        let username = self
+            .username
+            .map(|raw| fields.check("username", not_null(raw).and_then(|u| Username::parse(&u))));
         let display_name = match self.display_name {
             None => None,
             Some(None) => Some(None),
@@ -157,6 +165,7 @@ impl UpdateUserRequest {
         fields.into_result()?;
         // After `finish`, no field that failed (and so holds `Some(None)`) is left.
         Ok(AccountChanges {
+            username: username.flatten(),
             display_name,
             email: email.flatten(),
             password: password.flatten(),
@@ -177,7 +186,7 @@ impl UpdateUserRequest {
         (status = 401, response = Unauthorized),
         (status = 403, description = "Not the user nor an admin, `is_active` from a non-admin (`forbidden`), or a wrong `current_password` (`wrong_password`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
-        (status = 409, description = "`email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`username_taken`, `email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
@@ -195,7 +204,10 @@ pub async fn update_user(
     if body.0.get("is_active").is_some() {
         policy::ensure_may_set_active(&viewer)?;
     }
-    let request: UpdateUserRequest = body.parse()?;
+    let Parsed {
+        value: request,
+        fields,
+    } = body.parse::<UpdateUserRequest>()?;
     let needs_current = policy::needs_current_password(&viewer);
     // A wrong current password is 403, which outranks the fields' 422s.
     if needs_current
@@ -204,8 +216,8 @@ pub async fn update_user(
     {
         users::ensure_current_password(&target, current).await?;
     }
-    let changes = request.into_changes(needs_current)?;
-    let updated = users::update(&state, &viewer, target, changes).await?;
+    let changes = request.into_changes(fields, needs_current)?;
+    let updated = users::update(&state.writer, &viewer, target, changes).await?;
     Ok(Json(UserOut::new(&updated, Some(&viewer))))
 }
 
@@ -233,7 +245,7 @@ pub async fn delete_user(
 ) -> Result<Response> {
     users::find(&state.reader()?, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
-    match users::delete(&state, id, params.dry_run).await? {
+    match users::delete(&state.writer, id, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -1,60 +1,37 @@
 //! Passwords, tokens, sessions and the authenticated caller.
 //!
-//! Access tokens are HS256 JWTs (`sub`, `exp`, `iat`, `jti`); any other algorithm,
-//! `none` included, is refused. Checking a token is one SQL statement that reads the user,
+//! Access tokens are HS256 JWTs (`sub`, `exp`, `iat`, `jti`), signed and verified by
+//! [`crate::jwt`]; any other algorithm, `none` included, is refused. Checking a token is one SQL statement that reads the user,
 //! whether they are active, their admin/moderator roles and whether the token's `jti` was
 //! revoked, so revocation and deactivation take effect at once in every process.
 //!
 //! Passwords are argon2id, hashed and verified on the blocking pool. A login session is a
 //! `refresh_tokens` row holding the SHA-256 digest of 256 random bits and the `jti` of the
 //! access token issued with it; refreshing deletes the row and makes a new one (rotation),
-//! logging out deletes it and records the access token's `jti` in `revoked_tokens`. Failed
-//! logins are rows of `login_attempts`, so throttling holds across processes.
+//! logging out deletes it and records the access token's `jti` in `revoked_tokens`. Login
+//! attempts are rows of `login_attempts`, reserved before the password is verified, so
+//! throttling holds across processes and against parallel bursts.
 
 use std::sync::LazyLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::db::Writer;
 use crate::domain::password::Password;
 use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
 use crate::error::{AppError, Result};
-use crate::state::AppState;
+use crate::jwt::{JwtKeys, decode_access_token, issue_access_token, random_hex};
+use crate::service::read::Reader;
 use crate::time;
-
-/// The HS256 key pair built from the secret.
-pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-impl JwtKeys {
-    pub fn new(secret: &[u8]) -> Self {
-        JwtKeys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-        }
-    }
-}
-
-/// The claims of an access token.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub exp: u64,
-    pub iat: u64,
-    pub jti: String,
-}
 
 /// Who is calling, as established by a valid token.
 #[derive(Clone, Debug)]
@@ -67,56 +44,6 @@ pub struct Viewer {
     pub jti: String,
     /// When the access token expires (seconds since the epoch).
     pub exp: u64,
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Random bytes from the operating system's generator, hex-encoded.
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    hex::encode(buf)
-}
-
-/// Signs an access token for `user_id`; returns the token, its `jti` and its expiry.
-pub fn issue_access_token(
-    keys: &JwtKeys,
-    user_id: i64,
-    ttl_secs: u64,
-) -> Result<(String, String, u64)> {
-    let iat = unix_now();
-    let exp = iat + ttl_secs;
-    let jti = random_hex(16);
-    let claims = Claims {
-        sub: user_id.to_string(),
-        exp,
-        iat,
-        jti: jti.clone(),
-    };
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("signing a token: {e}")))?;
-    Ok((token, jti, exp))
-}
-
-/// Verifies signature, algorithm and expiry; no database access.
-pub fn decode_access_token(keys: &JwtKeys, token: &str) -> Result<Claims> {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                AppError::unauthorized("token_expired", "The access token has expired.")
-            }
-            _ => AppError::unauthorized("invalid_token", "The access token is not valid."),
-        })
 }
 
 struct CallerRow {
@@ -156,8 +83,12 @@ fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
 
 /// Turns a bearer token into the caller, in one statement; 401 when the token is bad,
 /// expired or revoked, or its user is gone or deactivated.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Viewer> {
-    let claims = decode_access_token(&state.jwt, token)?;
+pub async fn authenticate<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    keys: &JwtKeys,
+    token: &str,
+) -> Result<Viewer> {
+    let claims = decode_access_token(keys, token)?;
     let user_id: i64 = claims
         .sub
         .parse()
@@ -181,7 +112,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Viewer> {
         .from(user::Entity)
         .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
         .to_owned();
-    let row: Option<CallerRow> = state.reader()?.first(&stmt).await?;
+    let row: Option<CallerRow> = db.first(&stmt).await?;
     match row {
         Some(r) if r.is_active && !r.revoked => Ok(Viewer {
             id: r.id,
@@ -279,6 +210,14 @@ pub async fn verify_password(stored: Option<String>, password: &str) -> Result<b
 // ---------------------------------------------------------------------------------------
 // Sessions
 
+/// What starting a session needs besides the database: the keys that sign its access
+/// token and the lifetimes of its two tokens.
+pub struct Issuer<'a> {
+    pub keys: &'a JwtKeys,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
 /// What login and refresh answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
@@ -302,11 +241,11 @@ fn invalid_refresh_token() -> AppError {
 /// digest tied to the access token's `jti`.
 async fn start_session<C: ConnectionTrait>(
     db: &C,
-    state: &AppState,
+    issuer: &Issuer<'_>,
     user_id: i64,
 ) -> Result<TokenPair> {
-    let ttl = Ord::max(state.settings.access_ttl.as_secs(), 1);
-    let (access_token, jti, _) = issue_access_token(&state.jwt, user_id, ttl)?;
+    let ttl = Ord::max(issuer.access_ttl.as_secs(), 1);
+    let (access_token, jti, _) = issue_access_token(issuer.keys, user_id, ttl)?;
     let refresh_token = random_hex(32);
     let now = time::now();
     refresh_token::ActiveModel {
@@ -314,8 +253,7 @@ async fn start_session<C: ConnectionTrait>(
         token_hash: Set(sha256_hex(&refresh_token)),
         access_jti: Set(jti),
         expires_at: Set(now
-            + chrono::Duration::from_std(state.settings.refresh_ttl)
-                .unwrap_or(chrono::Duration::days(30))),
+            + chrono::Duration::from_std(issuer.refresh_ttl).unwrap_or(chrono::Duration::days(30))),
         created_at: Set(now),
         ..Default::default()
     }
@@ -354,29 +292,118 @@ async fn find_by_login<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<u
     Ok(user::Entity::find().filter(by).one(db).await?)
 }
 
-/// Failures for this login text, or for the user it names, newer than `since`: the
-/// newest [`MAX_FAILED_LOGINS`] of them, newest first. Counting by user too means the
-/// username and the email of one account share one allowance.
-async fn recent_failures<C: ConnectionTrait>(
-    db: &C,
-    key: &str,
-    user_id: Option<i64>,
-    since: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
+/// Whose allowance an attempt draws on: failures for this login text, or for the user it
+/// names. Counting by user too means the username and the email of one account share one
+/// allowance.
+fn attempts_of(key: &str, user_id: Option<i64>) -> Condition {
     let mut who = Condition::any().add(login_attempt::Column::Login.eq(key));
     if let Some(id) = user_id {
         who = who.add(login_attempt::Column::UserId.eq(id));
     }
-    Ok(login_attempt::Entity::find()
+    who
+}
+
+/// The PostgreSQL advisory lock that serialises the throttle checks of one account (or of
+/// one login text naming no account): the first 8 bytes of a digest of what it names, the
+/// same in every process.
+fn throttle_lock_key(key: &str, user_id: Option<i64>) -> i64 {
+    let subject = match user_id {
+        Some(id) => format!("relata login throttle: user {id}"),
+        None => format!("relata login throttle: login {key}"),
+    };
+    let digest = Sha256::digest(subject.as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+}
+
+/// Reserves one of the login's [`MAX_FAILED_LOGINS`] attempts before its password is
+/// verified, or refuses with 429 when the window holds that many already.
+///
+/// The reservation is a `login_attempts` row written first and counted with the others in
+/// one transaction that no other attempt on the same account can interleave with: on
+/// PostgreSQL a transaction-scoped advisory lock keyed by the account, on SQLite the
+/// database's single writer (the insert comes first, so the count reads after every
+/// committed reservation). Attempts in flight therefore count as failures until they are
+/// resolved, and a burst of parallel attempts cannot all pass the check. Other accounts
+/// take other locks, and the lock is released before the password is verified.
+async fn reserve_attempt(
+    db: &Writer,
+    key: &str,
+    user_id: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock($1)",
+            [throttle_lock_key(key, user_id).into()],
+        ))
+        .await?;
+    }
+    let reserved = login_attempt::ActiveModel {
+        login: Set(key.to_string()),
+        user_id: Set(user_id),
+        attempted_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&*txn)
+    .await?
+    .id;
+    // The newest attempts besides this one, newest first; one more than the allowance,
+    // so that this one's own row cannot hide the fifth.
+    let others: Vec<(i64, chrono::DateTime<chrono::Utc>)> = login_attempt::Entity::find()
         .select_only()
-        .column(login_attempt::Column::AttemptedAt)
-        .filter(who)
-        .filter(login_attempt::Column::AttemptedAt.gt(since))
+        .columns([
+            login_attempt::Column::Id,
+            login_attempt::Column::AttemptedAt,
+        ])
+        .filter(attempts_of(key, user_id))
+        .filter(login_attempt::Column::AttemptedAt.gt(now - FAILED_LOGIN_WINDOW))
         .order_by_desc(login_attempt::Column::AttemptedAt)
-        .limit(MAX_FAILED_LOGINS as u64)
-        .into_tuple::<chrono::DateTime<chrono::Utc>>()
-        .all(db)
-        .await?)
+        .order_by_desc(login_attempt::Column::Id)
+        .limit(MAX_FAILED_LOGINS as u64 + 1)
+        .into_tuple::<(i64, chrono::DateTime<chrono::Utc>)>()
+        .all(&*txn)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| *id != reserved)
+        .collect();
+    if others.len() >= MAX_FAILED_LOGINS {
+        // Refused attempts are not recorded: dropping the transaction rolls the
+        // reservation back. The lock lifts when the oldest of the newest five leaves the
+        // window.
+        drop(txn);
+        let unlocks_at = others[MAX_FAILED_LOGINS - 1].1 + FAILED_LOGIN_WINDOW;
+        let wait = Ord::max((unlocks_at - now).num_seconds(), 1);
+        return Err(AppError::rate_limited(wait as u64));
+    }
+    txn.commit().await?;
+    Ok(reserved)
+}
+
+/// Keeps a reservation as the record of a failure. A success of the same account may have
+/// cleared it while this password was verified; then the failure is recorded anew.
+async fn record_failure(db: &Writer, reserved: i64, key: &str, user_id: Option<i64>) -> Result<()> {
+    let kept = login_attempt::Entity::update_many()
+        .col_expr(
+            login_attempt::Column::AttemptedAt,
+            Expr::col(login_attempt::Column::AttemptedAt),
+        )
+        .filter(login_attempt::Column::Id.eq(reserved))
+        .exec(db.db())
+        .await?;
+    if kept.rows_affected == 0 {
+        login_attempt::ActiveModel {
+            login: Set(key.to_string()),
+            user_id: Set(user_id),
+            attempted_at: Set(time::now()),
+            ..Default::default()
+        }
+        .insert(db.db())
+        .await?;
+    }
+    Ok(())
 }
 
 fn invalid_credentials() -> AppError {
@@ -385,62 +412,49 @@ fn invalid_credentials() -> AppError {
 
 /// Logs in with a username or email and a password.
 ///
-/// In order: 429 when the login is locked (even with the right password), 401 for an
+/// In order: 429 when the login is locked (even with the right password; checked and
+/// reserved before the password is verified, see [`reserve_attempt`]), 401 for an
 /// unknown login or a wrong password alike (same body; an unknown login is verified
 /// against a dummy hash so it takes as long), 403 for a deactivated account with the right
-/// password. A failure is recorded; a success clears the login's failures.
+/// password. A failure keeps its reservation; a success clears the login's failures.
 #[tracing::instrument(skip_all)]
-pub async fn login(state: &AppState, login: &str, password: &str) -> Result<TokenPair> {
+pub async fn login(
+    db: &Writer,
+    issuer: &Issuer<'_>,
+    login: &str,
+    password: &str,
+) -> Result<TokenPair> {
     let key = login_key(login);
-    let found = find_by_login(&state.db, &key).await?;
-    let now = time::now();
-    let failures = recent_failures(
-        &state.db,
-        &key,
-        found.as_ref().map(|u| u.id),
-        now - FAILED_LOGIN_WINDOW,
-    )
-    .await?;
-    if failures.len() >= MAX_FAILED_LOGINS {
-        // The lock lifts when the oldest of the newest five leaves the window.
-        let unlocks_at = failures[MAX_FAILED_LOGINS - 1] + FAILED_LOGIN_WINDOW;
-        let wait = Ord::max((unlocks_at - now).num_seconds(), 1);
-        return Err(AppError::rate_limited(wait as u64));
-    }
+    let found = find_by_login(db.db(), &key).await?;
+    let user_id = found.as_ref().map(|u| u.id);
+    let reserved = reserve_attempt(db, &key, user_id, time::now()).await?;
     let plausible = password.chars().count() <= Password::MAX;
     let matched = plausible
         && verify_password(found.as_ref().map(|u| u.password_hash.clone()), password).await?;
     let user = match found {
         Some(user) if matched => user,
-        found => {
-            login_attempt::ActiveModel {
-                login: Set(key),
-                user_id: Set(found.map(|u| u.id)),
-                attempted_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&state.db)
-            .await?;
+        _ => {
+            record_failure(db, reserved, &key, user_id).await?;
             return Err(invalid_credentials());
         }
     };
     if !user.is_active {
+        // The right password: not a failure, so the reservation goes.
+        login_attempt::Entity::delete_by_id(reserved)
+            .exec(db.db())
+            .await?;
         return Err(AppError::new(
             axum::http::StatusCode::FORBIDDEN,
             "account_disabled",
             "This account is deactivated.",
         ));
     }
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     login_attempt::Entity::delete_many()
-        .filter(
-            Condition::any()
-                .add(login_attempt::Column::Login.eq(key.as_str()))
-                .add(login_attempt::Column::UserId.eq(user.id)),
-        )
+        .filter(attempts_of(&key, Some(user.id)))
         .exec(&*txn)
         .await?;
-    let pair = start_session(&*txn, state, user.id).await?;
+    let pair = start_session(&*txn, issuer, user.id).await?;
     txn.commit().await?;
     Ok(pair)
 }
@@ -448,9 +462,13 @@ pub async fn login(state: &AppState, login: &str, password: &str) -> Result<Toke
 /// Trades a refresh token for a new pair. The old refresh token is deleted in the same
 /// transaction, so of two concurrent uses exactly one succeeds and any later use is 401.
 #[tracing::instrument(skip_all)]
-pub async fn refresh(state: &AppState, raw_refresh_token: &str) -> Result<TokenPair> {
+pub async fn refresh(
+    db: &Writer,
+    issuer: &Issuer<'_>,
+    raw_refresh_token: &str,
+) -> Result<TokenPair> {
     let digest = sha256_hex(raw_refresh_token);
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     let session = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(digest))
         .one(&*txn)
@@ -480,7 +498,7 @@ pub async fn refresh(state: &AppState, raw_refresh_token: &str) -> Result<TokenP
             "This account is deactivated.",
         ));
     }
-    let pair = start_session(&*txn, state, session.user_id).await?;
+    let pair = start_session(&*txn, issuer, session.user_id).await?;
     txn.commit().await?;
     Ok(pair)
 }
@@ -489,10 +507,10 @@ pub async fn refresh(state: &AppState, raw_refresh_token: &str) -> Result<TokenP
 /// issued with it deleted, in one transaction. Revocations whose tokens have expired
 /// anyway are swept on the way.
 #[tracing::instrument(skip_all, fields(user_id = viewer.id))]
-pub async fn logout(state: &AppState, viewer: &Viewer) -> Result<()> {
+pub async fn logout(db: &Writer, viewer: &Viewer) -> Result<()> {
     let expires_at = chrono::DateTime::from_timestamp(viewer.exp as i64, 0)
         .unwrap_or_else(|| time::now() + FAILED_LOGIN_WINDOW);
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     revoked_token::Entity::insert(revoked_token::ActiveModel {
         jti: Set(viewer.jti.clone()),
         user_id: Set(viewer.id),

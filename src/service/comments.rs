@@ -14,7 +14,6 @@ use crate::service::auth::Viewer;
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::order;
-use crate::state::AppState;
 
 /// What a caller wants to do to an existing comment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,8 +101,8 @@ pub async fn list_for_author<C: ConnectionTrait>(
 
 /// Creates a comment by `author_id` on `post_id`; 404 when the post was deleted since the
 /// caller checked it (the foreign key refuses the row).
-pub async fn create(
-    state: &AppState,
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
     post_id: i64,
     author_id: i64,
     body: CommentBody,
@@ -117,7 +116,7 @@ pub async fn create(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(db)
     .await
     .map_err(|err| {
         if foreign_key_violation(&err) {
@@ -129,12 +128,16 @@ pub async fn create(
 }
 
 /// Replaces a comment's body; 404 when it was deleted meanwhile.
-pub async fn update_body(state: &AppState, id: i64, body: CommentBody) -> Result<comment::Model> {
+pub async fn update_body<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    body: CommentBody,
+) -> Result<comment::Model> {
     comment::Entity::update_many()
         .col_expr(comment::Column::Body, Expr::val(body.into_inner()))
         .col_expr(comment::Column::UpdatedAt, Expr::val(crate::time::now()))
         .filter(comment::Column::Id.eq(id))
-        .exec_with_returning(&state.db)
+        .exec_with_returning(db)
         .await?
         .into_iter()
         .next()
@@ -142,8 +145,8 @@ pub async fn update_body(state: &AppState, id: i64, body: CommentBody) -> Result
 }
 
 /// Deletes a comment; 404 when it was deleted meanwhile.
-pub async fn delete(state: &AppState, id: i64) -> Result<()> {
-    let result = comment::Entity::delete_by_id(id).exec(&state.db).await?;
+pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+    let result = comment::Entity::delete_by_id(id).exec(db).await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found("Comment"));
     }

@@ -8,7 +8,8 @@ use serde_json::Value as Json;
 
 use crate::service::page::SortOrder;
 use crate::service::repr::{
-    CommentOut, PostOut, ProfileOut, RoleAssignmentOut, RoleOut, UserAssignmentOut, UserOut,
+    CommentOut, FollowOut, PostFavoriteOut, PostOut, ProfileOut, RoleAssignmentOut, RoleOut,
+    TagOut, UserAssignmentOut, UserFavoriteOut, UserOut,
 };
 
 macro_rules! outputs {
@@ -41,6 +42,10 @@ outputs!(
     Role(RoleOut),
     UserAssignment(UserAssignmentOut),
     RoleAssignment(RoleAssignmentOut),
+    Tag(TagOut),
+    Follow(FollowOut),
+    UserFavorite(UserFavoriteOut),
+    PostFavorite(PostFavoriteOut),
 );
 
 impl Out {
@@ -314,6 +319,8 @@ mod tests {
             id,
             author_id: 7,
             title: "t\"".into(),
+            slug: "t".into(),
+            description: String::new(),
             content: String::new(),
             created_at: "2026-01-01T00:00:00.000000Z".into(),
             updated_at: "2026-01-01T00:00:00.000000Z".into(),

@@ -8,13 +8,13 @@ use sea_orm::{
     QueryTrait, Set,
 };
 
+use crate::db::Writer;
 use crate::domain::text::{Bio, Location};
 use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::read::{FromRow, Reader, Row};
-use crate::state::AppState;
 
 /// A whole profile as PUT sends it, already validated; `None` is an empty field.
 pub struct ProfileFields {
@@ -85,7 +85,7 @@ impl FromRow for UserAndProfile {
 /// a concurrent PUT that won — the `UPDATE` replaces it. 404 when the user does not exist
 /// (the foreign key refuses the row).
 pub async fn replace(
-    state: &AppState,
+    db: &Writer,
     user_id: i64,
     fields: ProfileFields,
 ) -> Result<(profile::Model, Outcome)> {
@@ -95,7 +95,7 @@ pub async fn replace(
         bio: fields.bio.map(Bio::into_inner),
         location: fields.location.map(Location::into_inner),
     };
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     let now = crate::time::now();
     // A concurrent DELETE can remove the row between the INSERT that saw it and the
     // UPDATE; the next round's INSERT then creates it. A few rounds settle any such race.
@@ -175,10 +175,10 @@ async fn insert_if_absent<C: ConnectionTrait>(
 }
 
 /// Deletes the profile of `user_id`; 404 when there is none.
-pub async fn delete_by_user(state: &AppState, user_id: i64) -> Result<()> {
+pub async fn delete_by_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()> {
     let result = profile::Entity::delete_many()
         .filter(profile::Column::UserId.eq(user_id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found("Profile"));

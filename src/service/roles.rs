@@ -7,17 +7,19 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QuerySelect, QueryTrait, Set, TryInsertResult,
 };
 
+use crate::db::Writer;
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
-use crate::entity::{role, user_role};
+use crate::entity::{role, user, user_role};
 use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::Viewer;
+use crate::service::counts::{col, count_where, read_counts};
 use crate::service::include::sql::{
     RoleAssignmentRow, UserAssignmentRow, assignments_of_roles, assignments_of_users,
 };
@@ -25,8 +27,6 @@ use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::CascadePreview;
 use crate::service::repr::order;
-use crate::service::users::{self, count_where, read_counts};
-use crate::state::AppState;
 use crate::time;
 
 /// Who may do what with roles (SPEC §4), in one place.
@@ -113,9 +113,9 @@ fn ensure_deletable(target: &role::Model) -> Result<()> {
 
 /// Deletes a role and, by cascade, its assignments; with `dry_run` only reports what
 /// would go. The `admin` role is refused either way.
-#[tracing::instrument(skip(state, target), fields(role = target.name))]
-pub async fn delete(
-    state: &AppState,
+#[tracing::instrument(skip(db, target), fields(role = target.name))]
+pub async fn delete<C: ConnectionTrait>(
+    db: &C,
     target: &role::Model,
     dry_run: bool,
 ) -> Result<Option<CascadePreview>> {
@@ -124,12 +124,11 @@ pub async fn delete(
         let by_role = |table: &'static str, column: &'static str| {
             count_where(
                 table,
-                Condition::all()
-                    .add(Expr::col((Alias::new(table), Alias::new(column))).eq(target.id)),
+                Condition::all().add(col(table, column).eq(target.id)),
             )
         };
-        let counts = read_counts(
-            &state.db,
+        let delete = read_counts(
+            db,
             vec![
                 ("roles", by_role("roles", "id")),
                 ("user_roles", by_role("user_roles", "role_id")),
@@ -137,16 +136,11 @@ pub async fn delete(
         )
         .await?;
         return Ok(Some(CascadePreview {
-            delete: counts
-                .into_iter()
-                .map(|(table, n)| (table, u64::try_from(n).unwrap_or(0)))
-                .collect(),
+            delete,
             set_null: BTreeMap::new(),
         }));
     }
-    let deleted = role::Entity::delete_by_id(target.id)
-        .exec(&state.db)
-        .await?;
+    let deleted = role::Entity::delete_by_id(target.id).exec(db).await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::not_found("Role"));
     }
@@ -222,12 +216,12 @@ pub async fn assignment<C: ConnectionTrait>(
 /// `PUT /users/{id}/roles/{name}`: assigns and reads the assignment back, in one
 /// transaction; true when it was created.
 pub async fn grant(
-    state: &AppState,
+    db: &Writer,
     viewer: Option<&Viewer>,
     user_id: i64,
     target: &role::Model,
 ) -> Result<(bool, UserAssignmentRow)> {
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     let created = assign(&*txn, user_id, target.id, viewer.map(|v| v.id)).await?;
     let row = assignment(&*txn, user_id, target.id).await?;
     txn.commit().await?;
@@ -236,11 +230,11 @@ pub async fn grant(
 
 /// Takes `target` from `user_id`: 404 when not held; removing `admin` from the last
 /// active admin is refused (409 `last_admin`).
-#[tracing::instrument(skip(state, target), fields(role = target.name))]
-pub async fn revoke(state: &AppState, user_id: i64, target: &role::Model) -> Result<()> {
-    let txn = state.begin_write().await?;
+#[tracing::instrument(skip(db, target), fields(role = target.name))]
+pub async fn revoke(db: &Writer, user_id: i64, target: &role::Model) -> Result<()> {
+    let txn = db.begin().await?;
     if target.name == role::ADMIN {
-        users::ensure_not_last_admin(&*txn, user_id).await?;
+        ensure_not_last_admin(&*txn, user_id).await?;
     }
     let deleted = user_role::Entity::delete_many()
         .filter(user_role::Column::UserId.eq(user_id))
@@ -252,4 +246,43 @@ pub async fn revoke(state: &AppState, user_id: i64, target: &role::Model) -> Res
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// 409 `last_admin` when `user_id` is the only active user holding `admin`.
+///
+/// On PostgreSQL the admin rows are locked (`FOR UPDATE`) until the caller's transaction
+/// ends, so two admins removing each other at once cannot both pass; on SQLite the write
+/// transaction already excludes every other writer.
+pub async fn ensure_not_last_admin<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()> {
+    let admins = Query::select()
+        .column((user_role::Entity, user_role::Column::UserId))
+        .from(user_role::Entity)
+        .inner_join(
+            role::Entity,
+            Expr::col((role::Entity, role::Column::Id))
+                .equals((user_role::Entity, user_role::Column::RoleId)),
+        )
+        .inner_join(
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id))
+                .equals((user_role::Entity, user_role::Column::UserId)),
+        )
+        .and_where(Expr::col((role::Entity, role::Column::Name)).eq(role::ADMIN))
+        .and_where(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
+        .lock(LockType::Update)
+        .to_owned();
+    let ids: Vec<i64> = db
+        .query_all(&admins)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "user_id"))
+        .collect::<std::result::Result<_, _>>()?;
+    if ids == [user_id] {
+        Err(AppError::conflict(
+            "last_admin",
+            "This is the last active admin; make another admin first.",
+        ))
+    } else {
+        Ok(())
+    }
 }

@@ -6,25 +6,25 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{
-    Alias, Asterisk, Condition, Expr, ExprTrait, Func, LikeExpr, LockType, Query,
-};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryTrait, Set,
 };
 
+use crate::db::Writer;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
-use crate::entity::{refresh_token, role, user, user_role};
+use crate::entity::{refresh_token, role, user};
 use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::{self, Viewer};
+use crate::service::counts::{col, count_where, read_counts};
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
-use crate::state::AppState;
+use crate::service::roles;
 use crate::time;
 
 /// Who may do what to a user account (SPEC §4), in one place.
@@ -108,18 +108,18 @@ pub async fn insert_account<C: ConnectionTrait>(
 
 /// Creates an account (`POST /auth/register`).
 #[tracing::instrument(skip_all, fields(username = account.username.as_str()))]
-pub async fn register(state: &AppState, account: NewAccount) -> Result<user::Model> {
+pub async fn register<C: ConnectionTrait>(db: &C, account: NewAccount) -> Result<user::Model> {
     let hash = auth::hash_password(&account.password).await?;
-    insert_account(&state.db, &account, hash).await
+    insert_account(db, &account, hash).await
 }
 
 /// Creates an account holding the `admin` role, in one transaction (`relata admin create`).
-pub async fn create_admin(state: &AppState, account: NewAccount) -> Result<user::Model> {
+pub async fn create_admin(db: &Writer, account: NewAccount) -> Result<user::Model> {
     let hash = auth::hash_password(&account.password).await?;
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     let created = insert_account(&*txn, &account, hash).await?;
-    let admin = crate::service::roles::find(&Reader::Orm(&*txn), role::ADMIN).await?;
-    crate::service::roles::assign(&*txn, created.id, admin.id, None).await?;
+    let admin = roles::find(&Reader::Orm(&*txn), role::ADMIN).await?;
+    roles::assign(&*txn, created.id, admin.id, None).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -182,6 +182,8 @@ pub async fn list<C: ConnectionTrait>(
 /// `display_name: Some(None)` clears it.
 #[derive(Debug, Default)]
 pub struct AccountChanges {
+    /// A new username (API 1.1); tokens issued before the change stay valid.
+    pub username: Option<Username>,
     pub display_name: Option<Option<DisplayName>>,
     pub email: Option<Email>,
     pub password: Option<Password>,
@@ -206,7 +208,7 @@ pub async fn ensure_current_password(target: &user::Model, current: &str) -> Res
 /// last active admin is refused (409 `last_admin`).
 #[tracing::instrument(skip_all, fields(user_id = target.id))]
 pub async fn update(
-    state: &AppState,
+    db: &Writer,
     viewer: &Viewer,
     target: user::Model,
     changes: AccountChanges,
@@ -217,6 +219,9 @@ pub async fn update(
     };
     let deactivating = changes.is_active == Some(false) && target.is_active;
     let mut row = target.clone().into_active_model();
+    if let Some(username) = changes.username {
+        row.username = Set(username.into_inner());
+    }
     if let Some(display_name) = changes.display_name {
         row.display_name = Set(display_name.map(DisplayName::into_inner));
     }
@@ -233,9 +238,9 @@ pub async fn update(
         return Ok(target);
     }
     row.updated_at = Set(time::now());
-    let txn = state.begin_write().await?;
+    let txn = db.begin().await?;
     if deactivating {
-        ensure_not_last_admin(&*txn, target.id).await?;
+        roles::ensure_not_last_admin(&*txn, target.id).await?;
     }
     let updated = row.update(&*txn).await.map_err(account_conflict)?;
     if password_hash.is_some() {
@@ -249,83 +254,11 @@ pub async fn update(
     Ok(updated)
 }
 
-/// 409 `last_admin` when `user_id` is the only active user holding `admin`.
-///
-/// On PostgreSQL the admin rows are locked (`FOR UPDATE`) until the caller's transaction
-/// ends, so two admins removing each other at once cannot both pass; on SQLite the write
-/// transaction already excludes every other writer.
-pub async fn ensure_not_last_admin<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()> {
-    let admins = Query::select()
-        .column((user_role::Entity, user_role::Column::UserId))
-        .from(user_role::Entity)
-        .inner_join(
-            role::Entity,
-            Expr::col((role::Entity, role::Column::Id))
-                .equals((user_role::Entity, user_role::Column::RoleId)),
-        )
-        .inner_join(
-            user::Entity,
-            Expr::col((user::Entity, user::Column::Id))
-                .equals((user_role::Entity, user_role::Column::UserId)),
-        )
-        .and_where(Expr::col((role::Entity, role::Column::Name)).eq(role::ADMIN))
-        .and_where(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
-        .lock(LockType::Update)
-        .to_owned();
-    let ids: Vec<i64> = db
-        .query_all(&admins)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<i64>("", "user_id"))
-        .collect::<std::result::Result<_, _>>()?;
-    if ids == [user_id] {
-        Err(AppError::conflict(
-            "last_admin",
-            "This is the last active admin; make another admin first.",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// `(SELECT COUNT(*) FROM table WHERE cond)`.
-pub fn count_where(table: &'static str, cond: Condition) -> Expr {
-    Expr::from(
-        Query::select()
-            .expr(Func::count(Expr::col(Asterisk)))
-            .from(Alias::new(table))
-            .cond_where(cond)
-            .to_owned(),
-    )
-}
-
-/// Reads named counts computed by one statement, `SELECT (…) AS name, …`.
-pub async fn read_counts<C: ConnectionTrait>(
-    db: &C,
-    counts: Vec<(&'static str, Expr)>,
-) -> Result<BTreeMap<&'static str, i64>> {
-    let mut select = Query::select();
-    for (name, expr) in &counts {
-        select.expr_as(expr.clone(), Alias::new(*name));
-    }
-    let row = db
-        .query_one(&select)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a count query returned no row")))?;
-    counts
-        .iter()
-        .map(|(name, _)| Ok((*name, row.try_get::<i64>("", name)?)))
-        .collect()
-}
-
-fn col(table: &'static str, column: &'static str) -> Expr {
-    Expr::col((Alias::new(table), Alias::new(column)))
-}
-
 /// What deleting user `id` would remove (I3), counted in one statement: the user, their
 /// profile, posts, the comments they wrote and those on their posts (each once), their
-/// role assignments and tokens; and the assignments they made to others, which stay with
-/// `assigned_by` set to NULL.
+/// role assignments and tokens, their follows in both directions, their favorites and
+/// those of their posts, and their posts' `post_tags` rows; and the assignments they made
+/// to others, which stay with `assigned_by` set to NULL.
 pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<CascadePreview> {
     let by_user = |column: &'static str, table: &'static str| {
         count_where(table, Condition::all().add(col(table, column).eq(id)))
@@ -339,7 +272,23 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
         "comments",
         Condition::any()
             .add(col("comments", "author_id").eq(id))
-            .add(col("comments", "post_id").in_subquery(their_posts)),
+            .add(col("comments", "post_id").in_subquery(their_posts.clone())),
+    );
+    let follows = count_where(
+        "follows",
+        Condition::any()
+            .add(col("follows", "follower_id").eq(id))
+            .add(col("follows", "followee_id").eq(id)),
+    );
+    let favorites = count_where(
+        "favorites",
+        Condition::any()
+            .add(col("favorites", "user_id").eq(id))
+            .add(col("favorites", "post_id").in_subquery(their_posts.clone())),
+    );
+    let post_tags = count_where(
+        "post_tags",
+        Condition::all().add(col("post_tags", "post_id").in_subquery(their_posts)),
     );
     let assigned_to_others = count_where(
         "user_roles",
@@ -355,6 +304,9 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
             ("posts", by_user("author_id", "posts")),
             ("comments", comments),
             ("user_roles", by_user("user_id", "user_roles")),
+            ("follows", follows),
+            ("favorites", favorites),
+            ("post_tags", post_tags),
             ("refresh_tokens", by_user("user_id", "refresh_tokens")),
             ("revoked_tokens", by_user("user_id", "revoked_tokens")),
             ("login_attempts", by_user("user_id", "login_attempts")),
@@ -362,10 +314,7 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
         ],
     )
     .await?;
-    let mut delete: BTreeMap<&'static str, u64> = counts
-        .iter()
-        .map(|(table, n)| (*table, u64::try_from(*n).unwrap_or(0)))
-        .collect();
+    let mut delete = counts;
     let set_null = delete.remove("assigned_by").unwrap_or(0);
     Ok(CascadePreview {
         delete,
@@ -376,14 +325,14 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
 /// Deletes user `id` and, through the foreign keys' cascades, everything I3 names, in one
 /// transaction; with `dry_run` only reports what would go. The last active admin cannot
 /// be deleted (409 `last_admin`), with or without `dry_run`.
-#[tracing::instrument(skip(state))]
-pub async fn delete(state: &AppState, id: i64, dry_run: bool) -> Result<Option<CascadePreview>> {
+#[tracing::instrument(skip(db))]
+pub async fn delete(db: &Writer, id: i64, dry_run: bool) -> Result<Option<CascadePreview>> {
     if dry_run {
-        ensure_not_last_admin(&state.db, id).await?;
-        return deletion_preview(&state.db, id).await.map(Some);
+        roles::ensure_not_last_admin(db.db(), id).await?;
+        return deletion_preview(db.db(), id).await.map(Some);
     }
-    let txn = state.begin_write().await?;
-    ensure_not_last_admin(&*txn, id).await?;
+    let txn = db.begin().await?;
+    roles::ensure_not_last_admin(&*txn, id).await?;
     let deleted = user::Entity::delete_by_id(id).exec(&*txn).await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::not_found("User"));

@@ -86,6 +86,49 @@ db_test!(registration_names_every_invalid_field, |app| {
     assert_eq!(res.body["errors"].as_array().unwrap().len(), 3);
 });
 
+fn refused_fields(res: &crate::helpers::Res) -> Vec<String> {
+    res.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("a field").to_string())
+        .collect()
+}
+
+db_test!(
+    one_422_names_unknown_fields_wrongly_typed_ones_and_invalid_ones_together,
+    |app| {
+        let res = app
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"username": "a b", "email": 42, "is_admin": true, "role": "admin"}),
+            )
+            .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(
+            refused_fields(&res),
+            ["is_admin", "role", "email", "username", "password"],
+            "{}",
+            res.body
+        );
+        let res = app
+            .post("/api/v1/auth/login", None, json!({"extra": 1}))
+            .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(refused_fields(&res), ["extra", "login", "password"]);
+        let res = app
+            .post("/api/v1/auth/refresh", None, json!({"refresh_token": null}))
+            .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(refused_fields(&res), ["refresh_token"]);
+        // Nothing was created by the refused registration.
+        app.post("/api/v1/auth/register", None, register_body("ab_c"))
+            .await
+            .assert_status(201);
+    }
+);
+
 db_test!(
     a_registration_body_of_the_wrong_form_gets_415_413_400_or_422,
     |app| {
@@ -386,7 +429,7 @@ db_test!(tampered_and_foreign_tokens_are_refused, |app| {
 
 db_test!(an_expired_token_is_refused, |app| {
     let (alice, _) = app.user("alice").await;
-    let now = relata::service::auth::unix_now();
+    let now = relata::jwt::unix_now();
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"sub": alice.to_string(), "iat": now - 1000, "exp": now - 100, "jti": "x"}),
@@ -419,7 +462,7 @@ db_test!(the_tokens_of_a_deleted_user_are_refused, |app| {
     .await
     .assert_problem(401, "invalid_token");
     // A well-signed token naming a user id that never existed.
-    let now = relata::service::auth::unix_now();
+    let now = relata::jwt::unix_now();
     let ghost = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"sub": "987654", "iat": now, "exp": now + 600, "jti": "ghost"}),

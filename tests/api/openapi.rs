@@ -16,6 +16,7 @@ use crate::db_test;
 /// Routes served on purpose without being API operations: the docs page's own script and
 /// style, and the Prometheus endpoint.
 const UNDOCUMENTED: &[(&str, &str)] = &[
+    ("GET", "/"),
     ("GET", "/docs/docs.js"),
     ("GET", "/docs/docs.css"),
     ("GET", "/metrics"),

@@ -1,7 +1,7 @@
 //! The entities' rows, read by position in the order `Entity::find()` selects them (the
 //! entity's column order, checked below against each entity).
 
-use crate::entity::{comment, post, profile, role, user};
+use crate::entity::{comment, favorite, follow, post, profile, role, tag, user};
 use crate::from_row;
 
 from_row!(user::Model {
@@ -28,6 +28,8 @@ from_row!(post::Model {
     id,
     author_id,
     title,
+    slug,
+    description,
     content,
     created_at,
     updated_at,
@@ -44,6 +46,21 @@ from_row!(role::Model {
     id,
     name,
     description,
+    created_at,
+});
+from_row!(follow::Model {
+    follower_id,
+    followee_id,
+    created_at,
+});
+from_row!(favorite::Model {
+    user_id,
+    post_id,
+    created_at,
+});
+from_row!(tag::Model {
+    id,
+    name,
     created_at,
 });
 
@@ -71,5 +88,14 @@ mod tests {
             <comment::Model as Fields>::FIELDS
         );
         assert_eq!(columns::<role::Entity>(), <role::Model as Fields>::FIELDS);
+        assert_eq!(
+            columns::<follow::Entity>(),
+            <follow::Model as Fields>::FIELDS
+        );
+        assert_eq!(
+            columns::<favorite::Entity>(),
+            <favorite::Model as Fields>::FIELDS
+        );
+        assert_eq!(columns::<tag::Entity>(), <tag::Model as Fields>::FIELDS);
     }
 }

@@ -28,6 +28,17 @@ impl Column for i64 {
     }
 }
 
+impl Column for i32 {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        match value {
+            ValueRef::Integer(n) => {
+                i32::try_from(n).map_err(|_| DbErr::Type(format!("{n} does not fit an i32")))
+            }
+            other => Err(type_error("an integer", other)),
+        }
+    }
+}
+
 impl Column for bool {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
         match value {

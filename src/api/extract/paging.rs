@@ -1,0 +1,61 @@
+//! The parameters every GET shares: paging (`limit`, `cursor`, `count`) and expansion
+//! (`include`, `counts`, `include_limit`).
+
+use serde::Deserialize;
+
+use super::query::de_bool_flag;
+use crate::error::AppError;
+
+/// `include`, `counts` and `include_limit`, taken by every GET.
+#[derive(Debug, Default, Deserialize)]
+pub struct IncludeParams {
+    pub include: Option<String>,
+    pub counts: Option<String>,
+    pub include_limit: Option<String>,
+}
+
+/// Paging parameters of every list: `limit`, `cursor`, `count`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1–100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page (opaque; a tampered one is 400).
+    pub cursor: Option<String>,
+    /// `true` adds `total`, the size of the whole collection.
+    #[serde(default, deserialize_with = "de_bool_flag")]
+    #[param(value_type = Option<bool>, default = false)]
+    pub count: bool,
+}
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u64 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: u64 = 100;
+
+/// Parses an integer parameter in `1..=max`, answering 400 naming the parameter.
+pub fn parse_bounded(
+    name: &str,
+    raw: Option<&str>,
+    default: u64,
+    max: u64,
+) -> Result<u64, AppError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(AppError::bad_request(
+                "invalid_query",
+                format!("`{name}` must be an integer from 1 to {max}."),
+            )),
+        },
+    }
+}
+
+impl ListParams {
+    /// The page size, 1–100 (default 20).
+    pub fn limit(&self) -> Result<u64, AppError> {
+        parse_bounded("limit", self.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)
+    }
+}

@@ -1,0 +1,43 @@
+//! `/tags`: every tag, by name in code-point order. A tag's posts are
+//! `/tags/{name}/posts` (in `api::posts`, with the other post lists).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+use crate::api::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
+use crate::api::openapi::parts::{BadRequest, TagPage, Unauthorized};
+use crate::api::respond::ListRead;
+use crate::error::Result;
+use crate::service::item::{Item, Page};
+use crate::service::repr::{TagOut, order};
+use crate::service::tags;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tags", get(list_tags))
+}
+
+/// Tags by name.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "tags",
+    summary = "List tags by name",
+    security((), ("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of tags", body = TagPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn list_tags(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::tags(), &list, &include, viewer.as_ref())?;
+    let db = state.reader()?;
+    let fetched = tags::list(&db, &read.page).await?;
+    read.respond(&db, fetched, |tag| Item::from(TagOut::from(&tag)))
+        .await
+}

@@ -1,0 +1,88 @@
+//! Access tokens: the HS256 key pair, the claims, signing and verifying.
+//!
+//! Below the state and the services, so that both can hold and use the keys without
+//! importing each other. Verifying a token here checks only the signature, the algorithm
+//! and the expiry; whether its user and `jti` are still good is `service::auth`'s
+//! question, answered from the database.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, Result};
+
+/// The HS256 key pair built from the secret.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub jti: String,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Random bytes from the operating system's generator, hex-encoded.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Signs an access token for `user_id`; returns the token, its `jti` and its expiry.
+pub fn issue_access_token(
+    keys: &JwtKeys,
+    user_id: i64,
+    ttl_secs: u64,
+) -> Result<(String, String, u64)> {
+    let iat = unix_now();
+    let exp = iat + ttl_secs;
+    let jti = random_hex(16);
+    let claims = Claims {
+        sub: user_id.to_string(),
+        exp,
+        iat,
+        jti: jti.clone(),
+    };
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("signing a token: {e}")))?;
+    Ok((token, jti, exp))
+}
+
+/// Verifies signature, algorithm and expiry; no database access.
+pub fn decode_access_token(keys: &JwtKeys, token: &str) -> Result<Claims> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                AppError::unauthorized("token_expired", "The access token has expired.")
+            }
+            _ => AppError::unauthorized("invalid_token", "The access token is not valid."),
+        })
+}
