@@ -173,7 +173,22 @@ def seed(relata, backend, size):
     out = run([relata, "seed", *SEEDS[size], "--quiet"], env=env).stdout
     secs = time.time() - t
     log(f"seeded {backend} {size} in {secs:.1f}s: {out.splitlines()[0]}")
-    return {"seconds": round(secs, 1), "report": out.splitlines()[0]}
+    result = {"seconds": round(secs, 1), "report": out.splitlines()[0],
+              "when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+    # Kept beside the databases, so that a run with --reuse can say what it reuses.
+    seeds = seeds_seen()
+    seeds[f"{backend}/{size}"] = result
+    with open(os.path.join(WORK, "seeds.json"), "w") as f:
+        json.dump(seeds, f, indent=1)
+    return result
+
+
+def seeds_seen():
+    try:
+        with open(os.path.join(WORK, "seeds.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 class Server:
@@ -570,6 +585,9 @@ def bench_backend(args, bins, backend, results):
     for size in ["10k", "100k"]:
         if args.reuse and db_exists(backend, size):
             log(f"reusing the {backend} {size} database")
+            earlier = seeds_seen().get(f"{backend}/{size}")
+            if earlier:
+                res["seed"][size] = dict(earlier, reused=True)
         else:
             res["seed"][size] = seed(bins["current"], backend, size)
     cleaner = Cleaner(backend, ["10k", "100k"])
@@ -722,7 +740,8 @@ def markdown(summary, results, args, meta):
         res = results[backend]
         lines += [f"## {backend}", ""]
         for size, s in res["seed"].items():
-            lines.append(f"- seed {size}: {s['seconds']}s — {s['report']}")
+            when = f" (reused: seeded {s.get('when', 'earlier')})" if s.get("reused") else ""
+            lines.append(f"- seed {size}: {s['seconds']}s — {s['report']}{when}")
         if backend != "sqlite":
             lines.append("- node-fast serves SQLite only: no peer column on PostgreSQL.")
         for other, why in res.get("unsupported", {}).items():
