@@ -215,3 +215,127 @@ pub fn relation(resource: Resource, name: &str) -> Option<&'static Relation> {
         .iter()
         .find(|r| r.parent == resource && r.name == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{TableName, TableRef};
+    use sea_orm::{Iterable, RelationDef, RelationTrait};
+
+    use super::*;
+    use crate::entity::{comment, post, profile, role, user, user_role};
+
+    type End = (String, String);
+
+    fn table(t: &TableRef) -> String {
+        match t {
+            TableRef::Table(TableName(_, name), _) => name.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn column(c: &sea_orm::Identity) -> String {
+        c.iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A relation as the pair of columns it joins, in no particular direction.
+    fn ends(def: &RelationDef) -> [End; 2] {
+        let mut ends = [
+            (table(&def.from_tbl), column(&def.from_col)),
+            (table(&def.to_tbl), column(&def.to_col)),
+        ];
+        ends.sort();
+        ends
+    }
+
+    fn table_ends(rel: &Relation) -> [End; 2] {
+        let (key_table, key_column) = rel.link.key_column();
+        let mut ends = [
+            (rel.parent.table().to_string(), rel.parent_key.to_string()),
+            (key_table.to_string(), key_column.to_string()),
+        ];
+        ends.sort();
+        ends
+    }
+
+    /// Every relation the entities declare, by parent resource; a many-to-many is its
+    /// junction's foreign key to the parent.
+    fn declared() -> Vec<(Resource, [End; 2])> {
+        let mut out = Vec::new();
+        let mut add = |parent: Resource, defs: Vec<RelationDef>| {
+            out.extend(defs.iter().map(|d| (parent, ends(d))));
+        };
+        add(
+            Resource::User,
+            user::Relation::iter().map(|r| r.def()).collect(),
+        );
+        add(
+            Resource::Post,
+            post::Relation::iter().map(|r| r.def()).collect(),
+        );
+        add(
+            Resource::Comment,
+            comment::Relation::iter().map(|r| r.def()).collect(),
+        );
+        add(
+            Resource::Profile,
+            profile::Relation::iter().map(|r| r.def()).collect(),
+        );
+        add(
+            Resource::Role,
+            role::Relation::iter().map(|r| r.def()).collect(),
+        );
+        // users.roles and roles.users go through `user_roles`.
+        add(Resource::User, vec![user_role::Relation::User.def()]);
+        add(Resource::Role, vec![user_role::Relation::Role.def()]);
+        out
+    }
+
+    /// Relations the entities declare that `include` does not offer, and why.
+    const NOT_INCLUDED: &[(Resource, &str, &str)] = &[
+        // The assignments a user made to others (`assigned_by`) are no include path.
+        (Resource::User, "user_roles", "assigned_by"),
+        // API 1.1 phase B adds these paths (SPEC §5 "Eager loading additions").
+        (Resource::User, "follows", "followee_id"),
+        (Resource::User, "follows", "follower_id"),
+        (Resource::User, "favorites", "user_id"),
+        (Resource::Post, "favorites", "post_id"),
+        (Resource::Post, "post_tags", "post_id"),
+    ];
+
+    #[test]
+    fn every_table_entry_is_a_relation_the_entities_declare() {
+        let declared = declared();
+        for rel in RELATIONS {
+            assert!(
+                declared
+                    .iter()
+                    .any(|(parent, ends)| *parent == rel.parent && *ends == table_ends(rel)),
+                "{:?}.{} joins {:?}, which no entity relation of {:?} does",
+                rel.parent,
+                rel.name,
+                table_ends(rel),
+                rel.parent
+            );
+        }
+    }
+
+    #[test]
+    fn every_relation_an_entity_declares_is_in_the_table() {
+        for (parent, ends) in declared() {
+            let in_table = RELATIONS
+                .iter()
+                .any(|rel| rel.parent == parent && table_ends(rel) == ends);
+            let excused = NOT_INCLUDED.iter().any(|(p, t, c)| {
+                *p == parent && ends.iter().any(|(table, col)| table == t && col == c)
+            });
+            assert!(
+                in_table || excused,
+                "{parent:?} declares a relation joining {ends:?}: add it to RELATIONS (or to \
+                 NOT_INCLUDED, saying why)"
+            );
+        }
+    }
+}
