@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Relata's benchmark: see bench/README.md. Run through bench/run.sh.
 
-Builds release, seeds a 10k-user and a 100k-user database per backend, starts
-`relata serve` on both plus the HTTP floor, then measures every scenario with wrk in
-interleaved rounds (so that the machine's noise falls on all of them alike), the database
-floor with examples/floor_db, and writes a markdown table and the raw figures to
-bench/results/.
+Builds release, seeds a 10k-user and a 100k-user database per backend, starts `relata
+serve` on both, and beside it on the 10k database a baseline build of another revision
+(--baseline REV) and, on SQLite, the node-fast peer. Then measures every scenario with wrk
+on each of them in interleaved rounds (so that the machine's noise falls on all of them
+alike), the database floor with examples/floor_db, and writes a markdown table, the raw
+figures and a target check to bench/results/.
 """
 
 import argparse
@@ -16,10 +17,12 @@ import platform
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +31,15 @@ WORK = os.path.join(BENCH, "work")
 LUA = os.path.join(BENCH, "lua")
 PASSWORD = "relata-demo-password"
 PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# One token secret for every server of a run (and the floor's capture), so that a token
+# from one is valid on all.
+JWT_SECRET = "relata-bench-secret-0123456789abcdef0123456789"
+PEER_DIR = os.environ.get(
+    "BENCH_PEER_DIR", os.path.normpath(os.path.join(ROOT, "..", "shared", "peers", "node-fast")))
+if not os.path.isdir(PEER_DIR):
+    PEER_DIR = "/work/shared/peers/node-fast"
+PEER_HOME = os.environ.get("NODE_FAST_HOME",
+                           os.path.join(os.path.expanduser("~"), ".cache", "relata-node-fast"))
 
 # What each database holds (documented in bench/README.md).
 SEEDS = {
@@ -40,8 +52,22 @@ S3_USER = 1          # the first seeded user: 1100 posts in both databases
 TOKEN_USER = "user9999"  # S1's viewer and S5's author: a plain user outside S1's page
 S4_POST = 12345       # a post with 5 comments
 POST_BODY = '{"title":"A benchmark post","content":"Written by wrk to measure POST /api/v1/posts."}'
+ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6"]
+GROWTH = ["S1", "S3p1", "S3p50"]
 
-PORTS = {"10k": 18181, "100k": 18182, "floor": 18190}
+# The targets measured on the 10k database besides the current build.
+PORTS = {"current": 18181, "current-100k": 18182, "baseline": 18183, "node-fast": 18184,
+         "floor": 18190}
+
+# Issue 11's targets (checked at the end of every run).
+TARGETS = {
+    "peer": (["S1", "S2", "S3p1", "S3p50", "S4", "S5"], 1.5),
+    "baseline_sqlite": (["S1", "S2", "S4"], 3.0),
+    "floor_sqlite": (["S1", "S2", "S4"], 0.60),
+    "baseline_postgres": (["S1", "S2", "S4"], 2.0),
+    "cost": 1.2,
+    "rss_mb": 100,
+}
 
 
 def log(msg):
@@ -68,13 +94,18 @@ class Http:
             req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(req, timeout=30) as res:
-            return res.status, dict(res.headers), res.read()
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                return res.status, dict(res.headers), res.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
 
 
-def wait_http(port, path="/api/v1/health", timeout=60):
+def wait_http(port, proc=None, path="/api/v1/health", timeout=90):
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server for port {port} exited with {proc.returncode}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2)
             return
@@ -102,6 +133,39 @@ def reset_db(backend, size):
              "-c", f"CREATE DATABASE {name}"])
 
 
+def db_exists(backend, size):
+    if backend == "sqlite":
+        return os.path.exists(f"{WORK}/relata-{size}.db")
+    out = run(["psql", PG_ADMIN, "-Atc",
+               f"SELECT 1 FROM pg_database WHERE datname = 'relata_bench_{size}'"]).stdout
+    return out.strip() == "1"
+
+
+def sql(backend, size, statement):
+    """Runs one statement on a bench database; returns the first column of the first row."""
+    if backend == "sqlite":
+        conn = sqlite3.connect(f"{WORK}/relata-{size}.db", timeout=30)
+        try:
+            row = conn.execute(statement).fetchone()
+            conn.commit()
+            return row[0] if row else None
+        finally:
+            conn.close()
+    out = run(["psql", db_url(backend, size), "-Atqc", statement]).stdout.strip()
+    return out or None
+
+
+def sql_rows(backend, size, statement):
+    """The first column of every row of one query on a bench database."""
+    if backend == "sqlite":
+        conn = sqlite3.connect(f"{WORK}/relata-{size}.db", timeout=30)
+        try:
+            return [r[0] for r in conn.execute(statement).fetchall()]
+        finally:
+            conn.close()
+    return run(["psql", db_url(backend, size), "-Atqc", statement]).stdout.split()
+
+
 def seed(relata, backend, size):
     reset_db(backend, size)
     env = dict(os.environ, DATABASE_URL=db_url(backend, size))
@@ -113,44 +177,75 @@ def seed(relata, backend, size):
 
 
 class Server:
-    """`relata serve` on one database, as shipped: default log level (to a file), no
-    strict budget, default pool size."""
+    """A server under test on one database: `relata serve` as shipped (default log level,
+    to a file; no strict budget; default pool size), or the node-fast peer."""
 
-    def __init__(self, relata, backend, size):
-        self.port = PORTS[size]
+    def __init__(self, name, cmd, backend, size, port, env_extra=None):
+        self.name, self.port = name, port
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("RELATA_") and k not in ("RUST_LOG", "DATABASE_URL")}
-        env.update(DATABASE_URL=db_url(backend, size), RELATA_BIND=f"127.0.0.1:{self.port}",
-                   RELATA_ACCESS_TTL_SECS="7200")
-        self.logfile = open(f"{WORK}/serve-{backend}-{size}.log", "w")
-        self.proc = subprocess.Popen([relata, "serve"], env=env, stdout=self.logfile,
-                                     stderr=self.logfile)
-        wait_http(self.port)
-        self.http = Http(self.port)
+        env.update(DATABASE_URL=db_url(backend, size), RELATA_BIND=f"127.0.0.1:{port}",
+                   RELATA_ACCESS_TTL_SECS="7200", RELATA_JWT_SECRET=JWT_SECRET,
+                   **(env_extra or {}))
+        self.logfile = open(f"{WORK}/serve-{backend}-{name}.log", "w")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.logfile, stderr=self.logfile,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_http(port, self.proc)
+        self.http = Http(port)
+
+    def pids(self):
+        """The server's processes (node-fast's cluster has a worker per core)."""
+        pids, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            try:
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo += [int(c) for c in f.read().split()]
+            except OSError:
+                pass
+        return pids
 
     def reset_peak(self):
-        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
-            f.write("5")
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                pass
 
     def peak_kb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
+        """Peak resident memory since the last reset, summed over the server's processes."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self.logfile.close()
 
 
 def login(http):
     body = json.dumps({"login": TOKEN_USER, "password": PASSWORD})
-    _, _, raw = http.call("POST", "/api/v1/auth/login", body)
+    status, _, raw = http.call("POST", "/api/v1/auth/login", body)
+    if status != 200:
+        raise RuntimeError(f"login answered {status}: {raw[:200]!r}")
     return json.loads(raw)["access_token"]
 
 
@@ -197,23 +292,20 @@ def wrk(url, script, conns, secs, env_extra):
 def wrk_scenario(base, name, sc, conns, secs, token, floor=False):
     method, path, script, needs_token = sc
     env = {"BENCH_TOKEN": token if needs_token else ""}
-    s2_path = None
     if floor:
-        # The floor answers `/<name>` with the real server's bytes.
+        # The HTTP floor answers `/<name>` with the real server's bytes.
         env["BENCH_POST_PATH"] = "/S5"
         env["BENCH_MIX_GET"], env["BENCH_MIX_POST"] = "/S2", "/S5"
         url = f"{base}/{name}"
     else:
-        env["BENCH_MIX_GET"], env["BENCH_MIX_POST"] = None, "/api/v1/posts"
+        env["BENCH_MIX_GET"] = "/api/v1/posts?limit=20&include=author,comments.author"
+        env["BENCH_MIX_POST"] = "/api/v1/posts"
         url = base + (path if method == "GET" else "/api/v1/posts")
-    if script == "mix" and not floor:
-        s2_path = "/api/v1/posts?limit=20&include=author,comments.author"
-        env["BENCH_MIX_GET"] = s2_path
-    env = {k: v for k, v in env.items() if v is not None}
     return wrk(url, script, conns, secs, env)
 
 
 def floor_db(tools, url, sc, token, secs, tasks, sql_out=None):
+    """The database floor of one scenario: {conns or "all": {...}}."""
     method, path, _, needs_token = sc
     cmd = [f"{tools}/floor_db", "--method", method, "--path", path, "--seconds", str(secs),
            "--tasks", ",".join(str(t) for t in tasks)]
@@ -223,90 +315,347 @@ def floor_db(tools, url, sc, token, secs, tasks, sql_out=None):
         cmd += ["--body", POST_BODY]
     if sql_out:
         cmd += ["--sql-out", sql_out]
-    out = run(cmd, env=dict(os.environ, DATABASE_URL=url, RUST_LOG="error")).stdout
+    out = run(cmd, env=dict(os.environ, DATABASE_URL=url, RUST_LOG="error",
+                            RELATA_JWT_SECRET=JWT_SECRET)).stdout
     result = {}
     for line in out.splitlines():
         parts = line.split("\t")
         if parts[0] == "floor_db":
-            result[int(parts[1])] = {"sets_per_s": float(parts[4]), "statements": int(parts[5])}
+            result[parts[1]] = {"workers": int(parts[2]), "sets_per_s": float(parts[5]),
+                                "statements": int(parts[6]), "rows": int(parts[7])}
     return result
 
 
-def bench_backend(args, relata, tools, backend, results):
+# ---------------------------------------------------------------------------------------
+# Builds: the current tree, a baseline revision, the peer
+
+
+def cargo_build(cwd, target, args):
+    env = dict(os.environ, CARGO_TARGET_DIR=target)
+    subprocess.run(["cargo", "build", "--release", *args], cwd=cwd, env=env, check=True)
+
+
+def build_current(target):
+    # The server as production builds it (default features); the floor's examples with the
+    # statement capture (a second build of the library, with `bench-capture`).
+    log("cargo build --release --bins (default features)")
+    cargo_build(ROOT, target, ["--bins"])
+    log("cargo build --release --examples --features bench-capture")
+    cargo_build(ROOT, target, ["--examples", "--features", "bench-capture"])
+
+
+def build_baseline(rev, target):
+    """Builds `relata` at `rev` in a git worktree under bench/work/; returns the binary."""
+    full = run(["git", "-C", ROOT, "rev-parse", "--verify", f"{rev}^{{commit}}"]).stdout.strip()
+    tree = os.path.join(WORK, f"baseline-{full[:9]}")
+    if not os.path.exists(os.path.join(tree, ".git")):
+        shutil.rmtree(tree, ignore_errors=True)
+        run(["git", "-C", ROOT, "worktree", "prune"])
+        run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, full])
+    else:
+        run(["git", "-C", tree, "checkout", "-q", "--detach", full])
+    btarget = os.environ.get("BENCH_BASELINE_TARGET",
+                             os.path.join(os.path.expanduser("~"), ".cache",
+                                          "relata-baseline-target"))
+    if not os.path.exists(btarget) and os.path.isdir(os.path.join(target, "release")):
+        # Seeded from the current build's release directory: the dependencies are the same
+        # crates, so only Relata itself compiles.
+        log(f"seeding {btarget} from {target}/release")
+        os.makedirs(btarget)
+        run(["cp", "-a", os.path.join(target, "release"), btarget])
+    log(f"cargo build --release --bin relata at {full[:9]} (baseline, in {tree})")
+    cargo_build(tree, btarget, ["--bin", "relata"])
+    known = [f[:-3] for f in os.listdir(os.path.join(tree, "src", "migration"))
+             if re.match(r"m\d+_.*\.rs$", f)]
+    return os.path.join(btarget, "release", "relata"), full, known
+
+
+def peer_installed():
+    return os.path.exists(os.path.join(PEER_HOME, "node_modules", "better-sqlite3", "build",
+                                       "Release", "better_sqlite3.node"))
+
+
+def install_peer():
+    if peer_installed():
+        return
+    log(f"installing node-fast into {PEER_HOME} ({PEER_DIR}/run.sh install)")
+    subprocess.run([os.path.join(PEER_DIR, "run.sh"), "install"], check=True,
+                   env=dict(os.environ, NODE_FAST_HOME=PEER_HOME))
+
+
+def check_peer(relata):
+    """node-fast's own check: same JSON as this build on S1-S5 (its own small database)."""
+    log("node-fast check.py (same JSON on S1-S5?)")
+    out = subprocess.run([sys.executable, os.path.join(PEER_DIR, "check.py"), relata],
+                         text=True, capture_output=True,
+                         env=dict(os.environ, NODE_FAST_HOME=PEER_HOME))
+    with open(os.path.join(WORK, "peer-check.log"), "w") as f:
+        f.write(out.stdout + out.stderr)
+    summary = [l for l in out.stdout.splitlines() if l.startswith("S1-S5")]
+    result = {"ok": out.returncode == 0,
+              "summary": summary[0] if summary else (out.stderr.strip().splitlines() or ["?"])[-1]}
+    log(f"node-fast check: {'ok' if result['ok'] else 'FAILED'}: {result['summary']}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Response bodies: saved per target, compared
+
+
+def normalize_created(raw):
+    """A POST's answer without what differs between two creations (id, timestamps)."""
+    try:
+        v = json.loads(raw)
+    except ValueError:
+        return raw
+    for k in ("id", "created_at", "updated_at"):
+        v.pop(k, None)
+    return json.dumps(v, sort_keys=True)
+
+
+def parsed_equal(a, b):
+    """Same JSON, key order and cursor strings aside (node-fast's cursors are its own)."""
+    def strip(v):
+        if isinstance(v, dict):
+            return {k: (x is None if k.endswith("next_cursor") else strip(x))
+                    for k, x in v.items()}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+    try:
+        return strip(json.loads(a)) == strip(json.loads(b))
+    except ValueError:
+        return False
+
+
+def extra_fields(a, b):
+    """The keys `a` has beyond `b` when it is `b` plus fields (every value of `b` equal in
+    `a`, cursor strings aside); None otherwise."""
+    extra = set()
+
+    def walk(x, y):
+        if isinstance(x, dict) and isinstance(y, dict):
+            if not set(y) <= set(x):
+                return False
+            extra.update(set(x) - set(y))
+            return all(k.endswith("next_cursor") and (x[k] is None) == (y[k] is None)
+                       or walk(x[k], y[k]) for k in y)
+        if isinstance(x, list) and isinstance(y, list):
+            return len(x) == len(y) and all(walk(p, q) for p, q in zip(x, y))
+        return x == y
+    try:
+        return extra if walk(json.loads(a), json.loads(b)) else None
+    except ValueError:
+        return None
+
+
+def save_bodies(backend, servers, scs, token, res):
+    """Each scenario's answer from every target, before any measurement (GETs first, on all
+    targets, then the POSTs, so that every target sees the same newest posts)."""
+    root = os.path.join(WORK, f"bodies-{backend}")
+    shutil.rmtree(root, ignore_errors=True)
+    bodies = {}
+    unsupported = res.setdefault("unsupported", {})
+    for method_pass in ("GET", "POST"):
+        for tname, srv in servers.items():
+            os.makedirs(os.path.join(root, tname), exist_ok=True)
+            for name, (method, path, _, needs) in scs.items():
+                if method != method_pass:
+                    continue
+                # A POST twice: an older schema's writer may succeed once only (a unique
+                # column it does not fill).
+                for _ in range(2 if method == "POST" else 1):
+                    status, headers, raw = srv.http.call(
+                        method, path, POST_BODY if method == "POST" else None,
+                        token if needs else None)
+                    if status >= 300:
+                        break
+                if status >= 300:
+                    if tname == "current":
+                        raise RuntimeError(f"{name}: {method} {path} answered {status}: "
+                                           f"{raw[:300]!r}")
+                    why = f"answers {status} on this schema: {raw[:160].decode(errors='replace')}"
+                    log(f"{tname} {name} {why}; not measured")
+                    unsupported.setdefault(tname, {})[name] = why
+                    if name == "S5":
+                        unsupported[tname]["S6"] = why
+                    continue
+                with open(os.path.join(root, tname, f"{name}.json"), "wb") as f:
+                    f.write(raw)
+                bodies.setdefault(tname, {})[name] = raw
+                qc = headers.get("X-Query-Count", headers.get("x-query-count"))
+                res["statements"].setdefault(tname, {})[name] = int(qc) if qc else None
+    for tname, st in res["statements"].items():
+        if st.get("S2") is not None and st.get("S5") is not None:
+            st["S6"] = 0.9 * st["S2"] + 0.1 * st["S5"]
+    cmp = {}
+    cur = bodies["current"]
+    for other in [t for t in bodies if t != "current"]:
+        for name, raw in cur.items():
+            o = bodies[other].get(name)
+            if o is None:
+                same = "not compared (" + unsupported[other][name][:40] + "…)"
+            elif name == "S5":
+                same = "identical except id and timestamps" if \
+                    normalize_created(raw) == normalize_created(o) else "DIFFERENT"
+            elif raw == o:
+                same = "byte-identical"
+            elif parsed_equal(raw, o):
+                same = "same JSON (key order or cursor strings differ)"
+            elif extra_fields(raw, o) is not None:
+                same = "same JSON plus fields the other lacks: " + ", ".join(
+                    sorted(extra_fields(raw, o)))
+            else:
+                same = "DIFFERENT"
+            cmp.setdefault(other, {})[name] = same
+    res["bodies"] = cmp
+    for other, by_name in cmp.items():
+        log(f"bodies {backend} current vs {other}: "
+            + ", ".join(f"{n} {v}" for n, v in by_name.items()))
+    return os.path.join(root, "current")
+
+
+# ---------------------------------------------------------------------------------------
+# One backend
+
+
+class HiddenMigrations:
+    """While an older build starts on a database migrated further: hides the migrations it
+    does not know from `seaql_migrations` (SeaORM refuses to start when an applied
+    migration has no file), and puts them back once it runs. The newer tables and columns
+    stay; what the older build cannot do on them (a write missing a new NOT NULL column)
+    shows up as that scenario not being measured for it."""
+
+    def __init__(self, backend, size, known):
+        self.backend, self.size, self.known = backend, size, set(known)
+
+    def __enter__(self):
+        applied = sql_rows(self.backend, self.size, "SELECT version FROM seaql_migrations")
+        self.hidden = [v for v in applied if v not in self.known]
+        if self.hidden:
+            names = ", ".join(f"'{v}'" for v in self.hidden)
+            log(f"hiding migrations {names} from the baseline while it starts")
+            sql(self.backend, self.size, "DROP TABLE IF EXISTS bench_hidden_migrations")
+            sql(self.backend, self.size, "CREATE TABLE bench_hidden_migrations AS SELECT * FROM "
+                f"seaql_migrations WHERE version IN ({names})")
+            sql(self.backend, self.size, f"DELETE FROM seaql_migrations WHERE version IN ({names})")
+        return self
+
+    def __exit__(self, *exc):
+        if self.hidden:
+            sql(self.backend, self.size,
+                "INSERT INTO seaql_migrations SELECT * FROM bench_hidden_migrations")
+            sql(self.backend, self.size, "DROP TABLE bench_hidden_migrations")
+
+
+class Cleaner:
+    """Removes the posts a write scenario created, so that every round (and every target)
+    reads the same newest posts: S2 would otherwise read the benchmark's own comment-less
+    posts after the first S5."""
+
+    def __init__(self, backend, sizes):
+        self.backend = backend
+        self.last = {size: int(sql(backend, size, "SELECT COALESCE(MAX(id), 0) FROM posts"))
+                     for size in sizes}
+
+    def clean(self):
+        for size, last in self.last.items():
+            sql(self.backend, size, f"DELETE FROM posts WHERE id > {last}")
+
+
+def bench_backend(args, bins, backend, results):
     log(f"=== {backend}")
-    res = results.setdefault(backend, {"seed": {}, "points": {}, "floor_http": {},
-                                       "floor_db": {}, "growth": {}, "statements": {},
-                                       "peak_kb": {}})
+    res = results.setdefault(backend, {"seed": {}, "runs": {}, "floor_http": {},
+                                       "floor_db": {}, "statements": {}, "peak_kb": {},
+                                       "bodies": {}})
     for size in ["10k", "100k"]:
         if args.reuse and db_exists(backend, size):
             log(f"reusing the {backend} {size} database")
         else:
-            res["seed"][size] = seed(relata, backend, size)
-    servers = {size: Server(relata, backend, size) for size in ["10k", "100k"]}
-    floor = None
+            res["seed"][size] = seed(bins["current"], backend, size)
+    cleaner = Cleaner(backend, ["10k", "100k"])
+    cleaner.clean()
+    servers, floor, big = {}, None, None
     try:
-        main = servers["10k"].http
-        token = login(main)
-        token_big = login(servers["100k"].http)
-        scs = scenarios(main)
-        scs_big = scenarios(servers["100k"].http)
-        # Bodies for the HTTP floor, and each scenario's statements per request.
-        bodies = os.path.join(WORK, f"bodies-{backend}")
-        shutil.rmtree(bodies, ignore_errors=True)
-        os.makedirs(bodies)
-        for name, (method, path, _, needs) in scs.items():
-            if method == "MIX":
-                continue
-            status, headers, raw = main.call(method, path, POST_BODY if method == "POST" else None,
-                                             token if needs else None)
-            with open(os.path.join(bodies, f"{name}.json"), "wb") as f:
-                f.write(raw)
-            res["statements"][name] = int(headers.get("X-Query-Count", headers.get("x-query-count")))
-        res["statements"]["S6"] = 0.9 * res["statements"]["S2"] + 0.1 * res["statements"]["S5"]
-        floor = subprocess.Popen([f"{tools}/floor_http", f"127.0.0.1:{PORTS['floor']}", bodies],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_http(PORTS["floor"], "/S2")
+        servers["current"] = Server("current", [bins["current"], "serve"], backend, "10k",
+                                    PORTS["current"])
+        if bins.get("baseline"):
+            with HiddenMigrations(backend, "10k", bins["baseline_migrations"]):
+                servers["baseline"] = Server("baseline", [bins["baseline"], "serve"], backend,
+                                             "10k", PORTS["baseline"])
+        if backend == "sqlite" and args.peer:
+            servers["node-fast"] = Server(
+                "node-fast", [os.path.join(PEER_DIR, "run.sh"), "serve", "--bind",
+                              f"127.0.0.1:{PORTS['node-fast']}", "--workers", "2"],
+                backend, "10k", PORTS["node-fast"], {"NODE_FAST_HOME": PEER_HOME})
+        big = Server("current-100k", [bins["current"], "serve"], backend, "100k",
+                     PORTS["current-100k"])
+        token = login(servers["current"].http)
+        token_big = login(big.http)
+        scs = scenarios(servers["current"].http)
+        scs_big = scenarios(big.http)
+        bodies = save_bodies(backend, servers, scs, token, res)
+        cleaner.clean()
+        if args.http_floor:
+            floor = subprocess.Popen([f"{bins['tools']}/floor_http",
+                                      f"127.0.0.1:{PORTS['floor']}", bodies],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_http(PORTS["floor"], floor, "/S2")
         os.makedirs(os.path.join(WORK, "sql"), exist_ok=True)
         names = [n for n in scs if not args.only_scenarios or n in args.only_scenarios]
+        targets = list(servers)
         for rnd in range(args.rounds):
             log(f"{backend} round {rnd + 1}/{args.rounds} (load {loadavg()})")
+            # A different order each round: no target always runs right after a write.
+            order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
             for name in names:
                 sc = scs[name]
                 for conns in args.conns:
-                    srv = servers["10k"]
-                    srv.reset_peak()
-                    r = wrk_scenario(srv.http.base, name, sc, conns, args.duration, token)
-                    peak = srv.peak_kb()
-                    res["points"].setdefault(f"{name}/{conns}", []).append(r)
-                    res["peak_kb"][name] = max(res["peak_kb"].get(name, 0), peak)
-                    f = wrk_scenario(f"http://127.0.0.1:{PORTS['floor']}", name, sc, conns,
-                                     args.duration, token, floor=True)
-                    res["floor_http"].setdefault(f"{name}/{conns}", []).append(f)
-                    if name in ("S1", "S3p1", "S3p50"):
-                        big = servers["100k"]
-                        g = wrk_scenario(big.http.base, name, scs_big[name], conns, args.duration,
-                                         token_big)
-                        res["growth"].setdefault(f"{name}/{conns}", []).append(g)
+                    key = f"{name}/{conns}"
+                    for tname in order:
+                        if name in res["unsupported"].get(tname, {}):
+                            continue
+                        srv = servers[tname]
+                        srv.reset_peak()
+                        r = wrk_scenario(srv.http.base, name, sc, conns, args.duration, token)
+                        r["peak_kb"] = srv.peak_kb()
+                        res["runs"].setdefault(tname, {}).setdefault(key, []).append(r)
+                    if floor:
+                        f = wrk_scenario(f"http://127.0.0.1:{PORTS['floor']}", name, sc, conns,
+                                         args.duration, token, floor=True)
+                        res["floor_http"].setdefault(key, []).append(f)
+                    if name in GROWTH:
+                        big.reset_peak()
+                        g = wrk_scenario(big.http.base, name, scs_big[name], conns,
+                                         args.duration, token_big)
+                        g["peak_kb"] = big.peak_kb()
+                        res["runs"].setdefault("current-100k", {}).setdefault(key, []).append(g)
+                if sc[0] != "GET":
+                    cleaner.clean()
                 if name != "S6":
                     sql_out = os.path.join(WORK, "sql", f"{backend}-{name}.sql") if rnd == 0 else None
-                    d = floor_db(tools, db_url(backend, "10k"), sc, token, args.duration,
+                    d = floor_db(bins["tools"], db_url(backend, "10k"), sc, token, args.duration,
                                  args.conns, sql_out)
-                    for conns, v in d.items():
-                        res["floor_db"].setdefault(f"{name}/{conns}", []).append(v)
+                    for label, v in d.items():
+                        for conns in (args.conns if label == "all" else [int(label)]):
+                            res["floor_db"].setdefault(f"{name}/{conns}", []).append(v)
+                    if sc[0] != "GET":
+                        cleaner.clean()
     finally:
         if floor:
             floor.terminate()
             floor.wait()
-        for s in servers.values():
-            s.stop()
+        for s in list(servers.values()) + [big]:
+            if s:
+                s.stop()
+        try:
+            cleaner.clean()
+        except Exception as e:  # the run's figures matter more than the tidy-up
+            log(f"cleaning up the benchmark's posts failed: {e}")
 
 
-def db_exists(backend, size):
-    if backend == "sqlite":
-        return os.path.exists(f"{WORK}/relata-{size}.db")
-    out = run(["psql", PG_ADMIN, "-Atc",
-               f"SELECT 1 FROM pg_database WHERE datname = 'relata_bench_{size}'"]).stdout
-    return out.strip() == "1"
+# ---------------------------------------------------------------------------------------
+# Summaries, tables, the target check
 
 
 def med(xs):
@@ -317,148 +666,288 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
-def summarize(results, args):
-    """Medians over rounds, ratios to the floors."""
+def summarize(results):
+    """Medians over rounds per target, and the floors."""
     out = {}
     for backend, res in results.items():
         rows = {}
-        for key, runs in res["points"].items():
-            name, conns = key.split("/")
-            conns = int(conns)
-            rps = med([r["rps"] for r in runs])
-            fh = med([r["rps"] for r in res["floor_http"].get(key, [])])
+        for tname, points in res["runs"].items():
+            for key, runs in points.items():
+                name, conns = key.split("/")
+                rows.setdefault(key, {"scenario": name, "conns": int(conns)})[tname] = {
+                    "rps": med([r["rps"] for r in runs]),
+                    "rps_runs": [round(r["rps"]) for r in runs],
+                    "p50_ms": med([r["p50_us"] for r in runs]) / 1000,
+                    "p99_ms": med([r["p99_us"] for r in runs]) / 1000,
+                    "errors": sum(r["errors"] for r in runs),
+                    "requests": sum(r["requests"] for r in runs),
+                    "peak_mb": max(r.get("peak_kb", 0) for r in runs) / 1024,
+                }
+        for key, row in rows.items():
+            name, conns = row["scenario"], row["conns"]
             if name == "S6":
                 # 90 % S2 + 10 % S5: time per request adds up.
                 a = med([v["sets_per_s"] for v in res["floor_db"].get(f"S2/{conns}", [])])
                 b = med([v["sets_per_s"] for v in res["floor_db"].get(f"S5/{conns}", [])])
-                fd = 1 / (0.9 / a + 0.1 / b) if a and b else float("nan")
+                row["floor_db"] = 1 / (0.9 / a + 0.1 / b) if a and b else float("nan")
             else:
-                fd = med([v["sets_per_s"] for v in res["floor_db"].get(key, [])])
-            rows[key] = {
-                "scenario": name, "conns": conns, "rps": rps,
-                "rps_runs": [round(r["rps"]) for r in runs],
-                "p50_ms": med([r["p50_us"] for r in runs]) / 1000,
-                "p99_ms": med([r["p99_us"] for r in runs]) / 1000,
-                "errors": sum(r["errors"] for r in runs),
-                "requests": sum(r["requests"] for r in runs),
-                "statements": res["statements"].get(name),
-                "peak_mb": res["peak_kb"].get(name, 0) / 1024,
-                "floor_http": fh, "floor_db": fd,
-                "of_http": ratio(rps, fh),
-                "of_db": ratio(rps, fd),
-            }
-            if key in res["growth"]:
-                big = med([r["rps"] for r in res["growth"][key]])
-                rows[key]["rps_100k"] = big
-                rows[key]["errors_100k"] = sum(r["errors"] for r in res["growth"][key])
-                rows[key]["p50_ms_100k"] = med([r["p50_us"] for r in res["growth"][key]]) / 1000
+                row["floor_db"] = med([v["sets_per_s"] for v in res["floor_db"].get(key, [])])
+            row["floor_http"] = med([r["rps"] for r in res["floor_http"].get(key, [])])
+            row["statements"] = res["statements"].get("current", {}).get(name)
         out[backend] = rows
     return out
+
+
+def fmt_rps(t):
+    return f"{t['rps']:.0f}" if t else "–"
+
+
+def fmt(value, spec):
+    """`value` formatted, or a dash when it was not measured (None or NaN)."""
+    return "–" if value is None or value != value else format(value, spec)
 
 
 def markdown(summary, results, args, meta):
     lines = [f"# Relata benchmark, {meta['date']}", "",
              f"Machine: {meta['machine']}. Load average at start {meta['load_start']}, at end "
              f"{meta['load_end']}. Rounds: {args.rounds} × {args.duration}s per point "
-             f"(medians over rounds). wrk -t2, keep-alive. Total time {meta['total_s']:.0f}s.",
+             f"(medians over rounds). wrk -t2, keep-alive. Current build: {meta['current']}. "
+             f"Baseline: {meta.get('baseline') or 'none'}. Total time {meta['total_s']:.0f}s.",
              ""]
-    order = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6"]
+    if meta.get("peer_check"):
+        pc = meta["peer_check"]
+        lines += [f"node-fast `check.py` against this build: {'ok' if pc['ok'] else 'FAILED'} "
+                  f"({pc['summary']}).", ""]
     for backend, rows in summary.items():
-        seeds = results[backend]["seed"]
+        res = results[backend]
         lines += [f"## {backend}", ""]
-        for size, s in seeds.items():
+        for size, s in res["seed"].items():
             lines.append(f"- seed {size}: {s['seconds']}s — {s['report']}")
+        if backend != "sqlite":
+            lines.append("- node-fast serves SQLite only: no peer column on PostgreSQL.")
+        for other, why in res.get("unsupported", {}).items():
+            for name, text in why.items():
+                lines.append(f"- {other} {name}: not measured, it {text}")
+        for other, by_name in res.get("bodies", {}).items():
+            lines.append(f"- response bodies, current vs {other}: " +
+                         "; ".join(f"{n} {v}" for n, v in by_name.items()))
         lines += ["",
-                  "| scenario | conns | req/s | p50 ms | p99 ms | stmts/req | errors | peak RSS MB "
-                  "| HTTP floor req/s | of HTTP floor | DB floor sets/s | of DB floor |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for name in order:
+                  "| scenario | conns | req/s | p50 ms | p99 ms | stmts | errors | peak RSS MB "
+                  "| baseline req/s | × baseline | baseline p99 ms | node-fast req/s "
+                  "| × node-fast | floor sets/s | of floor |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name in ORDER:
             for conns in args.conns:
-                r = rows.get(f"{name}/{conns}")
-                if not r:
+                row = rows.get(f"{name}/{conns}")
+                if not row or "current" not in row:
                     continue
-                st = r["statements"]
+                c, b, p = row["current"], row.get("baseline"), row.get("node-fast")
+                st = row["statements"]
                 st = f"{st:g}" if st is not None else "?"
                 lines.append(
-                    f"| {name} | {conns} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                    f"{st} | {r['errors']} | {r['peak_mb']:.0f} | {r['floor_http']:.0f} | "
-                    f"{r['of_http']:.0%} | {r['floor_db']:.0f} | {r['of_db']:.0%} |")
-        lines += ["", "Cost growth (cost ratio = req/s of the cheaper case ÷ req/s of the other; "
-                  "target ≤ 1.3 for 100k/10k users, ≤ 1.2 for page 50/page 1):", "",
+                    f"| {name} | {conns} | {c['rps']:.0f} | {c['p50_ms']:.2f} | "
+                    f"{c['p99_ms']:.2f} | {st} | {c['errors']} | {c['peak_mb']:.0f} | "
+                    f"{fmt_rps(b)} | {fmt(ratio(c['rps'], b['rps']) if b else None, '.2f')} | "
+                    f"{fmt(b['p99_ms'] if b else None, '.2f')} | {fmt_rps(p)} | "
+                    f"{fmt(ratio(c['rps'], p['rps']) if p else None, '.2f')} | "
+                    f"{fmt(row['floor_db'], '.0f')} | "
+                    f"{fmt(ratio(c['rps'], row['floor_db']), '.0%')} |")
+        others = [t for t in ("baseline", "node-fast") if any(t in r for r in rows.values())]
+        if others:
+            lines += ["", "The other targets on their own (errors, peak RSS):", "",
+                      "| target | scenario | conns | errors | peak RSS MB | p50 ms |",
+                      "|---|---|---:|---:|---:|---:|"]
+            for t in others:
+                for name in ORDER:
+                    for conns in args.conns:
+                        x = rows.get(f"{name}/{conns}", {}).get(t)
+                        if x:
+                            lines.append(f"| {t} | {name} | {conns} | {x['errors']} | "
+                                         f"{x['peak_mb']:.0f} | {x['p50_ms']:.2f} |")
+        if any(r.get("floor_http") == r.get("floor_http") for r in rows.values()):
+            lines += ["", "HTTP floor (bare axum answering the saved bytes), req/s: " +
+                      ", ".join(f"{k} {r['floor_http']:.0f}" for k, r in rows.items()
+                                if r.get("floor_http") == r.get("floor_http"))]
+        lines += ["", "Cost growth (cost ratio = req/s of the cheaper case ÷ req/s of the "
+                  "other; target ≤ 1.2):", "",
                   "| scenario | conns | 10k users req/s | 100k users req/s | 100k/10k cost "
-                  "| errors (100k) |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for name in ["S1", "S3p1", "S3p50"]:
+                  "| errors (100k) | peak RSS MB (100k) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for name in GROWTH:
             for conns in args.conns:
-                r = rows.get(f"{name}/{conns}")
-                if r and "rps_100k" in r:
-                    lines.append(f"| {name} | {conns} | {r['rps']:.0f} | {r['rps_100k']:.0f} | "
-                                 f"{ratio(r['rps'], r['rps_100k']):.2f} | {r['errors_100k']} |")
+                row = rows.get(f"{name}/{conns}", {})
+                c, g = row.get("current"), row.get("current-100k")
+                if c and g:
+                    lines.append(f"| {name} | {conns} | {c['rps']:.0f} | {g['rps']:.0f} | "
+                                 f"{ratio(c['rps'], g['rps']):.2f} | {g['errors']} | "
+                                 f"{g['peak_mb']:.0f} |")
         lines += ["", "| database | conns | page 1 req/s | page 50 req/s | page 50/page 1 cost |",
                   "|---|---:|---:|---:|---:|"]
         for conns in args.conns:
-            a, b = rows.get(f"S3p1/{conns}"), rows.get(f"S3p50/{conns}")
-            if a and b:
-                lines.append(f"| 10k users | {conns} | {a['rps']:.0f} | {b['rps']:.0f} | "
-                             f"{ratio(a['rps'], b['rps']):.2f} |")
-                if "rps_100k" in a and "rps_100k" in b:
-                    lines.append(f"| 100k users | {conns} | {a['rps_100k']:.0f} | "
-                                 f"{b['rps_100k']:.0f} | {ratio(a['rps_100k'], b['rps_100k']):.2f} |")
+            a, b = rows.get(f"S3p1/{conns}", {}), rows.get(f"S3p50/{conns}", {})
+            for label, t in (("10k users", "current"), ("100k users", "current-100k")):
+                if t in a and t in b:
+                    lines.append(f"| {label} | {conns} | {a[t]['rps']:.0f} | {b[t]['rps']:.0f} | "
+                                 f"{ratio(a[t]['rps'], b[t]['rps']):.2f} |")
         lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def target_checks(summary, args):
+    """Issue 11's targets against this run: (target, backend, what, value, goal, status)."""
+    checks = []
+
+    def at_least(target, backend, what, value, goal, fmt="{:.2f}×"):
+        if value != value:  # NaN: not measured
+            checks.append((target, backend, what, "–", f"≥ {fmt.format(goal)}", "not measured"))
+            return
+        status = "met" if value >= goal else f"missed by {1 - value / goal:.0%}" + \
+            f" (needs ×{goal / value:.2f} more)"
+        checks.append((target, backend, what, fmt.format(value), f"≥ {fmt.format(goal)}",
+                       status))
+
+    def at_most(target, backend, what, value, goal, fmt):
+        if value != value:
+            checks.append((target, backend, what, "–", f"≤ {fmt.format(goal)}", "not measured"))
+            return
+        status = "met" if value <= goal else f"missed by {value / goal - 1:.0%}" \
+            if goal else f"missed ({fmt.format(value)})"
+        checks.append((target, backend, what, fmt.format(value), f"≤ {fmt.format(goal)}",
+                       status))
+
+    def rps(row, t):
+        """req/s of a target at a point; NaN when not measured or when it had errors (a
+        failing server's req/s is no yardstick)."""
+        if not row or t not in row or (t not in ("current", "current-100k")
+                                        and row[t]["errors"]):
+            return float("nan")
+        return row[t]["rps"]
+
+    for backend, rows in summary.items():
+        for conns in args.conns:
+            get = lambda n: rows.get(f"{n}/{conns}")  # noqa: E731
+            if backend == "sqlite":
+                names, goal = TARGETS["peer"]
+                for n in names:
+                    at_least("vs node-fast", backend, f"{n} @{conns}",
+                             ratio(rps(get(n), "current"), rps(get(n), "node-fast")), goal)
+                names, goal = TARGETS["floor_sqlite"]
+                for n in names:
+                    row = get(n)
+                    at_least("of C floor", backend, f"{n} @{conns}",
+                             ratio(rps(row, "current"), row["floor_db"] if row else 0), goal,
+                             "{:.0%}")
+            names, goal = TARGETS[f"baseline_{backend}"]
+            for n in names:
+                at_least("vs baseline", backend, f"{n} @{conns}",
+                         ratio(rps(get(n), "current"), rps(get(n), "baseline")), goal)
+        errors = sum(r["current"]["errors"] + r.get("current-100k", {}).get("errors", 0)
+                     for r in rows.values() if "current" in r)
+        at_most("errors", backend, "all scenarios, 10k and 100k", errors, 0, "{:d}")
+        for conns in args.conns:
+            for n in GROWTH:
+                row = rows.get(f"{n}/{conns}")
+                at_most("cost 100k/10k", backend, f"{n} @{conns}",
+                        ratio(rps(row, "current"), rps(row, "current-100k")), TARGETS["cost"],
+                        "{:.2f}")
+            for t, label in (("current", "10k"), ("current-100k", "100k")):
+                at_most("cost page 50/1", backend, f"{label} @{conns}",
+                        ratio(rps(rows.get(f"S3p1/{conns}"), t),
+                              rps(rows.get(f"S3p50/{conns}"), t)), TARGETS["cost"], "{:.2f}")
+        big = max(args.conns)
+        peak = max((r[t]["peak_mb"] for k, r in rows.items() if r["conns"] == big
+                    for t in ("current", "current-100k") if t in r), default=float("nan"))
+        at_most("peak RSS", backend, f"@{big}, highest scenario", peak, TARGETS["rss_mb"],
+                "{:.0f} MB")
+        for name in ORDER:
+            row = rows.get(f"{name}/{big}")
+            if row and "current" in row and "baseline" in row:
+                at_most("p99 vs baseline", backend, f"{name} @{big}", row["current"]["p99_ms"],
+                        row["baseline"]["p99_ms"], "{:.1f} ms")
+    return checks
+
+
+def check_table(checks):
+    lines = ["## Target check", "",
+             "| target | backend | point | measured | goal | status |",
+             "|---|---|---|---:|---:|---|"]
+    lines += [f"| {t} | {b} | {w} | {v} | {g} | {s} |" for t, b, w, v, g, s in checks]
+    met = sum(1 for c in checks if c[5] == "met")
+    lines += ["", f"{met} of {len(checks)} checks met.", ""]
     return "\n".join(lines) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="1 round instead of 2")
+    ap.add_argument("--quick", action="store_true", help="1 round instead of 3")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--duration", type=float, default=None, help="seconds per wrk run")
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--conns", default="16,64")
+    ap.add_argument("--baseline", metavar="REV", default=None,
+                    help="also build and measure this revision, interleaved, on the same "
+                         "databases (issue 11's baseline is 81261a9)")
+    ap.add_argument("--no-peer", dest="peer", action="store_false",
+                    help="leave out node-fast (measured on SQLite by default)")
+    ap.add_argument("--no-peer-check", dest="peer_check", action="store_false",
+                    help="skip node-fast's check.py")
+    ap.add_argument("--http-floor", action="store_true",
+                    help="also measure the HTTP floor (examples/floor_http)")
     ap.add_argument("--reuse", action="store_true",
-                    help="reuse databases seeded by an earlier run (faster, but S5/S6 of "
-                         "earlier runs have added posts)")
+                    help="reuse databases seeded by an earlier run")
     ap.add_argument("--only", dest="only_scenarios", default=None,
                     help="comma-separated scenarios (S1,S2,S3p1,S3p50,S4,S5,S6)")
     ap.add_argument("--label", default="", help="added to the result file names")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
-    args.rounds = args.rounds or (1 if args.quick else 2)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     args.duration = args.duration or 2
     args.conns = [int(c) for c in args.conns.split(",")]
     if args.only_scenarios:
         args.only_scenarios = args.only_scenarios.split(",")
+    backends = args.backends.split(",")
     started = time.time()
+    head = run(["git", "-C", ROOT, "rev-parse", "--short=9", "HEAD"]).stdout.strip()
+    dirty = run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).stdout
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "load_start": loadavg(),
+            "load_start": loadavg(), "current": head + (" (with local changes)" if dirty else ""),
             "machine": f"{os.cpu_count()} cores (shared with other users), "
                        f"{platform.machine()}, Linux {platform.release()}"}
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    if not args.no_build:
-        log("cargo build --release --bins --examples")
-        subprocess.run(["cargo", "build", "--release", "--bins", "--examples"], cwd=ROOT,
-                       check=True)
-    relata = os.path.join(target, "release", "relata")
-    tools = os.path.join(target, "release", "examples")
     os.makedirs(WORK, exist_ok=True)
+    if not args.no_build:
+        build_current(target)
+    bins = {"current": os.path.join(target, "release", "relata"),
+            "tools": os.path.join(target, "release", "examples")}
+    if args.baseline:
+        bins["baseline"], full, bins["baseline_migrations"] = build_baseline(args.baseline,
+                                                                             target)
+        meta["baseline"] = full[:9]
+    args.peer = args.peer and "sqlite" in backends
+    if args.peer:
+        install_peer()
+        if args.peer_check:
+            meta["peer_check"] = check_peer(bins["current"])
     results = {}
-    for backend in args.backends.split(","):
-        bench_backend(args, relata, tools, backend, results)
+    for backend in backends:
+        bench_backend(args, bins, backend, results)
     meta["load_end"] = loadavg()
     meta["total_s"] = time.time() - started
-    summary = summarize(results, args)
+    summary = summarize(results)
+    checks = target_checks(summary, args)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     label = f"-{args.label}" if args.label else ""
     os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
     with open(os.path.join(BENCH, "results", f"{stamp}{label}.json"), "w") as f:
-        json.dump({"meta": meta, "args": vars(args), "raw": results, "summary": summary}, f,
-                  indent=1)
-    md = markdown(summary, results, args, meta)
+        json.dump({"meta": meta, "args": vars(args), "raw": results, "summary": summary,
+                   "checks": checks}, f, indent=1)
+    md = markdown(summary, results, args, meta) + check_table(checks)
     with open(os.path.join(BENCH, "results", f"{stamp}{label}.md"), "w") as f:
         f.write(md)
     print(md)
-    bad = [f"{b} {k}" for b, rows in summary.items() for k, r in rows.items()
-           if r["errors"] or r.get("errors_100k")]
+    log(f"written bench/results/{stamp}{label}.md and .json")
+    bad = [f"{b} {t} {k}" for b, rows in summary.items() for k, r in rows.items()
+           for t in ("current", "current-100k") if t in r and r[t]["errors"]]
     if bad:
         print("ERRORS in: " + ", ".join(bad), file=sys.stderr)
         sys.exit(1)

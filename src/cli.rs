@@ -32,7 +32,8 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
-    /// Integrity report: orphan rows and unindexed foreign keys; exits 1 when it finds any.
+    /// Integrity report: each table's row count, orphan rows and unindexed foreign keys;
+    /// exits 1 when it finds orphans or unindexed keys.
     Check,
     /// Print the OpenAPI document.
     Openapi,
@@ -185,14 +186,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 + report.profiles
                 + report.posts
                 + report.comments
-                + report.assignments;
+                + report.assignments
+                + report.follows
+                + report.favorites
+                + report.tags
+                + report.post_tags;
             println!(
-                "seeded {} users ({} with a profile), {} posts, {} comments, {} role assignments: {rows} rows in {:.1}s",
+                "seeded {} users ({} with a profile), {} posts, {} comments, {} role assignments, {} follows, {} favorites, {} tags, {} post tags: {rows} rows in {:.1}s",
                 report.users,
                 report.profiles,
                 report.posts,
                 report.comments,
                 report.assignments,
+                report.follows,
+                report.favorites,
+                report.tags,
+                report.post_tags,
                 elapsed.as_secs_f64()
             );
             println!(
@@ -222,6 +231,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let report = crate::service::check::run(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for (table, rows) in &report.row_counts {
+                println!("rows: {table} {rows}");
+            }
             println!("foreign keys checked: {}", report.foreign_keys.len());
             for (fk, n) in &report.orphans {
                 println!(

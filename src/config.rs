@@ -28,6 +28,9 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Most HTTP connections served at once (`RELATA_MAX_HTTP_CONNECTIONS`).
     pub max_http_connections: usize,
+    /// Time between sweeps of expired tokens and old login attempts
+    /// (`RELATA_SWEEP_INTERVAL_SECS`, default 5 minutes).
+    pub sweep_interval: Duration,
 }
 
 /// The default database: `relata.db` in the working directory.
@@ -73,6 +76,7 @@ impl Settings {
             request_timeout: Duration::from_secs(env_number("RELATA_REQUEST_TIMEOUT_SECS", 30)),
             header_read_timeout: Duration::from_secs(env_number("RELATA_HEADER_TIMEOUT_SECS", 10)),
             max_http_connections: env_number("RELATA_MAX_HTTP_CONNECTIONS", 1024),
+            sweep_interval: Duration::from_secs(env_number("RELATA_SWEEP_INTERVAL_SECS", 300)),
         }
     }
 
@@ -90,6 +94,7 @@ impl Settings {
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_http_connections: 1024,
+            sweep_interval: Duration::from_secs(300),
         }
     }
 }

@@ -50,13 +50,19 @@ impl RequestStats {
 
 tokio::task_local! {
     static STATS: Arc<RequestStats>;
+}
+
+#[cfg(feature = "bench-capture")]
+tokio::task_local! {
     static CAPTURE: Arc<std::sync::Mutex<Vec<Statement>>>;
 }
 
 /// Runs `fut` and returns, beside its output, every statement it sent (in order, bound
 /// values included): the benchmark's database floor replays them without HTTP or the ORM.
 /// Opt-in and outside [`RequestStats`]' scope on purpose, so that it sees through the
-/// `observe` layer's own scope; outside it the metric callback only pays a failed lookup.
+/// `observe` layer's own scope. Only in builds with the `bench-capture` feature (the
+/// benchmark's): production's per-statement path carries no capture at all.
+#[cfg(feature = "bench-capture")]
 pub async fn capturing_statements<F: std::future::Future>(fut: F) -> (F::Output, Vec<Statement>) {
     let captured = Arc::new(std::sync::Mutex::new(Vec::new()));
     let out = CAPTURE.scope(captured.clone(), fut).await;
@@ -102,18 +108,30 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         });
     let mut db = Database::connect(opt).await?;
     db.set_metric_callback(|info| {
-        let _ = STATS.try_with(|s| {
-            s.statements.fetch_add(1, Ordering::Relaxed);
-            s.nanos
-                .fetch_add(info.elapsed.as_nanos() as u64, Ordering::Relaxed);
-        });
-        let _ = CAPTURE.try_with(|c| {
-            if let Ok(mut v) = c.lock() {
-                v.push(info.statement.clone());
-            }
-        });
+        record_statement(info.elapsed, info.failed, || info.statement.clone())
     });
     Ok(db)
+}
+
+/// Reports one statement sent on behalf of the current request, to its counter and (in
+/// `bench-capture` builds) to a running capture. The single per-statement hook: every
+/// executor calls it, so `X-Query-Count`, the budget and the benchmark's capture see
+/// every statement whichever executor ran it. `statement` is only built when a capture
+/// is running. Task-locals: call it on the request's task.
+pub fn record_statement(elapsed: Duration, _failed: bool, statement: impl FnOnce() -> Statement) {
+    let _ = STATS.try_with(|s| {
+        s.statements.fetch_add(1, Ordering::Relaxed);
+        s.nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    });
+    #[cfg(feature = "bench-capture")]
+    let _ = CAPTURE.try_with(|c| {
+        if let Ok(mut v) = c.lock() {
+            v.push(statement());
+        }
+    });
+    #[cfg(not(feature = "bench-capture"))]
+    let _ = statement;
 }
 
 /// Applies every pending migration.

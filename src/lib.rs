@@ -40,8 +40,10 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api::router(state.clone()))
         .route("/metrics", get(observe::get_metrics))
         .merge(api::docs::router())
+        .fallback(api::unknown_route)
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(api::head_limits::refuse_oversized_head))
         .with_state(state.clone());
     let router = observe::layers(router, &state);
     match cors_layer(&state.settings.cors_origins) {
@@ -108,6 +110,15 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let bind = settings.bind.clone();
         let state = build_state(settings).await?;
+        let swept = service::sweep::sweep(&state.db, time::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("sweeping expired rows at start-up: {e}"))?;
+        tracing::info!(
+            refresh_tokens = swept.refresh_tokens,
+            revoked_tokens = swept.revoked_tokens,
+            login_attempts = swept.login_attempts,
+            "swept expired authentication rows at start-up"
+        );
         Self::with_state(state, &bind).await
     }
 
@@ -162,8 +173,13 @@ impl Application {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+            .header_read_timeout(settings.header_read_timeout)
+            .max_headers(api::head_limits::HYPER_MAX_HEADERS);
         let router = self.router;
+        let sweeper = tokio::spawn(service::sweep::sweep_every(
+            self.state.db.clone(),
+            settings.sweep_interval,
+        ));
         tokio::pin!(shutdown);
         loop {
             let slot = tokio::select! {
@@ -202,6 +218,7 @@ impl Application {
             });
         }
         drop(self.listener);
+        sweeper.abort();
         tokio::select! {
             _ = graceful.shutdown() => {}
             _ = tokio::time::sleep(grace) => {

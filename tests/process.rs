@@ -85,11 +85,16 @@ fn check_exits_non_zero_when_it_finds_an_orphan() {
     };
     assert!(run(&["migrate"]).status.success());
     let clean = run(&["check"]);
-    assert!(
-        clean.status.success(),
-        "{}",
-        String::from_utf8_lossy(&clean.stdout)
-    );
+    let out = String::from_utf8_lossy(&clean.stdout);
+    assert!(clean.status.success(), "{out}");
+    // Each table's size, so that one growing without bound shows.
+    for line in [
+        "rows: login_attempts 0",
+        "rows: refresh_tokens 0",
+        "rows: roles 2",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} in {out}");
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sea_orm::ConnectionTrait;
@@ -105,6 +110,7 @@ fn check_exits_non_zero_when_it_finds_an_orphan() {
     let out = String::from_utf8_lossy(&dirty.stdout);
     assert_eq!(dirty.status.code(), Some(1), "{out}");
     assert!(out.contains("posts.author_id"), "{out}");
+    assert!(out.lines().any(|l| l == "rows: posts 1"), "{out}");
 }
 
 #[test]

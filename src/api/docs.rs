@@ -1,6 +1,7 @@
 //! `GET /docs`: Swagger UI, the interactive page users know, rendering the document served
 //! at `/api/v1/openapi.json`. Its files are compiled into the binary (`utoipa-swagger-ui`
 //! with `vendored`: not even the build downloads them), so the page works offline.
+//! `GET /` redirects to it.
 
 use std::sync::{Arc, LazyLock};
 
@@ -27,6 +28,8 @@ static CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
 /// The documentation page and its files.
 pub fn router() -> Router<AppState> {
     Router::new()
+        // A browser opening the bare address finds the documentation.
+        .route("/", get(|| async { Redirect::temporary("/docs") }))
         .route("/docs", get(get_docs_page))
         .route("/docs/", get(|| docs_file(String::new())))
         .route(

@@ -5,12 +5,16 @@ pub mod auth;
 pub mod comments;
 pub mod docs;
 pub mod extract;
+pub mod favorites;
+pub mod follows;
+pub mod head_limits;
 pub mod health;
 pub mod openapi;
 pub mod posts;
 pub mod profiles;
 pub mod respond;
 pub mod roles;
+pub mod tags;
 pub mod users;
 
 use axum::Json;
@@ -37,13 +41,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(roles::router())
+        .merge(follows::router())
+        .merge(favorites::router())
+        .merge(tags::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::observe::remember_route))
         .layer(middleware::from_fn_with_state(state, count_statements))
 }
 
-async fn unknown_route() -> AppError {
+/// 404 for a path no route serves, under `/api/v1` and everywhere else.
+pub async fn unknown_route() -> AppError {
     AppError::not_found("Route")
 }
 

@@ -1,4 +1,5 @@
-//! Posts: `/posts`, `/posts/{id}` and the relationship endpoint `/users/{id}/posts`.
+//! Posts: `/posts`, `/posts/{id}`, and the lists of posts reached through a relationship:
+//! `/users/{id}/posts`, `/tags/{name}/posts` and the caller's `/feed`.
 //!
 //! Mutating handlers follow SPEC §3's order: the token (401) and the body's form
 //! (415/413/400) are checked by the extractors, then the post is found (404), then the
@@ -18,17 +19,19 @@ use crate::api::extract::{
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::api::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, PostIncludes, PostPage, PostPath,
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, PostIncludes, PostPage, PostPath, TagPath,
     Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
 };
 use crate::api::respond::{ListRead, OneRead, created};
-use crate::domain::text::{Content, Title};
+use crate::domain::tag_name::TagList;
+use crate::domain::text::{Content, Description, Title};
 use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
 use crate::service::include::Resource;
 use crate::service::lookup;
 use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
 use crate::service::repr::{self, CascadePreview, Item, PostOut, order};
+use crate::service::tags;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -39,6 +42,8 @@ pub fn router() -> Router<AppState> {
             get(get_post).patch(update_post).delete(delete_post),
         )
         .route("/users/{id}/posts", get(list_user_posts))
+        .route("/tags/{name}/posts", get(list_tag_posts))
+        .route("/feed", get(list_feed))
 }
 
 fn post_item(post: &post::Model) -> Item {
@@ -54,6 +59,12 @@ pub struct PostFilterParams {
     pub author_id: Option<Id>,
     /// Case-insensitive title substring; empty means no filter.
     pub q: Option<String>,
+    /// Only posts with this tag (trimmed and lower-cased; a name no tag has gives an
+    /// empty list).
+    pub tag: Option<String>,
+    /// Only posts this user favorited.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub favorited_by: Option<Id>,
 }
 
 impl PostFilterParams {
@@ -62,8 +73,17 @@ impl PostFilterParams {
         Ok(PostFilter {
             author_id: self.author_id.map(|Id(id)| id),
             title_contains: search_text(self.q, Title::MAX_CHARS)?,
+            tagged: self.tag.into_iter().collect(),
+            favorited_by: self.favorited_by.map(|Id(id)| id),
+            followed_by: None,
         })
     }
+}
+
+/// `tags` of a POST or PATCH: every name valid, at most 10, none twice (422 naming
+/// `tags`).
+fn parse_tags(raw: Vec<String>) -> std::result::Result<TagList, String> {
+    TagList::parse(&raw)
 }
 
 /// `POST /posts`.
@@ -78,6 +98,15 @@ pub struct CreatePostRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = String, required = true, max_length = 100000)]
     pub content: Option<String>,
+    /// At most 1 000 characters; empty when absent.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, max_length = 1000)]
+    pub description: Option<String>,
+    /// Tag names in the order to show them: at most 10, each
+    /// `^[a-z0-9][a-z0-9_.+#-]{0,49}$` once trimmed and lower-cased, none twice.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Vec<String>, required = false, max_items = 10)]
+    pub tags: Option<Vec<String>>,
 }
 
 impl CreatePostRequest {
@@ -87,9 +116,22 @@ impl CreatePostRequest {
             "content",
             required(self.content).and_then(|c| Content::parse(&c)),
         );
+        let description = errors.check(
+            "description",
+            self.description
+                .as_deref()
+                .map(Description::parse)
+                .transpose(),
+        );
+        let tags = errors.check("tags", parse_tags(self.tags.unwrap_or_default()));
         errors
-            .finish(title.zip(content))
-            .map(|(title, content)| NewPost { title, content })
+            .finish(title.zip(content).zip(description.zip(tags)))
+            .map(|((title, content), (description, tags))| NewPost {
+                title,
+                description,
+                content,
+                tags,
+            })
     }
 }
 
@@ -105,6 +147,15 @@ pub struct UpdatePostRequest {
     #[serde(default, deserialize_with = "non_null")]
     #[schema(value_type = String, required = false, max_length = 100000)]
     pub content: Option<String>,
+    /// At most 1 000 characters.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, max_length = 1000)]
+    pub description: Option<String>,
+    /// The post's tags, replacing all it had: `[]` removes them; absent keeps them;
+    /// `null` is 422.
+    #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = Vec<String>, required = false, max_items = 10)]
+    pub tags: Option<Vec<String>>,
 }
 
 impl UpdatePostRequest {
@@ -114,9 +165,22 @@ impl UpdatePostRequest {
             "content",
             self.content.as_deref().map(Content::parse).transpose(),
         );
+        let description = errors.check(
+            "description",
+            self.description
+                .as_deref()
+                .map(Description::parse)
+                .transpose(),
+        );
+        let tags = errors.check("tags", self.tags.map(parse_tags).transpose());
         errors
-            .finish(title.zip(content))
-            .map(|(title, content)| PostChanges { title, content })
+            .finish(title.zip(content).zip(description.zip(tags)))
+            .map(|((title, content), (description, tags))| PostChanges {
+                title,
+                description,
+                content,
+                tags,
+            })
     }
 }
 
@@ -180,6 +244,71 @@ pub async fn list_user_posts(
     read.respond(&state.db, fetched, post_item).await
 }
 
+/// `GET /tags/{name}/posts`: the tag's posts, newest first, filtered like `/posts`.
+#[utoipa::path(get, path = "/api/v1/tags/{name}/posts", tag = "tags",
+    summary = "List a tag's posts, newest first",
+    description = "`name` is trimmed and lower-cased; a name naming no tag is 404.",
+    security((), ("bearer" = [])),
+    params(TagPath, ListParams, PostIncludes, PostFilterParams),
+    responses(
+        (status = 200, description = "A page of the tag's posts", body = PostPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ))]
+pub async fn list_tag_posts(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppPath(name): AppPath<String>,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+    AppQuery(filter): AppQuery<PostFilterParams>,
+) -> Result<Json<Value>> {
+    let read = ListRead::prepare(
+        Resource::Post,
+        order::posts(),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
+    let tag = tags::find_by_name(&state.db, &name).await?;
+    let mut filter = filter.into_filter()?;
+    // The path's tag and a `tag` filter both apply.
+    filter.tagged.push(tag.name);
+    let fetched = posts::list(&state.db, None, &filter, &read.page).await?;
+    read.respond(&state.db, fetched, post_item).await
+}
+
+/// `GET /feed`: posts by the users the caller follows, newest first.
+#[utoipa::path(get, path = "/api/v1/feed", tag = "posts",
+    summary = "List the posts of the users the caller follows, newest first",
+    security(("bearer" = [])),
+    params(ListParams, PostIncludes, PostFilterParams),
+    responses(
+        (status = 200, description = "A page of the caller's feed", body = PostPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn list_feed(
+    State(state): State<AppState>,
+    AuthUser(viewer): AuthUser,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+    AppQuery(filter): AppQuery<PostFilterParams>,
+) -> Result<Json<Value>> {
+    let read = ListRead::prepare(
+        Resource::Post,
+        order::posts(),
+        &list,
+        &include,
+        Some(&viewer),
+    )?;
+    let mut filter = filter.into_filter()?;
+    filter.followed_by = Some(viewer.id);
+    let fetched = posts::list(&state.db, None, &filter, &read.page).await?;
+    read.respond(&state.db, fetched, post_item).await
+}
+
 /// `POST /posts`: the caller is the author.
 #[utoipa::path(post, path = "/api/v1/posts", tag = "posts",
     summary = "Write a post",
@@ -202,7 +331,7 @@ pub async fn create_post(
     let new = body
         .parse::<CreatePostRequest>()?
         .check(CreatePostRequest::validate)?;
-    let post = posts::create(&state.db, viewer.id, new).await?;
+    let post = posts::create(&state.writer, viewer.id, new).await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
         post_item(&post),
@@ -258,7 +387,7 @@ pub async fn update_post(
     let changes = body
         .parse::<UpdatePostRequest>()?
         .check(UpdatePostRequest::validate)?;
-    let post = posts::update(&state.db, post, changes).await?;
+    let post = posts::update(&state.writer, post, changes).await?;
     Ok(Json(Value::Object(post_item(&post))))
 }
 

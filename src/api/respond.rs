@@ -88,6 +88,37 @@ impl<'v> OneRead<'v> {
     }
 }
 
+/// A checked request for a list that takes no `include` or `counts`: the association
+/// lists (follows, favorites), whose items are association objects.
+pub struct PlainListRead {
+    pub page: PageRequest,
+    pub order: SortOrder,
+}
+
+impl PlainListRead {
+    /// Refuses `include`/`counts` (400), checks the paging parameters and declares the
+    /// budget.
+    pub fn prepare(
+        order: SortOrder,
+        list: &ListParams,
+        include: &IncludeParams,
+        token: bool,
+    ) -> Result<Self> {
+        crate::api::users::refuse_include(include)?;
+        let page = PageRequest::from_params(list)?;
+        page::check_cursor(&order, &page)?;
+        declare_budget(token, 0, page.count);
+        Ok(PlainListRead { page, order })
+    }
+
+    /// The list body of a fetched page.
+    pub fn respond<T>(&self, fetched: Fetched<T>, to_item: impl Fn(T) -> Item) -> Json<Value> {
+        let (has_more, total) = (fetched.has_more, fetched.total);
+        let items = fetched.rows.into_iter().map(to_item).collect();
+        crate::api::page_body(items, has_more, total, &self.order)
+    }
+}
+
 /// 201 Created with `Location: location` and the created resource (SPEC §3).
 pub fn created(location: String, item: Item) -> Response {
     (
@@ -96,4 +127,14 @@ pub fn created(location: String, item: Item) -> Response {
         Json(Value::Object(item)),
     )
         .into_response()
+}
+
+/// The answer of a PUT that links two rows (a follow, a favorite): 201 with `Location`
+/// set to the PUT's own path when it created the link, else 200; the link either way.
+pub fn linked(created_now: bool, location: String, item: Item) -> Response {
+    if created_now {
+        created(location, item)
+    } else {
+        (StatusCode::OK, Json(Value::Object(item))).into_response()
+    }
 }

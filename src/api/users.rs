@@ -24,6 +24,7 @@ use crate::api::respond::{ListRead, OneRead};
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
+use crate::domain::username::Username;
 use crate::error::{AppError, FieldErrors, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::repr::{self, CascadePreview, UserOut, order};
@@ -107,6 +108,11 @@ pub async fn get_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    /// A new username (API 1.1): 3–32 letters, digits, `_`, `.`, `-`; 409
+    /// `username_taken` when another user has it in any case. Tokens stay valid.
+    #[serde(default, deserialize_with = "de_present")]
+    #[schema(value_type = String, required = false, min_length = 3, max_length = 32)]
+    username: Option<Option<String>>,
     /// Trimmed; `null` or blank clears it.
     #[serde(default, deserialize_with = "de_present")]
     #[schema(value_type = Option<String>, max_length = 80)]
@@ -136,6 +142,9 @@ impl UpdateUserRequest {
     /// Parses every field, naming all the bad ones; `current_password` is required for a
     /// new password when `needs_current` (it has been checked already when present).
     fn into_changes(self, mut fields: FieldErrors, needs_current: bool) -> Result<AccountChanges> {
+        let username = self
+            .username
+            .map(|raw| fields.check("username", not_null(raw).and_then(|u| Username::parse(&u))));
         let display_name = match self.display_name {
             None => None,
             Some(None) => Some(None),
@@ -157,6 +166,7 @@ impl UpdateUserRequest {
         fields.into_result()?;
         // After `finish`, no field that failed (and so holds `Some(None)`) is left.
         Ok(AccountChanges {
+            username: username.flatten(),
             display_name,
             email: email.flatten(),
             password: password.flatten(),
@@ -177,7 +187,7 @@ impl UpdateUserRequest {
         (status = 401, response = Unauthorized),
         (status = 403, description = "Not the user nor an admin, `is_active` from a non-admin (`forbidden`), or a wrong `current_password` (`wrong_password`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, response = NotFound),
-        (status = 409, description = "`email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`username_taken`, `email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),

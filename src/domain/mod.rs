@@ -7,6 +7,8 @@ pub mod email;
 pub mod password;
 pub mod role_description;
 pub mod role_name;
+pub mod slug;
+pub mod tag_name;
 pub mod text;
 pub mod url;
 pub mod username;

@@ -76,6 +76,17 @@ bounded_text!(
 );
 
 bounded_text!(
+    /// A post's description (API 1.1): at most 1 000 characters, stored as sent; empty
+    /// when the author gives none.
+    Description,
+    max = 1_000,
+    parse = |raw| {
+        bounded(raw, 0, Description::MAX_CHARS)?;
+        Ok(raw.to_string())
+    }
+);
+
+bounded_text!(
     /// A comment's body: 1–10 000 characters, stored exactly as sent; a body of nothing
     /// but whitespace counts as empty, since it would show as a blank comment.
     CommentBody,
@@ -144,6 +155,13 @@ mod tests {
         assert_eq!(CommentBody::parse(" hi ").unwrap().as_str(), " hi ");
         assert!(CommentBody::parse(&"x".repeat(10_000)).is_ok());
         assert!(CommentBody::parse(&"x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn a_description_may_be_empty_but_not_longer_than_1_000() {
+        assert_eq!(Description::parse("").unwrap().as_str(), "");
+        assert!(Description::parse(&"d".repeat(1_000)).is_ok());
+        assert!(Description::parse(&"d".repeat(1_001)).is_err());
     }
 
     #[test]

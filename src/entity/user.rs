@@ -27,6 +27,14 @@ pub struct Model {
     pub roles: HasMany<super::role::Entity>,
     #[sea_orm(has_many, relation_enum = "AssignedRoles", via_rel = "AssignedBy")]
     pub assigned_roles: HasMany<super::user_role::Entity>,
+    /// Follows of this user by others (`followee_id` is this user).
+    #[sea_orm(has_many, relation_enum = "Followers", via_rel = "Followee")]
+    pub followers: HasMany<super::follow::Entity>,
+    /// Follows by this user of others (`follower_id` is this user).
+    #[sea_orm(has_many, relation_enum = "Following", via_rel = "Follower")]
+    pub following: HasMany<super::follow::Entity>,
+    #[sea_orm(has_many)]
+    pub favorites: HasMany<super::favorite::Entity>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -8,6 +8,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_init;
+mod m0002_relations;
 
 /// The ordered list of Relata's migrations.
 pub struct Migrator;
@@ -15,6 +16,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_init::Migration)]
+        vec![
+            Box::new(m0001_init::Migration),
+            Box::new(m0002_relations::Migration),
+        ]
     }
 }

@@ -8,8 +8,9 @@
 //! Passwords are argon2id, hashed and verified on the blocking pool. A login session is a
 //! `refresh_tokens` row holding the SHA-256 digest of 256 random bits and the `jti` of the
 //! access token issued with it; refreshing deletes the row and makes a new one (rotation),
-//! logging out deletes it and records the access token's `jti` in `revoked_tokens`. Failed
-//! logins are rows of `login_attempts`, so throttling holds across processes.
+//! logging out deletes it and records the access token's `jti` in `revoked_tokens`. Login
+//! attempts are rows of `login_attempts`, reserved before the password is verified, so
+//! throttling holds across processes and against parallel bursts.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -18,8 +19,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -285,29 +286,118 @@ async fn find_by_login<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<u
     Ok(user::Entity::find().filter(by).one(db).await?)
 }
 
-/// Failures for this login text, or for the user it names, newer than `since`: the
-/// newest [`MAX_FAILED_LOGINS`] of them, newest first. Counting by user too means the
-/// username and the email of one account share one allowance.
-async fn recent_failures<C: ConnectionTrait>(
-    db: &C,
-    key: &str,
-    user_id: Option<i64>,
-    since: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
+/// Whose allowance an attempt draws on: failures for this login text, or for the user it
+/// names. Counting by user too means the username and the email of one account share one
+/// allowance.
+fn attempts_of(key: &str, user_id: Option<i64>) -> Condition {
     let mut who = Condition::any().add(login_attempt::Column::Login.eq(key));
     if let Some(id) = user_id {
         who = who.add(login_attempt::Column::UserId.eq(id));
     }
-    Ok(login_attempt::Entity::find()
+    who
+}
+
+/// The PostgreSQL advisory lock that serialises the throttle checks of one account (or of
+/// one login text naming no account): the first 8 bytes of a digest of what it names, the
+/// same in every process.
+fn throttle_lock_key(key: &str, user_id: Option<i64>) -> i64 {
+    let subject = match user_id {
+        Some(id) => format!("relata login throttle: user {id}"),
+        None => format!("relata login throttle: login {key}"),
+    };
+    let digest = Sha256::digest(subject.as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+}
+
+/// Reserves one of the login's [`MAX_FAILED_LOGINS`] attempts before its password is
+/// verified, or refuses with 429 when the window holds that many already.
+///
+/// The reservation is a `login_attempts` row written first and counted with the others in
+/// one transaction that no other attempt on the same account can interleave with: on
+/// PostgreSQL a transaction-scoped advisory lock keyed by the account, on SQLite the
+/// database's single writer (the insert comes first, so the count reads after every
+/// committed reservation). Attempts in flight therefore count as failures until they are
+/// resolved, and a burst of parallel attempts cannot all pass the check. Other accounts
+/// take other locks, and the lock is released before the password is verified.
+async fn reserve_attempt(
+    db: &Writer,
+    key: &str,
+    user_id: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<i64> {
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    if backend == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT pg_advisory_xact_lock($1)",
+            [throttle_lock_key(key, user_id).into()],
+        ))
+        .await?;
+    }
+    let reserved = login_attempt::ActiveModel {
+        login: Set(key.to_string()),
+        user_id: Set(user_id),
+        attempted_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&*txn)
+    .await?
+    .id;
+    // The newest attempts besides this one, newest first; one more than the allowance,
+    // so that this one's own row cannot hide the fifth.
+    let others: Vec<(i64, chrono::DateTime<chrono::Utc>)> = login_attempt::Entity::find()
         .select_only()
-        .column(login_attempt::Column::AttemptedAt)
-        .filter(who)
-        .filter(login_attempt::Column::AttemptedAt.gt(since))
+        .columns([
+            login_attempt::Column::Id,
+            login_attempt::Column::AttemptedAt,
+        ])
+        .filter(attempts_of(key, user_id))
+        .filter(login_attempt::Column::AttemptedAt.gt(now - FAILED_LOGIN_WINDOW))
         .order_by_desc(login_attempt::Column::AttemptedAt)
-        .limit(MAX_FAILED_LOGINS as u64)
-        .into_tuple::<chrono::DateTime<chrono::Utc>>()
-        .all(db)
-        .await?)
+        .order_by_desc(login_attempt::Column::Id)
+        .limit(MAX_FAILED_LOGINS as u64 + 1)
+        .into_tuple::<(i64, chrono::DateTime<chrono::Utc>)>()
+        .all(&*txn)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| *id != reserved)
+        .collect();
+    if others.len() >= MAX_FAILED_LOGINS {
+        // Refused attempts are not recorded: dropping the transaction rolls the
+        // reservation back. The lock lifts when the oldest of the newest five leaves the
+        // window.
+        drop(txn);
+        let unlocks_at = others[MAX_FAILED_LOGINS - 1].1 + FAILED_LOGIN_WINDOW;
+        let wait = Ord::max((unlocks_at - now).num_seconds(), 1);
+        return Err(AppError::rate_limited(wait as u64));
+    }
+    txn.commit().await?;
+    Ok(reserved)
+}
+
+/// Keeps a reservation as the record of a failure. A success of the same account may have
+/// cleared it while this password was verified; then the failure is recorded anew.
+async fn record_failure(db: &Writer, reserved: i64, key: &str, user_id: Option<i64>) -> Result<()> {
+    let kept = login_attempt::Entity::update_many()
+        .col_expr(
+            login_attempt::Column::AttemptedAt,
+            Expr::col(login_attempt::Column::AttemptedAt),
+        )
+        .filter(login_attempt::Column::Id.eq(reserved))
+        .exec(db.db())
+        .await?;
+    if kept.rows_affected == 0 {
+        login_attempt::ActiveModel {
+            login: Set(key.to_string()),
+            user_id: Set(user_id),
+            attempted_at: Set(time::now()),
+            ..Default::default()
+        }
+        .insert(db.db())
+        .await?;
+    }
+    Ok(())
 }
 
 fn invalid_credentials() -> AppError {
@@ -316,10 +406,11 @@ fn invalid_credentials() -> AppError {
 
 /// Logs in with a username or email and a password.
 ///
-/// In order: 429 when the login is locked (even with the right password), 401 for an
+/// In order: 429 when the login is locked (even with the right password; checked and
+/// reserved before the password is verified, see [`reserve_attempt`]), 401 for an
 /// unknown login or a wrong password alike (same body; an unknown login is verified
 /// against a dummy hash so it takes as long), 403 for a deactivated account with the right
-/// password. A failure is recorded; a success clears the login's failures.
+/// password. A failure keeps its reservation; a success clears the login's failures.
 #[tracing::instrument(skip_all)]
 pub async fn login(
     db: &Writer,
@@ -329,38 +420,23 @@ pub async fn login(
 ) -> Result<TokenPair> {
     let key = login_key(login);
     let found = find_by_login(db.db(), &key).await?;
-    let now = time::now();
-    let failures = recent_failures(
-        db.db(),
-        &key,
-        found.as_ref().map(|u| u.id),
-        now - FAILED_LOGIN_WINDOW,
-    )
-    .await?;
-    if failures.len() >= MAX_FAILED_LOGINS {
-        // The lock lifts when the oldest of the newest five leaves the window.
-        let unlocks_at = failures[MAX_FAILED_LOGINS - 1] + FAILED_LOGIN_WINDOW;
-        let wait = Ord::max((unlocks_at - now).num_seconds(), 1);
-        return Err(AppError::rate_limited(wait as u64));
-    }
+    let user_id = found.as_ref().map(|u| u.id);
+    let reserved = reserve_attempt(db, &key, user_id, time::now()).await?;
     let plausible = password.chars().count() <= Password::MAX;
     let matched = plausible
         && verify_password(found.as_ref().map(|u| u.password_hash.clone()), password).await?;
     let user = match found {
         Some(user) if matched => user,
-        found => {
-            login_attempt::ActiveModel {
-                login: Set(key),
-                user_id: Set(found.map(|u| u.id)),
-                attempted_at: Set(now),
-                ..Default::default()
-            }
-            .insert(db.db())
-            .await?;
+        _ => {
+            record_failure(db, reserved, &key, user_id).await?;
             return Err(invalid_credentials());
         }
     };
     if !user.is_active {
+        // The right password: not a failure, so the reservation goes.
+        login_attempt::Entity::delete_by_id(reserved)
+            .exec(db.db())
+            .await?;
         return Err(AppError::new(
             axum::http::StatusCode::FORBIDDEN,
             "account_disabled",
@@ -369,11 +445,7 @@ pub async fn login(
     }
     let txn = db.begin().await?;
     login_attempt::Entity::delete_many()
-        .filter(
-            Condition::any()
-                .add(login_attempt::Column::Login.eq(key.as_str()))
-                .add(login_attempt::Column::UserId.eq(user.id)),
-        )
+        .filter(attempts_of(&key, Some(user.id)))
         .exec(&*txn)
         .await?;
     let pair = start_session(&*txn, issuer, user.id).await?;

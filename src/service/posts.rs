@@ -1,39 +1,60 @@
-//! Posts: the one-to-many side of a user, and the parent of comments.
+//! Posts: the one-to-many side of a user, the parent of comments, favorites and tags.
 //!
-//! Who may do what to a post is decided in [`authorize`], and nowhere else.
+//! Who may do what to a post is decided in [`authorize`], and nowhere else. A post's slug
+//! is unique by the database's decision: a new post goes in with
+//! `INSERT … ON CONFLICT (slug) DO NOTHING`, and a slug already taken (two posts with one
+//! title drawing the same suffix) is drawn again.
 
-use sea_orm::sea_query::{Expr, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
     QueryFilter, QueryTrait, Set,
 };
 
-use crate::domain::text::{Content, Title};
-use crate::entity::{comment, post};
-use crate::error::{AppError, Result};
+use crate::db::Writer;
+use crate::domain::slug;
+use crate::domain::tag_name::{TagList, TagName};
+use crate::domain::text::{Content, Description, Title};
+use crate::entity::{comment, favorite, follow, post, post_tag, tag};
+use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::lookup;
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::repr::{CascadePreview, order};
+use crate::service::tags;
 
 /// A post to create, already validated.
 pub struct NewPost {
     pub title: Title,
+    pub description: Option<Description>,
     pub content: Content,
+    pub tags: TagList,
 }
 
-/// The fields a PATCH changes; `None` leaves a field as it is.
+/// The fields a PATCH changes; `None` leaves a field as it is (`tags: Some(empty)`
+/// removes every tag).
+#[derive(Default)]
 pub struct PostChanges {
     pub title: Option<Title>,
+    pub description: Option<Description>,
     pub content: Option<Content>,
+    pub tags: Option<TagList>,
 }
 
-/// The filters of a post list (`GET /posts`, `GET /users/{id}/posts`).
+/// The filters of a post list (`GET /posts`, `GET /users/{id}/posts`, `GET /feed`,
+/// `GET /tags/{name}/posts`).
 #[derive(Debug, Default)]
 pub struct PostFilter {
     pub author_id: Option<i64>,
     /// A case-insensitive substring of the title, matched literally (`%` and `_` too).
     pub title_contains: Option<String>,
+    /// Posts tagged with every one of these names (compared in their normal form, so a
+    /// name no tag has selects nothing).
+    pub tagged: Vec<String>,
+    /// Posts this user favorited.
+    pub favorited_by: Option<i64>,
+    /// Posts by the users this user follows (the feed).
+    pub followed_by: Option<i64>,
 }
 
 /// What a caller wants to do to an existing post.
@@ -99,6 +120,35 @@ fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> Sele
             needle,
         ));
     }
+    for name in &filter.tagged {
+        let tagged = Query::select()
+            .column((post_tag::Entity, post_tag::Column::PostId))
+            .from(post_tag::Entity)
+            .inner_join(
+                tag::Entity,
+                Expr::col((tag::Entity, tag::Column::Id))
+                    .equals((post_tag::Entity, post_tag::Column::TagId)),
+            )
+            .and_where(Expr::col((tag::Entity, tag::Column::Name)).eq(TagName::normalize(name)))
+            .to_owned();
+        select = select.filter(post::Column::Id.in_subquery(tagged));
+    }
+    if let Some(user_id) = filter.favorited_by {
+        let favorites = Query::select()
+            .column(favorite::Column::PostId)
+            .from(favorite::Entity)
+            .and_where(Expr::col(favorite::Column::UserId).eq(user_id))
+            .to_owned();
+        select = select.filter(post::Column::Id.in_subquery(favorites));
+    }
+    if let Some(user_id) = filter.followed_by {
+        let followed = Query::select()
+            .column(follow::Column::FolloweeId)
+            .from(follow::Entity)
+            .and_where(Expr::col(follow::Column::FollowerId).eq(user_id))
+            .to_owned();
+        select = select.filter(post::Column::AuthorId.in_subquery(followed));
+    }
     select.into_query()
 }
 
@@ -114,34 +164,99 @@ pub async fn list<C: ConnectionTrait>(
     page::fetch(db, stmt, &order::posts(), page).await
 }
 
-/// Creates a post by `author_id`.
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    author_id: i64,
-    new: NewPost,
-) -> Result<post::Model> {
+/// Tries a new slug this many times before giving up; each try collides only if another
+/// post took the same title and the same random suffix.
+const SLUG_TRIES: usize = 5;
+
+/// Creates a post by `author_id` with its tags, in one write transaction. 404 when the
+/// author vanished meanwhile.
+pub async fn create(writer: &Writer, author_id: i64, new: NewPost) -> Result<post::Model> {
+    let txn = writer.begin().await?;
+    let created = insert(&*txn, author_id, new).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Inserts the post, drawing a new slug while the drawn one is taken, then its tags.
+async fn insert<C: ConnectionTrait>(db: &C, author_id: i64, new: NewPost) -> Result<post::Model> {
     let now = crate::time::now();
-    let created = post::ActiveModel {
+    let title = new.title.into_inner();
+    let row = post::ActiveModel {
         author_id: Set(author_id),
-        title: Set(new.title.into_inner()),
+        description: Set(new
+            .description
+            .map(Description::into_inner)
+            .unwrap_or_default()),
         content: Set(new.content.into_inner()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
+    };
+    for _ in 0..SLUG_TRIES {
+        let mut insert = post::Entity::insert(post::ActiveModel {
+            title: Set(title.clone()),
+            slug: Set(slug::generate(&title)),
+            ..row.clone()
+        })
+        .on_conflict(
+            OnConflict::column(post::Column::Slug)
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query();
+        insert.returning_all();
+        let created = post::Model::find_by_statement(db.get_database_backend().build(&insert))
+            .one(db)
+            .await
+            .map_err(|err| {
+                if foreign_key_violation(&err) {
+                    AppError::not_found("User")
+                } else {
+                    AppError::from(err)
+                }
+            })?;
+        if let Some(created) = created {
+            tags::set_for_post(db, created.id, &new.tags).await?;
+            return Ok(created);
+        }
     }
-    .insert(db)
-    .await?;
-    Ok(created)
+    Err(AppError::internal(anyhow::anyhow!(
+        "no free slug for a post after {SLUG_TRIES} tries"
+    )))
 }
 
-/// Applies `changes` to `post`; 404 when it was deleted meanwhile. A PATCH that changes
-/// nothing writes nothing and leaves `updated_at` alone.
-pub async fn update<C: ConnectionTrait>(
+/// Applies `changes` to `post`, tags included, in one write transaction; 404 when it was
+/// deleted meanwhile. A PATCH that changes nothing writes nothing and leaves `updated_at`
+/// alone; the slug never changes.
+pub async fn update(
+    writer: &Writer,
+    post: post::Model,
+    changes: PostChanges,
+) -> Result<post::Model> {
+    let txn = writer.begin().await?;
+    let updated = apply(&*txn, post, changes).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+async fn apply<C: ConnectionTrait>(
     db: &C,
     post: post::Model,
     changes: PostChanges,
 ) -> Result<post::Model> {
-    if changes.title.is_none() && changes.content.is_none() {
+    let tags_change = match changes.tags {
+        Some(list) => {
+            let current = tags::names_of_post(db, post.id).await?;
+            let wanted: Vec<&str> = list.names().iter().map(TagName::as_str).collect();
+            (current != wanted).then_some(list)
+        }
+        None => None,
+    };
+    if changes.title.is_none()
+        && changes.description.is_none()
+        && changes.content.is_none()
+        && tags_change.is_none()
+    {
         return Ok(post);
     }
     let mut update = post::Entity::update_many()
@@ -150,19 +265,29 @@ pub async fn update<C: ConnectionTrait>(
     if let Some(title) = changes.title {
         update = update.col_expr(post::Column::Title, Expr::val(title.into_inner()));
     }
+    if let Some(description) = changes.description {
+        update = update.col_expr(
+            post::Column::Description,
+            Expr::val(description.into_inner()),
+        );
+    }
     if let Some(content) = changes.content {
         update = update.col_expr(post::Column::Content, Expr::val(content.into_inner()));
     }
-    update
+    let updated = update
         .exec_with_returning(db)
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| AppError::not_found("Post"))
+        .ok_or_else(|| AppError::not_found("Post"))?;
+    if let Some(list) = tags_change {
+        tags::set_for_post(db, updated.id, &list).await?;
+    }
+    Ok(updated)
 }
 
-/// What deleting `post` would delete: the post and its comments (SPEC §3 "Cascade
-/// preview"). Nothing else references a post.
+/// What deleting `post` would delete: the post, its comments, its favorites and its
+/// `post_tags` rows (SPEC §3 "Cascade preview", §5); its tags stay.
 pub async fn deletion_preview<C: ConnectionTrait>(
     db: &C,
     post: &post::Model,
@@ -171,14 +296,24 @@ pub async fn deletion_preview<C: ConnectionTrait>(
         .filter(comment::Column::PostId.eq(post.id))
         .count(db)
         .await?;
+    let favorites = favorite::Entity::find()
+        .filter(favorite::Column::PostId.eq(post.id))
+        .count(db)
+        .await?;
+    let post_tags = post_tag::Entity::find()
+        .filter(post_tag::Column::PostId.eq(post.id))
+        .count(db)
+        .await?;
     let mut preview = CascadePreview::default();
     preview.delete.insert("posts", 1);
     preview.delete.insert("comments", comments);
+    preview.delete.insert("favorites", favorites);
+    preview.delete.insert("post_tags", post_tags);
     Ok(preview)
 }
 
-/// Deletes `post`; the database's `ON DELETE CASCADE` takes its comments in the same
-/// statement. 404 when it was deleted meanwhile.
+/// Deletes `post`; the database's `ON DELETE CASCADE` takes its comments, favorites and
+/// `post_tags` rows in the same statement. 404 when it was deleted meanwhile.
 pub async fn delete<C: ConnectionTrait>(db: &C, post: &post::Model) -> Result<()> {
     let result = post::Entity::delete_by_id(post.id).exec(db).await?;
     if result.rows_affected == 0 {
@@ -194,8 +329,8 @@ mod tests {
     #[test]
     fn a_title_search_binds_its_pattern_on_both_backends() {
         let filter = PostFilter {
-            author_id: None,
             title_contains: Some("50%_off\\".into()),
+            ..Default::default()
         };
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             let stmt = backend.build(&filtered(backend, None, &filter));

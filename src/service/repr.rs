@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use utoipa::ToSchema;
 
-use crate::entity::{comment, post, profile, role, user, user_role};
+use crate::entity::{comment, favorite, follow, post, profile, role, tag, user, user_role};
 use crate::service::auth::Viewer;
 use crate::service::page::{KeyKind, SortKey, SortOrder};
 use crate::time;
@@ -103,6 +103,9 @@ pub struct PostOut {
     pub id: i64,
     pub author_id: i64,
     pub title: String,
+    /// Unique, made from the title at creation and kept when the title changes.
+    pub slug: String,
+    pub description: String,
     pub content: String,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -116,6 +119,8 @@ impl From<&post::Model> for PostOut {
             id: m.id,
             author_id: m.author_id,
             title: m.title.clone(),
+            slug: m.slug.clone(),
+            description: m.description.clone(),
             content: m.content.clone(),
             created_at: time::format(&m.created_at),
             updated_at: time::format(&m.updated_at),
@@ -225,6 +230,78 @@ pub fn role_assignment(
     }
 }
 
+/// A tag.
+#[derive(Serialize, ToSchema)]
+pub struct TagOut {
+    pub id: i64,
+    pub name: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<&tag::Model> for TagOut {
+    fn from(m: &tag::Model) -> Self {
+        TagOut {
+            id: m.id,
+            name: m.name.clone(),
+            created_at: time::format(&m.created_at),
+        }
+    }
+}
+
+/// A follow: seen from the followed user, `user` is the follower; seen from the
+/// follower, `user` is the one followed.
+#[derive(Serialize, ToSchema)]
+pub struct FollowOut {
+    pub user: UserOut,
+    #[schema(format = DateTime)]
+    pub followed_at: String,
+}
+
+/// A `follows` row with the user on the other side of it.
+pub fn follow(link: &follow::Model, other: &user::Model, viewer: Option<&Viewer>) -> FollowOut {
+    FollowOut {
+        user: UserOut::new(other, viewer),
+        followed_at: time::format(&link.created_at),
+    }
+}
+
+/// A favorite as seen from its user: the post.
+#[derive(Serialize, ToSchema)]
+pub struct UserFavoriteOut {
+    pub post: PostOut,
+    #[schema(format = DateTime)]
+    pub favorited_at: String,
+}
+
+/// A favorite as seen from its post: the user.
+#[derive(Serialize, ToSchema)]
+pub struct PostFavoriteOut {
+    pub user: UserOut,
+    #[schema(format = DateTime)]
+    pub favorited_at: String,
+}
+
+/// A `favorites` row with its post.
+pub fn user_favorite(link: &favorite::Model, post: &post::Model) -> UserFavoriteOut {
+    UserFavoriteOut {
+        post: PostOut::from(post),
+        favorited_at: time::format(&link.created_at),
+    }
+}
+
+/// A `favorites` row with its user.
+pub fn post_favorite(
+    link: &favorite::Model,
+    user: &user::Model,
+    viewer: Option<&Viewer>,
+) -> PostFavoriteOut {
+    PostFavoriteOut {
+        user: UserOut::new(user, viewer),
+        favorited_at: time::format(&link.created_at),
+    }
+}
+
 /// Default orders (SPEC §3 "Lists"), each ending with a unique tie-breaker.
 pub mod order {
     use super::*;
@@ -277,6 +354,69 @@ pub mod order {
             "/name",
             KeyKind::Text,
         )])
+    }
+
+    /// Tags by name (names are unique; code-point order on both databases).
+    pub fn tags() -> SortOrder {
+        SortOrder(vec![SortKey::asc(
+            Expr::col((tag::Entity, tag::Column::Name)),
+            "/name",
+            KeyKind::Text,
+        )])
+    }
+
+    /// "Newest first" of an association list (SPEC §5): the row's `created_at`
+    /// descending, ties broken by the other side's id descending.
+    fn newest_first(
+        created_at: Expr,
+        at_field: &'static str,
+        other_id: Expr,
+        id_field: &'static str,
+    ) -> SortOrder {
+        SortOrder(vec![
+            SortKey::desc(created_at, at_field, KeyKind::Time),
+            SortKey::desc(other_id, id_field, KeyKind::Int),
+        ])
+    }
+
+    /// A user's followers, newest first.
+    pub fn followers() -> SortOrder {
+        newest_first(
+            Expr::col((follow::Entity, follow::Column::CreatedAt)),
+            "/followed_at",
+            Expr::col((follow::Entity, follow::Column::FollowerId)),
+            "/user/id",
+        )
+    }
+
+    /// Whom a user follows, newest first.
+    pub fn following() -> SortOrder {
+        newest_first(
+            Expr::col((follow::Entity, follow::Column::CreatedAt)),
+            "/followed_at",
+            Expr::col((follow::Entity, follow::Column::FolloweeId)),
+            "/user/id",
+        )
+    }
+
+    /// A user's favorites, newest first.
+    pub fn user_favorites() -> SortOrder {
+        newest_first(
+            Expr::col((favorite::Entity, favorite::Column::CreatedAt)),
+            "/favorited_at",
+            Expr::col((favorite::Entity, favorite::Column::PostId)),
+            "/post/id",
+        )
+    }
+
+    /// A post's favorites, newest first.
+    pub fn post_favorites() -> SortOrder {
+        newest_first(
+            Expr::col((favorite::Entity, favorite::Column::CreatedAt)),
+            "/favorited_at",
+            Expr::col((favorite::Entity, favorite::Column::UserId)),
+            "/user/id",
+        )
     }
 
     /// A user's assignments by `assigned_at`, then role id.

@@ -6,6 +6,11 @@
 //! up front (after the current maximum) so that posts can point at users and comments at
 //! posts without reading anything back. Every user shares one argon2id hash of the demo
 //! password: hashing 10 000 passwords would take minutes and prove nothing.
+//!
+//! API 1.1's relationships are drawn from a second generator (so that the 1.0 data of a
+//! seed stays as it was): each user follows a few others, popular users more often; each
+//! post carries 0–4 tags from a vocabulary of 50, some tags far more common than others;
+//! and favorites lean towards a few posts, so that counts differ.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,9 +20,15 @@ use sea_orm::sea_query::{
     Alias, ArrayType, Expr, ExprTrait, Func, InsertStatement, PostgresQueryBuilder, Query,
     SimpleExpr, Value,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement, TransactionTrait,
+    TryInsertResult,
+};
 
-use crate::entity::{comment, post, profile, role, user, user_role};
+use crate::domain::slug;
+use crate::entity::{
+    comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
+};
 use crate::error::{AppError, Result};
 
 /// What to create.
@@ -37,6 +48,11 @@ pub struct SeedReport {
     pub posts: u64,
     pub comments: u64,
     pub assignments: u64,
+    pub follows: u64,
+    pub favorites: u64,
+    /// Tags created by this seed (the vocabulary, less the names that existed).
+    pub tags: u64,
+    pub post_tags: u64,
     /// The first seeded user id; seeded users are named `user<id>`.
     pub first_user_id: i64,
 }
@@ -49,6 +65,91 @@ const WORDS: &[&str] = &[
     "violet", "ember", "summit", "canyon", "willow", "falcon", "tundra", "marble", "cobalt",
     "prairie", "nebula", "saffron", "glacier", "thistle", "beacon",
 ];
+
+/// The tag vocabulary.
+const TAGS: &[&str] = &[
+    "rust",
+    "sql",
+    "sqlite",
+    "postgres",
+    "orm",
+    "http",
+    "rest",
+    "api",
+    "async",
+    "tokio",
+    "axum",
+    "testing",
+    "design",
+    "performance",
+    "security",
+    "auth",
+    "json",
+    "docs",
+    "cli",
+    "linux",
+    "web",
+    "frontend",
+    "backend",
+    "devops",
+    "cloud",
+    "data",
+    "ml",
+    "ai",
+    "math",
+    "music",
+    "travel",
+    "food",
+    "books",
+    "film",
+    "art",
+    "photo",
+    "garden",
+    "hiking",
+    "sport",
+    "chess",
+    "games",
+    "history",
+    "science",
+    "space",
+    "climate",
+    "health",
+    "career",
+    "c++",
+    "c#",
+    "node.js",
+];
+
+/// Follows per user: 1 to this many.
+const MAX_FOLLOWS: usize = 8;
+/// Favorites per user: 0 to this many.
+const MAX_FAVORITES: usize = 6;
+/// Tags per post: 0 to this many.
+const MAX_TAGS: usize = 4;
+
+/// An index in `0..n` that favours the low end (about a third of the draws land in the
+/// first twentieth), so that some users, posts and tags collect far more than others.
+fn skewed(rng: &mut StdRng, n: usize) -> usize {
+    let u: f64 = rng.r#gen();
+    ((u * u * u) * n as f64) as usize % n.max(1)
+}
+
+/// `k` distinct draws of [`skewed`] in `0..n` (fewer when `n` is small), leaving out
+/// `except`.
+fn distinct_skewed(rng: &mut StdRng, n: usize, k: usize, except: Option<usize>) -> Vec<usize> {
+    let available = n - usize::from(except.is_some_and(|e| e < n));
+    let k = k.min(available);
+    let mut out = Vec::with_capacity(k);
+    let mut tries = 0;
+    while out.len() < k && tries < 50 * (k + 1) {
+        tries += 1;
+        let i = skewed(rng, n);
+        if Some(i) != except && !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
 
 fn phrase(rng: &mut StdRng, words: usize) -> String {
     let mut out = String::new();
@@ -248,7 +349,8 @@ pub async fn run_with_first_user_posts(
     let first_user_posts = first_user_posts.unwrap_or(plan.posts_per_user);
     let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post))
         + plan.users
-        + first_user_posts.saturating_sub(plan.posts_per_user) * (1 + plan.comments_per_post);
+        + first_user_posts.saturating_sub(plan.posts_per_user) * (1 + plan.comments_per_post)
+        + TAGS.len() as u64;
     bar.set_length(total);
 
     let first_user = max_id(db, "users").await? + 1;
@@ -353,6 +455,8 @@ pub async fn run_with_first_user_posts(
                     post::Column::Id,
                     post::Column::AuthorId,
                     post::Column::Title,
+                    post::Column::Slug,
+                    post::Column::Description,
                     post::Column::Content,
                     post::Column::CreatedAt,
                     post::Column::UpdatedAt,
@@ -408,11 +512,17 @@ pub async fn run_with_first_user_posts(
                     comment_id += 1;
                     report.comments += 1;
                 }
+                // The post's id as the slug's suffix: unique, and no draw from the
+                // generator, so the 1.0 columns come out as they did.
+                let post_slug = slug::with_suffix(&title, &post_id.to_string());
+                let description = content.split(' ').take(8).collect::<Vec<_>>().join(" ");
                 posts_out
                     .push(vec![
                         post_id.into(),
                         author.into(),
                         title.into(),
+                        post_slug.into(),
+                        description.into(),
                         content.into(),
                         at.into(),
                         at.into(),
@@ -479,6 +589,7 @@ pub async fn run_with_first_user_posts(
         links.flush().await?;
         txn.commit().await?;
     }
+    seed_relationships(db, plan, first_user, first_post, &mut report, bar).await?;
     // Fresh statistics: without them PostgreSQL plans the first queries on a freshly
     // loaded database (the benchmark's) as if its tables were empty, until autovacuum
     // gets round to analysing them.
@@ -487,6 +598,143 @@ pub async fn run_with_first_user_posts(
     }
     bar.finish();
     Ok(report)
+}
+
+/// Follows, tags and favorites among the users and posts just seeded (`report` holds
+/// how many), from a generator of their own.
+async fn seed_relationships(
+    db: &DatabaseConnection,
+    plan: &SeedPlan,
+    first_user: i64,
+    first_post: i64,
+    report: &mut SeedReport,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let mut rng = StdRng::seed_from_u64(plan.seed ^ 0x0001_1000_5eed);
+    let epoch: DateTime<Utc> = Utc
+        .with_ymd_and_hms(2025, 6, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let users = report.users as usize;
+    let posts = report.posts as usize;
+    let txn = db.begin().await?;
+
+    // The vocabulary, created unless a name exists already; then every id by name.
+    let created = tag::Entity::insert_many(TAGS.iter().map(|name| tag::ActiveModel {
+        name: sea_orm::Set(name.to_string()),
+        created_at: sea_orm::Set(epoch),
+        ..Default::default()
+    }))
+    .on_conflict_do_nothing_on([tag::Column::Name])
+    .exec_without_returning(&txn)
+    .await?;
+    if let TryInsertResult::Inserted(n) = created {
+        report.tags = n;
+    }
+    let names = Query::select()
+        .columns([tag::Column::Id, tag::Column::Name])
+        .from(tag::Entity)
+        .and_where(Expr::col(tag::Column::Name).is_in(TAGS.iter().copied()))
+        .to_owned();
+    let mut tag_ids = Vec::with_capacity(TAGS.len());
+    for row in txn.query_all(&names).await? {
+        let name: String = row.try_get("", "name")?;
+        let id: i64 = row.try_get("", "id")?;
+        let index = TAGS.iter().position(|t| *t == name).unwrap_or(0);
+        tag_ids.push((index, id));
+    }
+    tag_ids.sort_unstable();
+    bar.inc(TAGS.len() as u64);
+
+    {
+        let mut out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(follow::Entity)
+                .columns([
+                    follow::Column::FollowerId,
+                    follow::Column::FolloweeId,
+                    follow::Column::CreatedAt,
+                ])
+                .to_owned(),
+            bar,
+        );
+        for i in 0..users {
+            let k = rng.gen_range(1..=MAX_FOLLOWS);
+            for followee in distinct_skewed(&mut rng, users, k, Some(i)) {
+                let at = epoch + Duration::seconds(rng.gen_range(0..180 * 24 * 3600));
+                out.push(vec![
+                    (first_user + i as i64).into(),
+                    (first_user + followee as i64).into(),
+                    at.into(),
+                ])
+                .await?;
+                report.follows += 1;
+            }
+        }
+        out.flush().await?;
+    }
+    if !tag_ids.is_empty() {
+        let mut out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(post_tag::Entity)
+                .columns([
+                    post_tag::Column::PostId,
+                    post_tag::Column::TagId,
+                    post_tag::Column::Position,
+                ])
+                .to_owned(),
+            bar,
+        );
+        for p in 0..posts {
+            let k = rng.gen_range(0..=MAX_TAGS);
+            for (position, t) in distinct_skewed(&mut rng, tag_ids.len(), k, None)
+                .into_iter()
+                .enumerate()
+            {
+                out.push(vec![
+                    (first_post + p as i64).into(),
+                    tag_ids[t].1.into(),
+                    (position as i32).into(),
+                ])
+                .await?;
+                report.post_tags += 1;
+            }
+        }
+        out.flush().await?;
+    }
+    if posts > 0 {
+        let mut out = Batcher::new(
+            &txn,
+            Query::insert()
+                .into_table(favorite::Entity)
+                .columns([
+                    favorite::Column::UserId,
+                    favorite::Column::PostId,
+                    favorite::Column::CreatedAt,
+                ])
+                .to_owned(),
+            bar,
+        );
+        for i in 0..users {
+            let k = rng.gen_range(0..=MAX_FAVORITES);
+            for p in distinct_skewed(&mut rng, posts, k, None) {
+                let at = epoch + Duration::seconds(rng.gen_range(0..180 * 24 * 3600));
+                out.push(vec![
+                    (first_user + i as i64).into(),
+                    (first_post + p as i64).into(),
+                    at.into(),
+                ])
+                .await?;
+                report.favorites += 1;
+            }
+        }
+        out.flush().await?;
+    }
+    txn.commit().await?;
+    resync_sequence(db, "tags").await?;
+    Ok(())
 }
 
 /// A progress bar on standard error (hidden when `quiet`).

@@ -184,6 +184,8 @@ pub async fn list<C: ConnectionTrait>(
 /// `display_name: Some(None)` clears it.
 #[derive(Debug, Default)]
 pub struct AccountChanges {
+    /// A new username (API 1.1); tokens issued before the change stay valid.
+    pub username: Option<Username>,
     pub display_name: Option<Option<DisplayName>>,
     pub email: Option<Email>,
     pub password: Option<Password>,
@@ -219,6 +221,9 @@ pub async fn update(
     };
     let deactivating = changes.is_active == Some(false) && target.is_active;
     let mut row = target.clone().into_active_model();
+    if let Some(username) = changes.username {
+        row.username = Set(username.into_inner());
+    }
     if let Some(display_name) = changes.display_name {
         row.display_name = Set(display_name.map(DisplayName::into_inner));
     }
@@ -253,8 +258,9 @@ pub async fn update(
 
 /// What deleting user `id` would remove (I3), counted in one statement: the user, their
 /// profile, posts, the comments they wrote and those on their posts (each once), their
-/// role assignments and tokens; and the assignments they made to others, which stay with
-/// `assigned_by` set to NULL.
+/// role assignments and tokens, their follows in both directions, their favorites and
+/// those of their posts, and their posts' `post_tags` rows; and the assignments they made
+/// to others, which stay with `assigned_by` set to NULL.
 pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<CascadePreview> {
     let by_user = |column: &'static str, table: &'static str| {
         count_where(table, Condition::all().add(col(table, column).eq(id)))
@@ -268,7 +274,23 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
         "comments",
         Condition::any()
             .add(col("comments", "author_id").eq(id))
-            .add(col("comments", "post_id").in_subquery(their_posts)),
+            .add(col("comments", "post_id").in_subquery(their_posts.clone())),
+    );
+    let follows = count_where(
+        "follows",
+        Condition::any()
+            .add(col("follows", "follower_id").eq(id))
+            .add(col("follows", "followee_id").eq(id)),
+    );
+    let favorites = count_where(
+        "favorites",
+        Condition::any()
+            .add(col("favorites", "user_id").eq(id))
+            .add(col("favorites", "post_id").in_subquery(their_posts.clone())),
+    );
+    let post_tags = count_where(
+        "post_tags",
+        Condition::all().add(col("post_tags", "post_id").in_subquery(their_posts)),
     );
     let assigned_to_others = count_where(
         "user_roles",
@@ -284,6 +306,9 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
             ("posts", by_user("author_id", "posts")),
             ("comments", comments),
             ("user_roles", by_user("user_id", "user_roles")),
+            ("follows", follows),
+            ("favorites", favorites),
+            ("post_tags", post_tags),
             ("refresh_tokens", by_user("user_id", "refresh_tokens")),
             ("revoked_tokens", by_user("user_id", "revoked_tokens")),
             ("login_attempts", by_user("user_id", "login_attempts")),

@@ -45,6 +45,27 @@ macro_rules! db_test {
             }
         }
     };
+    // With the settings adjusted first (a short lifetime, say), as in `spawn_with`.
+    ($name:ident, settings = $tweak:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $tweak).await.expect("sqlite always runs");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, $tweak).await {
+                    run(app).await;
+                }
+            }
+        }
+    };
 }
 
 /// Drops the test's PostgreSQL database (or removes the SQLite directory) at the end.
@@ -153,6 +174,17 @@ impl TestApp {
         backend: Backend,
         tweak: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
+        Self::spawn_prepared(backend, tweak, |_| async {}).await
+    }
+
+    /// Like [`TestApp::spawn_with`], running `prepare` on the fresh database (given its
+    /// URL) before the application starts and migrates it: an upgrade test lays down an
+    /// older schema and rows there.
+    pub async fn spawn_prepared<F: std::future::Future<Output = ()>>(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+        prepare: impl FnOnce(String) -> F,
+    ) -> Option<TestApp> {
         let (database_url, guard) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
@@ -182,6 +214,7 @@ impl TestApp {
                 (url, DbGuard::Postgres { admin_url, name })
             }
         };
+        prepare(database_url.clone()).await;
         let mut settings = Settings::for_database(database_url.clone());
         settings.jwt_secret = Some("test-secret-test-secret-test-secret".to_string());
         settings.max_connections = 5;
@@ -461,6 +494,8 @@ impl TestApp {
         let rows = (0..n).map(|i| post::ActiveModel {
             author_id: Set(author_id),
             title: Set(format!("bulk {i}")),
+            // `insert_many` skips the entity's hook that fills a slug on `insert`.
+            slug: Set(relata::domain::slug::generate("bulk")),
             content: Set(String::new()),
             created_at: Set(at),
             updated_at: Set(at),
@@ -509,6 +544,20 @@ impl TestApp {
 
     /// [`TestApp::collect_ids`] starting at `cursor` (a `next_cursor` served earlier).
     pub async fn collect_ids_after(&self, path: &str, cursor: Option<String>) -> Vec<i64> {
+        self.collect_ids_as(path, cursor, None).await
+    }
+
+    /// [`TestApp::collect_ids`] for a list that needs a token (the feed).
+    pub async fn collect_ids_with_token(&self, path: &str, token: &str) -> Vec<i64> {
+        self.collect_ids_as(path, None, Some(token)).await
+    }
+
+    async fn collect_ids_as(
+        &self,
+        path: &str,
+        cursor: Option<String>,
+        token: Option<&str>,
+    ) -> Vec<i64> {
         let mut ids = Vec::new();
         let mut cursor = cursor;
         let sep = if path.contains('?') { '&' } else { '?' };
@@ -517,7 +566,7 @@ impl TestApp {
                 Some(c) => format!("{path}{sep}cursor={c}"),
                 None => path.to_string(),
             };
-            let res = self.get(&url, None).await;
+            let res = self.get(&url, token).await;
             res.assert_status(200);
             for item in res.body["items"].as_array().expect("items") {
                 ids.push(item["id"].as_i64().expect("an id"));

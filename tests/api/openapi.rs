@@ -16,6 +16,7 @@ use crate::db_test;
 /// Routes served on purpose without being API operations: the docs page's own files, and
 /// the Prometheus endpoint.
 const UNDOCUMENTED: &[(&str, &str)] = &[
+    ("GET", "/"),
     ("GET", "/docs/"),
     ("GET", "/docs/{*file}"),
     ("GET", "/metrics"),

@@ -137,9 +137,27 @@ db_test!(a_user_changes_their_own_account, |app| {
         .await;
     res.assert_problem(422, "validation_failed");
     assert_eq!(res.body["errors"].as_array().unwrap().len(), 2);
-    app.patch(&path, Some(&token), json!({"username": "renamed"}))
+    // API 1.1: the username may change, under the same rules and uniqueness.
+    let res = app
+        .patch(&path, Some(&token), json!({"username": "renamed"}))
+        .await;
+    res.assert_status(200);
+    assert_eq!(res.body["username"], "renamed");
+    app.patch(&path, Some(&token), json!({"username": "BOB"}))
+        .await
+        .assert_problem(409, "username_taken");
+    let res = app
+        .patch(&path, Some(&token), json!({"username": "x"}))
+        .await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(res.body["errors"][0]["field"], "username");
+    app.patch(&path, Some(&token), json!({"username": null}))
         .await
         .assert_problem(422, "validation_failed");
+    // The token issued before the rename still works.
+    app.get("/api/v1/auth/me", Some(&token))
+        .await
+        .assert_status(200);
 });
 
 db_test!(

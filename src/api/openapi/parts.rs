@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToResponse, ToSchema};
 use crate::api::extract::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::service::include::{Resource, countable, valid_paths};
 use crate::service::repr::{
-    CommentOut, PostOut, RoleAssignmentOut, RoleOut, UserAssignmentOut, UserOut,
+    CommentOut, FollowOut, PostFavoriteOut, PostOut, RoleAssignmentOut, RoleOut, TagOut,
+    UserAssignmentOut, UserFavoriteOut, UserOut,
 };
 
 macro_rules! page_schemas {
@@ -47,6 +48,14 @@ page_schemas! {
     UserAssignmentPage of UserAssignmentOut;
     /// A page of a role's assignments, by `assigned_at`.
     RoleAssignmentPage of RoleAssignmentOut;
+    /// A page of follows, newest first.
+    FollowPage of FollowOut;
+    /// A page of a post's favorites, newest first.
+    PostFavoritePage of PostFavoriteOut;
+    /// A page of a user's favorites, newest first.
+    UserFavoritePage of UserFavoriteOut;
+    /// A page of tags, by name.
+    TagPage of TagOut;
 }
 
 /// Parameters documented by hand, as unit types implementing [`IntoParams`].
@@ -76,6 +85,12 @@ params! {
     RolePath => vec![role_in_path()];
     /// `{id}` of a user and `{name}` of a role.
     UserRolePath => vec![id_in_path("user"), role_in_path()];
+    /// `{id}` of the user followed and `{follower_id}` of the follower.
+    UserFollowerPath => vec![id_in_path("user"), named_id_in_path("follower_id", "follower")];
+    /// `{id}` of a post and `{user_id}` of the user favoriting it.
+    PostUserPath => vec![id_in_path("post"), named_id_in_path("user_id", "user")];
+    /// `{name}` of a tag.
+    TagPath => vec![tag_in_path()];
     /// `include`, `counts` and `include_limit` on users.
     UserIncludes => includes(Resource::User);
     /// `include`, `counts` and `include_limit` on posts.
@@ -89,8 +104,12 @@ params! {
 }
 
 fn id_in_path(what: &str) -> Parameter {
+    named_id_in_path("id", what)
+}
+
+fn named_id_in_path(name: &str, what: &str) -> Parameter {
     ParameterBuilder::new()
-        .name("id")
+        .name(name)
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .description(Some(format!(
@@ -114,6 +133,18 @@ fn role_in_path() -> Parameter {
         .required(Required::True)
         .description(Some(
             "The role's name, e.g. `admin`; a name naming no role is 404.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build()
+}
+
+fn tag_in_path() -> Parameter {
+    ParameterBuilder::new()
+        .name("name")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(
+            "The tag's name, trimmed and lower-cased before the lookup; a name naming no tag is 404.",
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
         .build()

@@ -1,0 +1,88 @@
+//! Tags: the ordered many-to-many between posts and tags (SPEC §5). A post's tags are
+//! `post_tags` rows whose `position` keeps the author's order; a tag row is created the
+//! first time a post names it and is never deleted by a cascade.
+//!
+//! A tag named by two posts at once is created once: the names go in with
+//! `INSERT … ON CONFLICT (name) DO NOTHING`, and the ids are then read back by name.
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, Set,
+};
+
+use crate::domain::tag_name::{TagList, TagName};
+use crate::entity::{post_tag, tag};
+use crate::error::{AppError, Result};
+use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::repr::order;
+use crate::time;
+
+/// A page of tags by name.
+pub async fn list<C: ConnectionTrait>(db: &C, req: &PageRequest) -> Result<Fetched<tag::Model>> {
+    page::fetch(db, tag::Entity::find().into_query(), &order::tags(), req).await
+}
+
+/// The tag called `raw` once trimmed and lower-cased; 404 when none is, including for a
+/// name no tag could have.
+pub async fn find_by_name<C: ConnectionTrait>(db: &C, raw: &str) -> Result<tag::Model> {
+    let name = TagName::parse(raw).map_err(|_| AppError::not_found("Tag"))?;
+    tag::Entity::find()
+        .filter(tag::Column::Name.eq(name.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("Tag"))
+}
+
+/// The names of `post_id`'s tags, in the author's order.
+pub async fn names_of_post<C: ConnectionTrait>(db: &C, post_id: i64) -> Result<Vec<String>> {
+    Ok(tag::Entity::find()
+        .join(JoinType::InnerJoin, post_tag::Relation::Tag.def().rev())
+        .filter(post_tag::Column::PostId.eq(post_id))
+        .order_by_asc(post_tag::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect())
+}
+
+/// Makes `tags` the tags of `post_id`, in their order, replacing any it had. Run it in
+/// the transaction that creates or changes the post.
+pub async fn set_for_post<C: ConnectionTrait>(db: &C, post_id: i64, tags: &TagList) -> Result<()> {
+    post_tag::Entity::delete_many()
+        .filter(post_tag::Column::PostId.eq(post_id))
+        .exec(db)
+        .await?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let now = time::now();
+    let names: Vec<&str> = tags.names().iter().map(TagName::as_str).collect();
+    tag::Entity::insert_many(names.iter().map(|name| tag::ActiveModel {
+        name: Set(name.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    }))
+    .on_conflict_do_nothing_on([tag::Column::Name])
+    .exec_without_returning(db)
+    .await?;
+    let found = tag::Entity::find()
+        .filter(tag::Column::Name.is_in(names.iter().copied()))
+        .all(db)
+        .await?;
+    let mut rows = Vec::with_capacity(names.len());
+    for (position, name) in names.iter().enumerate() {
+        let tag = found.iter().find(|t| t.name == *name).ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("tag {name} missing right after its insert"))
+        })?;
+        rows.push(post_tag::ActiveModel {
+            post_id: Set(post_id),
+            tag_id: Set(tag.id),
+            position: Set(position as i32),
+        });
+    }
+    post_tag::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
