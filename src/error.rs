@@ -182,16 +182,89 @@ impl AppError {
     }
 }
 
+/// A database failure that is the database's state rather than a bug: it cannot be
+/// reached, it is shutting down or read-only (503, try again), or its disk is full (507).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outage {
+    Unavailable,
+    StorageFull,
+}
+
+/// Which outage, if any, a database error reports.
+pub fn outage(err: &DbErr) -> Option<Outage> {
+    use sea_orm::RuntimeErr;
+    match err {
+        // A pool that cannot hand out a connection, or a connection that broke.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Some(Outage::Unavailable),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_outage(e)
+        }
+        _ => None,
+    }
+}
+
+fn sqlx_outage(err: &sea_orm::sqlx::Error) -> Option<Outage> {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => Some(Outage::Unavailable),
+        Error::Database(db) => {
+            let code = db.code()?;
+            if db
+                .try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                postgres_outage(&code)
+            } else {
+                sqlite_outage(code.parse().ok()?)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// PostgreSQL SQLSTATEs of an outage: disk full (53100), other insufficient resources
+/// (class 53), connection exceptions (class 08), shutdown or start-up in progress (57P),
+/// a read-only transaction (25006: a standby, or `default_transaction_read_only`).
+fn postgres_outage(sqlstate: &str) -> Option<Outage> {
+    match sqlstate {
+        "53100" => Some(Outage::StorageFull),
+        "25006" | "57P01" | "57P02" | "57P03" => Some(Outage::Unavailable),
+        s if s.starts_with("53") || s.starts_with("08") => Some(Outage::Unavailable),
+        _ => None,
+    }
+}
+
+/// SQLite result codes of an outage (the primary code is the low byte of an extended
+/// one): full (13) is 507; busy (5), locked (6), out of memory (7), read-only (8), I/O
+/// error (10), cannot open (14) and a WAL lock protocol failure (15) are 503.
+fn sqlite_outage(extended: i64) -> Option<Outage> {
+    match extended & 0xff {
+        13 => Some(Outage::StorageFull),
+        5 | 6 | 7 | 8 | 10 | 14 | 15 => Some(Outage::Unavailable),
+        _ => None,
+    }
+}
+
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        // A pool that cannot hand out a connection is an outage, not a bug.
-        if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
-            let mut e =
-                AppError::unavailable("database_unavailable", "The database is unavailable.");
-            e.source = Some(err.into());
-            return e;
-        }
-        AppError::internal(err)
+        let mut e = match outage(&err) {
+            Some(Outage::Unavailable) => {
+                AppError::unavailable("database_unavailable", "The database is unavailable.")
+            }
+            Some(Outage::StorageFull) => AppError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "The database has no space left; nothing was written.",
+            ),
+            None => return AppError::internal(err),
+        };
+        e.source = Some(err.into());
+        e
     }
 }
 

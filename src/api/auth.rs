@@ -109,7 +109,12 @@ pub async fn register(State(state): State<AppState>, body: JsonBody) -> Result<R
     let account = body
         .parse::<RegisterRequest>()?
         .check(RegisterRequest::into_account)?;
-    let created = users::register(&state.db, account).await?;
+    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
+    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
+    // commit's error is lost (README, Guarantees).
+    let txn = state.writer.begin().await?;
+    let created = users::register(&*txn, account).await?;
+    txn.commit().await?;
     let location = HeaderValue::from_str(&format!("/api/v1/users/{}", created.id))
         .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))?;
     Ok((

@@ -168,7 +168,12 @@ pub async fn create_comment(
     let text = body
         .parse::<CommentRequest>()?
         .check(CommentRequest::required_body)?;
-    let comment = comments::create(&state.db, post_id, viewer.id, text).await?;
+    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
+    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
+    // commit's error is lost (README, Guarantees).
+    let txn = state.writer.begin().await?;
+    let comment = comments::create(&*txn, post_id, viewer.id, text).await?;
+    txn.commit().await?;
     Ok(created(
         format!("/api/v1/comments/{}", comment.id),
         comment_item(&comment),

@@ -164,7 +164,12 @@ pub async fn create_role(
             "a field passed validation without a value"
         )));
     };
-    let created = roles::create(&state.db, name, description).await?;
+    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
+    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
+    // commit's error is lost (README, Guarantees).
+    let txn = state.writer.begin().await?;
+    let created = roles::create(&*txn, name, description).await?;
+    txn.commit().await?;
     let location = location(format!("/api/v1/roles/{}", created.name))?;
     Ok((
         StatusCode::CREATED,

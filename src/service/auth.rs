@@ -388,13 +388,13 @@ async fn record_failure(db: &Writer, reserved: i64, key: &str, user_id: Option<i
         .exec(db.db())
         .await?;
     if kept.rows_affected == 0 {
-        login_attempt::ActiveModel {
+        login_attempt::Entity::insert(login_attempt::ActiveModel {
             login: Set(key.to_string()),
             user_id: Set(user_id),
             attempted_at: Set(time::now()),
             ..Default::default()
-        }
-        .insert(db.db())
+        })
+        .exec_without_returning(db.db())
         .await?;
     }
     Ok(())
