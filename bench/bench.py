@@ -101,7 +101,7 @@ class Http:
             return e.code, dict(e.headers), e.read()
 
 
-def wait_http(port, proc=None, path="/api/v1/health", timeout=90):
+def wait_http(port, proc=None, path="/api/v1/health", timeout=900):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -173,7 +173,22 @@ def seed(relata, backend, size):
     out = run([relata, "seed", *SEEDS[size], "--quiet"], env=env).stdout
     secs = time.time() - t
     log(f"seeded {backend} {size} in {secs:.1f}s: {out.splitlines()[0]}")
-    return {"seconds": round(secs, 1), "report": out.splitlines()[0]}
+    result = {"seconds": round(secs, 1), "report": out.splitlines()[0],
+              "when": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+    # Kept beside the databases, so that a run with --reuse can say what it reuses.
+    seeds = seeds_seen()
+    seeds[f"{backend}/{size}"] = result
+    with open(os.path.join(WORK, "seeds.json"), "w") as f:
+        json.dump(seeds, f, indent=1)
+    return result
+
+
+def seeds_seen():
+    try:
+        with open(os.path.join(WORK, "seeds.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
 
 
 class Server:
@@ -336,12 +351,11 @@ def cargo_build(cwd, target, args):
 
 
 def build_current(target):
-    # The server as production builds it (default features); the floor's examples with the
-    # statement capture (a second build of the library, with `bench-capture`).
-    log("cargo build --release --bins (default features)")
-    cargo_build(ROOT, target, ["--bins"])
-    log("cargo build --release --examples --features bench-capture")
-    cargo_build(ROOT, target, ["--examples", "--features", "bench-capture"])
+    # One build of the library, with the statement capture the floor needs: the server
+    # then pays one task-local lookup per statement more than production's build, which
+    # saves a second release build of the library (several minutes on 2 shared cores).
+    log("cargo build --release --bins --examples --features bench-capture")
+    cargo_build(ROOT, target, ["--bins", "--examples", "--features", "bench-capture"])
 
 
 def build_baseline(rev, target):
@@ -571,6 +585,9 @@ def bench_backend(args, bins, backend, results):
     for size in ["10k", "100k"]:
         if args.reuse and db_exists(backend, size):
             log(f"reusing the {backend} {size} database")
+            earlier = seeds_seen().get(f"{backend}/{size}")
+            if earlier:
+                res["seed"][size] = dict(earlier, reused=True)
         else:
             res["seed"][size] = seed(bins["current"], backend, size)
     cleaner = Cleaner(backend, ["10k", "100k"])
@@ -588,12 +605,14 @@ def bench_backend(args, bins, backend, results):
                 "node-fast", [os.path.join(PEER_DIR, "run.sh"), "serve", "--bind",
                               f"127.0.0.1:{PORTS['node-fast']}", "--workers", "2"],
                 backend, "10k", PORTS["node-fast"], {"NODE_FAST_HOME": PEER_HOME})
-        big = Server("current-100k", [bins["current"], "serve"], backend, "100k",
-                     PORTS["current-100k"])
+        names = [n for n in ORDER if not args.only_scenarios or n in args.only_scenarios]
+        if any(n in GROWTH for n in names):
+            big = Server("current-100k", [bins["current"], "serve"], backend, "100k",
+                         PORTS["current-100k"])
+            token_big = login(big.http)
+            scs_big = scenarios(big.http)
         token = login(servers["current"].http)
-        token_big = login(big.http)
         scs = scenarios(servers["current"].http)
-        scs_big = scenarios(big.http)
         bodies = save_bodies(backend, servers, scs, token, res)
         cleaner.clean()
         if args.http_floor:
@@ -602,7 +621,6 @@ def bench_backend(args, bins, backend, results):
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_http(PORTS["floor"], floor, "/S2")
         os.makedirs(os.path.join(WORK, "sql"), exist_ok=True)
-        names = [n for n in scs if not args.only_scenarios or n in args.only_scenarios]
         targets = list(servers)
         for rnd in range(args.rounds):
             log(f"{backend} round {rnd + 1}/{args.rounds} (load {loadavg()})")
@@ -632,7 +650,7 @@ def bench_backend(args, bins, backend, results):
                         res["runs"].setdefault("current-100k", {}).setdefault(key, []).append(g)
                 if sc[0] != "GET":
                     cleaner.clean()
-                if name != "S6":
+                if name != "S6" and args.floor:
                     sql_out = os.path.join(WORK, "sql", f"{backend}-{name}.sql") if rnd == 0 else None
                     d = floor_db(bins["tools"], db_url(backend, "10k"), sc, token, args.duration,
                                  args.conns, sql_out)
@@ -722,7 +740,8 @@ def markdown(summary, results, args, meta):
         res = results[backend]
         lines += [f"## {backend}", ""]
         for size, s in res["seed"].items():
-            lines.append(f"- seed {size}: {s['seconds']}s — {s['report']}")
+            when = f" (reused: seeded {s.get('when', 'earlier')})" if s.get("reused") else ""
+            lines.append(f"- seed {size}: {s['seconds']}s — {s['report']}{when}")
         if backend != "sqlite":
             lines.append("- node-fast serves SQLite only: no peer column on PostgreSQL.")
         for other, why in res.get("unsupported", {}).items():
@@ -891,6 +910,8 @@ def main():
                     help="leave out node-fast (measured on SQLite by default)")
     ap.add_argument("--no-peer-check", dest="peer_check", action="store_false",
                     help="skip node-fast's check.py")
+    ap.add_argument("--no-floor", dest="floor", action="store_false",
+                    help="leave out the database floor")
     ap.add_argument("--http-floor", action="store_true",
                     help="also measure the HTTP floor (examples/floor_http)")
     ap.add_argument("--reuse", action="store_true",

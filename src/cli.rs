@@ -303,7 +303,9 @@ async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::R
             let user = users::find_by_username(&state.db, &username)
                 .await
                 .map_err(refused)?;
-            let role = roles::find(&state.db, &role).await.map_err(refused)?;
+            let role = roles::find(&state.reader()?, &role)
+                .await
+                .map_err(refused)?;
             if roles::assign(&state.db, user.id, role.id, None)
                 .await
                 .map_err(refused)?

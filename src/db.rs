@@ -161,6 +161,21 @@ pub fn pool_status(db: &DatabaseConnection) -> (u32, usize, u32) {
     }
 }
 
+/// The database file of a SQLite connection, for the direct read executor; `None` for
+/// PostgreSQL and for in-memory databases, which another connection could not see.
+pub fn sqlite_file(db: &DatabaseConnection) -> Option<std::path::PathBuf> {
+    if !is_sqlite(db) {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") || name.contains("mode=memory") {
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
 /// True for SQLite, whose writers take one database-wide lock.
 pub fn is_sqlite(db: &DatabaseConnection) -> bool {
     matches!(db.get_database_backend(), DbBackend::Sqlite)

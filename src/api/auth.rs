@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value as Json_;
 
 use crate::api::extract::{AppQuery, AuthUser, IncludeParams, JsonBody, required};
 use crate::api::openapi::parts::{
@@ -22,7 +21,8 @@ use crate::error::{AppError, Result};
 use crate::error::{FieldErrors, Problem};
 use crate::service::auth::{self, TokenPair};
 use crate::service::include::Resource;
-use crate::service::repr::{self, UserOut};
+use crate::service::item::Item;
+use crate::service::repr::UserOut;
 use crate::service::users::{self, NewAccount};
 use crate::state::AppState;
 
@@ -231,9 +231,9 @@ pub async fn get_me(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Json_>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::User, &include, Some(&viewer))?;
-    let me = users::find(&state.db, viewer.id).await?;
-    read.respond(&state.db, repr::item(&UserOut::own(&me)))
-        .await
+    let db = state.reader()?;
+    let me = users::find(&db, viewer.id).await?;
+    read.respond(&db, Item::from(UserOut::own(&me))).await
 }

@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, MaybeAuthUser, non_null,
@@ -28,8 +27,9 @@ use crate::entity::{comment, post, user};
 use crate::error::{FieldErrors, Result};
 use crate::service::comments::{self, CommentAction};
 use crate::service::include::Resource;
+use crate::service::item::{Item, Page};
 use crate::service::lookup;
-use crate::service::repr::{self, CommentOut, Item, order};
+use crate::service::repr::{CommentOut, order};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -48,7 +48,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn comment_item(comment: &comment::Model) -> Item {
-    repr::item(&CommentOut::from(comment))
+    Item::from(CommentOut::from(comment))
 }
 
 /// `POST /posts/{id}/comments` and `PATCH /comments/{id}`: the body is the only field.
@@ -99,7 +99,7 @@ pub async fn list_post_comments(
     AppPath(Id(post_id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
@@ -107,9 +107,10 @@ pub async fn list_post_comments(
         &include,
         viewer.as_ref(),
     )?;
-    lookup::require::<post::Entity, _>(&state.db, post_id, "Post").await?;
-    let fetched = comments::list_for_post(&state.db, post_id, &read.page).await?;
-    read.respond(&state.db, fetched, comment_item).await
+    let db = state.reader()?;
+    lookup::require::<post::Entity, _>(&db, post_id, "Post").await?;
+    let fetched = comments::list_for_post(&db, post_id, &read.page).await?;
+    read.respond(&db, fetched, |c| comment_item(&c)).await
 }
 
 /// `GET /users/{id}/comments`: that user's comments, oldest first.
@@ -129,7 +130,7 @@ pub async fn list_user_comments(
     AppPath(Id(user_id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
@@ -137,9 +138,10 @@ pub async fn list_user_comments(
         &include,
         viewer.as_ref(),
     )?;
-    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
-    let fetched = comments::list_for_author(&state.db, user_id, &read.page).await?;
-    read.respond(&state.db, fetched, comment_item).await
+    let db = state.reader()?;
+    lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
+    let fetched = comments::list_for_author(&db, user_id, &read.page).await?;
+    read.respond(&db, fetched, |c| comment_item(&c)).await
 }
 
 /// `POST /posts/{id}/comments`: the caller is the author.
@@ -164,7 +166,7 @@ pub async fn create_comment(
     AppPath(Id(post_id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Response> {
-    lookup::require::<post::Entity, _>(&state.db, post_id, "Post").await?;
+    lookup::require::<post::Entity, _>(&state.reader()?, post_id, "Post").await?;
     let text = body
         .parse::<CommentRequest>()?
         .check(CommentRequest::required_body)?;
@@ -196,10 +198,11 @@ pub async fn get_comment(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::Comment, &include, viewer.as_ref())?;
-    let comment = comments::find(&state.db, id).await?;
-    read.respond(&state.db, comment_item(&comment)).await
+    let db = state.reader()?;
+    let comment = comments::find(&db, id).await?;
+    read.respond(&db, comment_item(&comment)).await
 }
 
 /// `PATCH /comments/{id}`: the author or an admin.
@@ -223,7 +226,7 @@ pub async fn update_comment(
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
-) -> Result<Json<Value>> {
+) -> Result<Json<Item>> {
     let target = comments::find_in_context(&state.db, id).await?;
     comments::authorize(&viewer, CommentAction::Edit, &target)?;
     let comment = match body
@@ -233,7 +236,7 @@ pub async fn update_comment(
         Some(text) => comments::update_body(&state.db, id, text).await?,
         None => target.comment,
     };
-    Ok(Json(Value::Object(comment_item(&comment))))
+    Ok(Json(comment_item(&comment)))
 }
 
 /// `DELETE /comments/{id}`: the author, the post's author, a moderator or an admin.

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, put};
-use serde_json::Value;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
@@ -20,10 +19,11 @@ use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PostFavoritePage, PostPath, PostUserPath, Unauthorized,
     UserFavoritePage, UserPath,
 };
-use crate::api::respond::{PlainListRead, linked};
+use crate::api::respond::{ListRead, linked};
 use crate::entity::{post, user};
 use crate::error::{AppError, Result};
 use crate::service::favorites::{self, policy};
+use crate::service::item::{Item, Page};
 use crate::service::lookup;
 use crate::service::repr::{self, PostFavoriteOut, order};
 use crate::state::AppState;
@@ -40,8 +40,8 @@ pub fn router() -> Router<AppState> {
 
 /// 404 unless the post and the user exist, the post first.
 async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()> {
-    lookup::require::<post::Entity, _>(&state.db, post_id, "Post").await?;
-    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await
+    lookup::require::<post::Entity, _>(&state.reader()?, post_id, "Post").await?;
+    lookup::require::<user::Entity, _>(&state.reader()?, user_id, "User").await
 }
 
 /// Favorites as seen from the post: each item names the user.
@@ -62,13 +62,15 @@ pub async fn list_post_favorites(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
-    let read = PlainListRead::prepare(order::post_favorites(), &list, &include, viewer.is_some())?;
-    lookup::require::<post::Entity, _>(&state.db, id, "Post").await?;
-    let fetched = favorites::of_post(&state.db, id, &read.page).await?;
-    Ok(read.respond(fetched, |row| {
-        repr::item(&repr::post_favorite(&row.link, &row.other, viewer.as_ref()))
-    }))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::post_favorites(), &list, &include, viewer.as_ref())?;
+    let db = state.reader()?;
+    lookup::require::<post::Entity, _>(&db, id, "Post").await?;
+    let fetched = favorites::of_post(&db, id, &read.page).await?;
+    read.respond(&db, fetched, |row| {
+        Item::from(repr::post_favorite(&row.link, &row.other, viewer.as_ref()))
+    })
+    .await
 }
 
 /// Favorites as seen from the user: each item holds the post.
@@ -89,13 +91,15 @@ pub async fn list_user_favorites(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
-    let read = PlainListRead::prepare(order::user_favorites(), &list, &include, viewer.is_some())?;
-    lookup::require::<user::Entity, _>(&state.db, id, "User").await?;
-    let fetched = favorites::of_user(&state.db, id, &read.page).await?;
-    Ok(read.respond(fetched, |row| {
-        repr::item(&repr::user_favorite(&row.link, &row.other))
-    }))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::user_favorites(), &list, &include, viewer.as_ref())?;
+    let db = state.reader()?;
+    lookup::require::<user::Entity, _>(&db, id, "User").await?;
+    let fetched = favorites::of_user(&db, id, &read.page).await?;
+    read.respond(&db, fetched, |row| {
+        Item::from(repr::user_favorite(&row.link, &row.other))
+    })
+    .await
 }
 
 /// `user_id` favorites post `id`. Only that user may (an admin too gets 403).
@@ -125,7 +129,7 @@ pub async fn favorite_post(
     Ok(linked(
         created_now,
         format!("/api/v1/posts/{id}/favorites/{user_id}"),
-        repr::item(&repr::post_favorite(&row.link, &row.other, Some(&viewer))),
+        Item::from(repr::post_favorite(&row.link, &row.other, Some(&viewer))),
     ))
 }
 

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, put};
-use serde_json::Value;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
@@ -20,13 +19,14 @@ use crate::api::openapi::parts::{
     BadRequest, FollowPage, Forbidden, NotFound, Unauthorized, UnprocessableEntity,
     UserFollowerPath, UserPath,
 };
-use crate::api::respond::{PlainListRead, linked};
+use crate::api::respond::{ListRead, linked};
 use crate::entity::user;
 use crate::error::Result;
 use crate::service::auth::Viewer;
 use crate::service::follows::{self, FollowRow, policy};
+use crate::service::item::{Item, Page};
 use crate::service::lookup;
-use crate::service::repr::{self, FollowOut, Item, order};
+use crate::service::repr::{self, FollowOut, order};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -40,13 +40,13 @@ pub fn router() -> Router<AppState> {
 }
 
 fn follow_item(row: FollowRow, viewer: Option<&Viewer>) -> Item {
-    repr::item(&repr::follow(&row.link, &row.other, viewer))
+    Item::from(repr::follow(&row.link, &row.other, viewer))
 }
 
 /// 404 unless both users exist, the followed one first.
 async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()> {
-    lookup::require::<user::Entity, _>(&state.db, id, "User").await?;
-    lookup::require::<user::Entity, _>(&state.db, follower_id, "Follower").await
+    lookup::require::<user::Entity, _>(&state.reader()?, id, "User").await?;
+    lookup::require::<user::Entity, _>(&state.reader()?, follower_id, "Follower").await
 }
 
 /// Follows as seen from the followed user: each `user` is a follower.
@@ -67,11 +67,13 @@ pub async fn list_followers(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
-    let read = PlainListRead::prepare(order::followers(), &list, &include, viewer.is_some())?;
-    lookup::require::<user::Entity, _>(&state.db, id, "User").await?;
-    let fetched = follows::followers(&state.db, id, &read.page).await?;
-    Ok(read.respond(fetched, |row| follow_item(row, viewer.as_ref())))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::followers(), &list, &include, viewer.as_ref())?;
+    let db = state.reader()?;
+    lookup::require::<user::Entity, _>(&db, id, "User").await?;
+    let fetched = follows::followers(&db, id, &read.page).await?;
+    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
+        .await
 }
 
 /// Follows as seen from the follower: each `user` is one they follow.
@@ -92,11 +94,13 @@ pub async fn list_following(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
-    let read = PlainListRead::prepare(order::following(), &list, &include, viewer.is_some())?;
-    lookup::require::<user::Entity, _>(&state.db, id, "User").await?;
-    let fetched = follows::following(&state.db, id, &read.page).await?;
-    Ok(read.respond(fetched, |row| follow_item(row, viewer.as_ref())))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::following(), &list, &include, viewer.as_ref())?;
+    let db = state.reader()?;
+    lookup::require::<user::Entity, _>(&db, id, "User").await?;
+    let fetched = follows::following(&db, id, &read.page).await?;
+    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
+        .await
 }
 
 /// `follower_id` follows user `id`. Only the follower themself may (an admin too gets

@@ -17,17 +17,13 @@ pub mod roles;
 pub mod tags;
 pub mod users;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value as Json_};
 
 use crate::error::AppError;
-use crate::service::page::{Fetched, SortOrder};
-use crate::service::repr::Item;
 use crate::state::AppState;
 
 /// Every `/api/v1` route, with the statement-counting layer around it.
@@ -96,38 +92,6 @@ async fn count_statements(State(state): State<AppState>, req: Request, next: Nex
         headers.insert("server-timing", v);
     }
     res
-}
-
-/// The JSON body of a list: `items`, `next_cursor` and, when asked, `total`.
-pub fn page_body(
-    items: Vec<Item>,
-    fetched_has_more: bool,
-    total: Option<u64>,
-    order: &SortOrder,
-) -> Json<Json_> {
-    let next_cursor = if fetched_has_more {
-        items
-            .last()
-            .map(|last| Json_::String(order.cursor_after(last)))
-            .unwrap_or(Json_::Null)
-    } else {
-        Json_::Null
-    };
-    let mut body = Map::new();
-    body.insert(
-        "items".into(),
-        Json_::Array(items.into_iter().map(Json_::Object).collect()),
-    );
-    body.insert("next_cursor".into(), next_cursor);
-    if let Some(total) = total {
-        body.insert("total".into(), Json_::from(total));
-    }
-    Json(Json_::Object(body))
-}
-
-/// Turns a fetched page into its body, given how each row becomes an item.
-pub fn page_of<T>(fetched: &Fetched<T>, items: Vec<Item>, order: &SortOrder) -> Json<Json_> {
-    page_body(items, fetched.has_more, fetched.total, order)
 }
 
 /// The query budget of a GET (SPEC §3): 2, plus 1 with a token, plus one per relation in

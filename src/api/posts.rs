@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
@@ -28,9 +27,10 @@ use crate::domain::text::{Content, Description, Title};
 use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
 use crate::service::include::Resource;
+use crate::service::item::{Item, Page};
 use crate::service::lookup;
 use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
-use crate::service::repr::{self, CascadePreview, Item, PostOut, order};
+use crate::service::repr::{CascadePreview, PostOut, order};
 use crate::service::tags;
 use crate::state::AppState;
 
@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn post_item(post: &post::Model) -> Item {
-    repr::item(&PostOut::from(post))
+    Item::from(PostOut::from(post))
 }
 
 /// The filters `/posts` and `/users/{id}/posts` take.
@@ -200,7 +200,7 @@ pub async fn list_posts(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
@@ -208,8 +208,10 @@ pub async fn list_posts(
         &include,
         viewer.as_ref(),
     )?;
-    let fetched = posts::list(&state.db, None, &filter.into_filter()?, &read.page).await?;
-    read.respond(&state.db, fetched, post_item).await
+    let filter = filter.into_filter()?;
+    let db = state.reader()?;
+    let fetched = posts::list(&db, None, &filter, &read.page).await?;
+    read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
 /// `GET /users/{id}/posts`: that user's posts, filtered and paged in the database like
@@ -231,7 +233,7 @@ pub async fn list_user_posts(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
@@ -239,9 +241,10 @@ pub async fn list_user_posts(
         &include,
         viewer.as_ref(),
     )?;
-    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
-    let fetched = posts::list(&state.db, Some(user_id), &filter.into_filter()?, &read.page).await?;
-    read.respond(&state.db, fetched, post_item).await
+    let db = state.reader()?;
+    lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
+    let fetched = posts::list(&db, Some(user_id), &filter.into_filter()?, &read.page).await?;
+    read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
 /// `GET /tags/{name}/posts`: the tag's posts, newest first, filtered like `/posts`.
@@ -263,7 +266,7 @@ pub async fn list_tag_posts(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
@@ -271,12 +274,13 @@ pub async fn list_tag_posts(
         &include,
         viewer.as_ref(),
     )?;
-    let tag = tags::find_by_name(&state.db, &name).await?;
+    let db = state.reader()?;
+    let tag = tags::find_by_name(&db, &name).await?;
     let mut filter = filter.into_filter()?;
     // The path's tag and a `tag` filter both apply.
     filter.tagged.push(tag.name);
-    let fetched = posts::list(&state.db, None, &filter, &read.page).await?;
-    read.respond(&state.db, fetched, post_item).await
+    let fetched = posts::list(&db, None, &filter, &read.page).await?;
+    read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
 /// `GET /feed`: posts by the users the caller follows, newest first.
@@ -295,7 +299,7 @@ pub async fn list_feed(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
@@ -305,8 +309,9 @@ pub async fn list_feed(
     )?;
     let mut filter = filter.into_filter()?;
     filter.followed_by = Some(viewer.id);
-    let fetched = posts::list(&state.db, None, &filter, &read.page).await?;
-    read.respond(&state.db, fetched, post_item).await
+    let db = state.reader()?;
+    let fetched = posts::list(&db, None, &filter, &read.page).await?;
+    read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
 /// `POST /posts`: the caller is the author.
@@ -354,10 +359,11 @@ pub async fn get_post(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
-    let post = posts::find(&state.db, id).await?;
-    read.respond(&state.db, post_item(&post)).await
+    let db = state.reader()?;
+    let post = posts::find(&db, id).await?;
+    read.respond(&db, post_item(&post)).await
 }
 
 /// `PATCH /posts/{id}`: the author or an admin.
@@ -381,14 +387,14 @@ pub async fn update_post(
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
-) -> Result<Json<Value>> {
-    let post = posts::find(&state.db, id).await?;
+) -> Result<Json<Item>> {
+    let post = posts::find(&state.reader()?, id).await?;
     posts::authorize(&viewer, PostAction::Edit, &post)?;
     let changes = body
         .parse::<UpdatePostRequest>()?
         .check(UpdatePostRequest::validate)?;
     let post = posts::update(&state.writer, post, changes).await?;
-    Ok(Json(Value::Object(post_item(&post))))
+    Ok(Json(post_item(&post)))
 }
 
 /// `DELETE /posts/{id}`: the author, a moderator or an admin; its comments go with it.
@@ -411,7 +417,7 @@ pub async fn delete_post(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    let post = posts::find(&state.db, id).await?;
+    let post = posts::find(&state.reader()?, id).await?;
     posts::authorize(&viewer, PostAction::Delete, &post)?;
     if params.dry_run {
         let preview = posts::deletion_preview(&state.db, &post).await?;

@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, MaybeAuthUser,
@@ -28,9 +27,10 @@ use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{FieldErrors, Result};
 use crate::service::include::Resource;
+use crate::service::item::Item;
 use crate::service::lookup;
 use crate::service::profiles::{self, Outcome, ProfileFields};
-use crate::service::repr::{self, Item, ProfileOut};
+use crate::service::repr::ProfileOut;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn profile_item(profile: &profile::Model) -> Item {
-    repr::item(&ProfileOut::from(profile))
+    Item::from(ProfileOut::from(profile))
 }
 
 /// `PUT /users/{id}/profile`: the whole profile. A field left out or `null` is empty
@@ -116,10 +116,11 @@ pub async fn get_user_profile(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
-    let profile = profiles::find_by_user(&state.db, user_id).await?;
-    read.respond(&state.db, profile_item(&profile)).await
+    let db = state.reader()?;
+    let profile = profiles::find_by_user(&db, user_id).await?;
+    read.respond(&db, profile_item(&profile)).await
 }
 
 /// `GET /profiles/{id}`: the same relation, reached from the profile's side.
@@ -138,10 +139,11 @@ pub async fn get_profile(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
-    let profile = profiles::find(&state.db, id).await?;
-    read.respond(&state.db, profile_item(&profile)).await
+    let db = state.reader()?;
+    let profile = profiles::find(&db, id).await?;
+    read.respond(&db, profile_item(&profile)).await
 }
 
 /// `PUT /users/{id}/profile`: the user themself or an admin; 201 when it creates the
@@ -170,7 +172,7 @@ pub async fn replace_user_profile(
     AppPath(Id(user_id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Response> {
-    lookup::require::<user::Entity, _>(&state.db, user_id, "User").await?;
+    lookup::require::<user::Entity, _>(&state.reader()?, user_id, "User").await?;
     profiles::authorize(&viewer, user_id)?;
     let fields = body
         .parse::<ProfileRequest>()?
@@ -181,7 +183,7 @@ pub async fn replace_user_profile(
             format!("/api/v1/users/{user_id}/profile"),
             profile_item(&profile),
         ),
-        Outcome::Replaced => Json(Value::Object(profile_item(&profile))).into_response(),
+        Outcome::Replaced => Json(profile_item(&profile)).into_response(),
     })
 }
 
@@ -202,7 +204,7 @@ pub async fn delete_user_profile(
     AuthUser(viewer): AuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
 ) -> Result<Response> {
-    profiles::find_by_user(&state.db, user_id).await?;
+    profiles::find_by_user(&state.reader()?, user_id).await?;
     profiles::authorize(&viewer, user_id)?;
     profiles::delete_by_user(&state.db, user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -11,21 +11,33 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;
-use serde_json::Value;
 
-use crate::api::extract::{IncludeParams, ListParams};
-use crate::api::{declare_budget, page_of};
+use crate::api::declare_budget;
+use crate::api::extract::{IncludeParams, ListParams, parse_bounded};
+use crate::api::users::refuse_include;
 use crate::error::Result;
 use crate::service::auth::Viewer;
-use crate::service::include::{Expand, Resource};
+use crate::service::include::{Expand, IncludeRequest, Resource};
+use crate::service::item::{Item, Page};
 use crate::service::page::{self, Fetched, PageRequest, SortOrder};
-use crate::service::repr::Item;
+use crate::service::read::Reader;
+
+/// Parses `include`, `counts` and `include_limit` for `resource`.
+fn expand(resource: Resource, include: &IncludeParams, viewer: Option<&Viewer>) -> Result<Expand> {
+    let request = IncludeRequest {
+        include: include.include.as_deref(),
+        counts: include.counts.as_deref(),
+    };
+    let (nodes, counts) = crate::service::include::paths::parse(resource, request, viewer)?;
+    let per_parent = parse_bounded("include_limit", include.include_limit.as_deref(), 20, 100)?;
+    Ok(Expand::new(nodes, counts, per_parent))
+}
 
 /// A checked list request: its page, its collection's order and what to include.
 pub struct ListRead<'v> {
     pub page: PageRequest,
     pub order: SortOrder,
-    expand: Expand,
+    expand: Option<Expand>,
     viewer: Option<&'v Viewer>,
 }
 
@@ -38,10 +50,36 @@ impl<'v> ListRead<'v> {
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
-        let expand = Expand::parse(resource, include, viewer)?;
-        let page = PageRequest::from_params(list)?;
+        let expand = expand(resource, include, viewer)?;
+        Self::checked(order, list, Some(expand), viewer)
+    }
+
+    /// A list that takes no `include` or `counts` (400 when given): the association
+    /// lists (role assignments, follows, favorites, tags).
+    pub fn prepare_plain(
+        order: SortOrder,
+        list: &ListParams,
+        include: &IncludeParams,
+        viewer: Option<&'v Viewer>,
+    ) -> Result<Self> {
+        refuse_include(include)?;
+        Self::checked(order, list, None, viewer)
+    }
+
+    fn checked(
+        order: SortOrder,
+        list: &ListParams,
+        expand: Option<Expand>,
+        viewer: Option<&'v Viewer>,
+    ) -> Result<Self> {
+        let page = PageRequest {
+            limit: list.limit()?,
+            cursor: list.cursor.clone(),
+            count: list.count,
+        };
         page::check_cursor(&order, &page)?;
-        declare_budget(viewer.is_some(), expand.statements(), page.count);
+        let statements = expand.as_ref().map_or(0, Expand::statements);
+        declare_budget(viewer.is_some(), statements, page.count);
         Ok(ListRead {
             page,
             order,
@@ -53,13 +91,20 @@ impl<'v> ListRead<'v> {
     /// The list body of a fetched page, with its includes and counts attached.
     pub async fn respond<T, C: ConnectionTrait>(
         &self,
-        db: &C,
+        db: &Reader<'_, C>,
         fetched: Fetched<T>,
-        to_item: impl Fn(&T) -> Item,
-    ) -> Result<Json<Value>> {
-        let mut items: Vec<Item> = fetched.rows.iter().map(to_item).collect();
-        self.expand.apply(db, self.viewer, &mut items).await?;
-        Ok(page_of(&fetched, items, &self.order))
+        to_item: impl FnMut(T) -> Item,
+    ) -> Result<Json<Page>> {
+        let mut items: Vec<Item> = fetched.rows.into_iter().map(to_item).collect();
+        if let Some(expand) = &self.expand {
+            expand.apply(db, self.viewer, &mut items).await?;
+        }
+        Ok(Json(Page::new(
+            items,
+            fetched.has_more,
+            fetched.total,
+            &self.order,
+        )))
     }
 }
 
@@ -76,46 +121,18 @@ impl<'v> OneRead<'v> {
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
-        let expand = Expand::parse(resource, include, viewer)?;
+        let expand = expand(resource, include, viewer)?;
         declare_budget(viewer.is_some(), expand.statements(), false);
         Ok(OneRead { expand, viewer })
     }
 
     /// The body of one resource, with its includes and counts attached.
-    pub async fn respond<C: ConnectionTrait>(&self, db: &C, item: Item) -> Result<Json<Value>> {
-        let item = self.expand.apply_one(db, self.viewer, item).await?;
-        Ok(Json(Value::Object(item)))
-    }
-}
-
-/// A checked request for a list that takes no `include` or `counts`: the association
-/// lists (follows, favorites), whose items are association objects.
-pub struct PlainListRead {
-    pub page: PageRequest,
-    pub order: SortOrder,
-}
-
-impl PlainListRead {
-    /// Refuses `include`/`counts` (400), checks the paging parameters and declares the
-    /// budget.
-    pub fn prepare(
-        order: SortOrder,
-        list: &ListParams,
-        include: &IncludeParams,
-        token: bool,
-    ) -> Result<Self> {
-        crate::api::users::refuse_include(include)?;
-        let page = PageRequest::from_params(list)?;
-        page::check_cursor(&order, &page)?;
-        declare_budget(token, 0, page.count);
-        Ok(PlainListRead { page, order })
-    }
-
-    /// The list body of a fetched page.
-    pub fn respond<T>(&self, fetched: Fetched<T>, to_item: impl Fn(T) -> Item) -> Json<Value> {
-        let (has_more, total) = (fetched.has_more, fetched.total);
-        let items = fetched.rows.into_iter().map(to_item).collect();
-        crate::api::page_body(items, has_more, total, &self.order)
+    pub async fn respond<C: ConnectionTrait>(
+        &self,
+        db: &Reader<'_, C>,
+        item: Item,
+    ) -> Result<Json<Item>> {
+        Ok(Json(self.expand.apply_one(db, self.viewer, item).await?))
     }
 }
 
@@ -124,7 +141,7 @@ pub fn created(location: String, item: Item) -> Response {
     (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(Value::Object(item)),
+        Json(item),
     )
         .into_response()
 }
@@ -135,6 +152,6 @@ pub fn linked(created_now: bool, location: String, item: Item) -> Response {
     if created_now {
         created(location, item)
     } else {
-        (StatusCode::OK, Json(Value::Object(item))).into_response()
+        (StatusCode::OK, Json(item)).into_response()
     }
 }

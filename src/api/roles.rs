@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value as Json_;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
@@ -22,16 +21,14 @@ use crate::api::openapi::parts::{
     UserPath, UserRolePath,
 };
 use crate::api::respond::{ListRead, OneRead};
-use crate::api::users::refuse_include;
-use crate::api::{declare_budget, page_body};
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
 use crate::service::include::Resource;
-use crate::service::page::{self, PageRequest};
+use crate::service::item::{Item, Page};
 use crate::service::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
 use crate::service::roles::{self, policy};
-use crate::service::{repr, users};
+use crate::service::users;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -69,7 +66,7 @@ pub async fn list_roles(
     AuthUser(viewer): AuthUser,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Json_>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Role,
         order::roles(),
@@ -77,8 +74,9 @@ pub async fn list_roles(
         &include,
         Some(&viewer),
     )?;
-    let fetched = roles::list(&state.db, &read.page).await?;
-    read.respond(&state.db, fetched, |m| repr::item(&RoleOut::from(m)))
+    let db = state.reader()?;
+    let fetched = roles::list(&db, &read.page).await?;
+    read.respond(&db, fetched, |m| Item::from(RoleOut::from(&m)))
         .await
 }
 
@@ -98,11 +96,11 @@ pub async fn get_role(
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Json_>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::Role, &include, Some(&viewer))?;
-    let found = roles::find(&state.db, &name).await?;
-    read.respond(&state.db, repr::item(&RoleOut::from(&found)))
-        .await
+    let db = state.reader()?;
+    let found = roles::find(&db, &name).await?;
+    read.respond(&db, Item::from(RoleOut::from(&found))).await
 }
 
 /// `POST /roles`.
@@ -212,7 +210,7 @@ pub async fn update_role(
     AppPath(name): AppPath<String>,
     body: JsonBody,
 ) -> Result<Json<RoleOut>> {
-    let target = roles::find(&state.db, &name).await?;
+    let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
     let Parsed {
         value: request,
@@ -257,7 +255,7 @@ pub async fn delete_role(
     AppPath(name): AppPath<String>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    let target = roles::find(&state.db, &name).await?;
+    let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
     match roles::delete(&state.db, &target, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
@@ -279,24 +277,16 @@ pub async fn delete_role(
     ))]
 pub async fn list_user_roles(
     State(state): State<AppState>,
-    AuthUser(_viewer): AuthUser,
+    AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Json_>> {
-    refuse_include(&include)?;
-    let request = PageRequest::from_params(&list)?;
-    let order = order::user_assignments();
-    page::check_cursor(&order, &request)?;
-    declare_budget(true, 0, request.count);
-    users::find(&state.db, id).await?;
-    let fetched = roles::assignments_of_user(&state.db, id, &request).await?;
-    let items = fetched
-        .rows
-        .into_iter()
-        .map(|row| row.into_item())
-        .collect();
-    Ok(page_body(items, fetched.has_more, fetched.total, &order))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::user_assignments(), &list, &include, Some(&viewer))?;
+    let db = state.reader()?;
+    users::find(&db, id).await?;
+    let fetched = roles::assignments_of_user(&db, id, &read.page).await?;
+    read.respond(&db, fetched, |row| row.into_item()).await
 }
 
 /// The role's assignments, as seen from the role.
@@ -317,20 +307,13 @@ pub async fn list_role_users(
     AppPath(name): AppPath<String>,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Json_>> {
-    refuse_include(&include)?;
-    let request = PageRequest::from_params(&list)?;
-    let order = order::role_assignments();
-    page::check_cursor(&order, &request)?;
-    declare_budget(true, 0, request.count);
-    let target = roles::find(&state.db, &name).await?;
-    let fetched = roles::assignments_of_role(&state.db, target.id, &request).await?;
-    let items = fetched
-        .rows
-        .into_iter()
-        .map(|row| row.into_item(Some(&viewer)))
-        .collect();
-    Ok(page_body(items, fetched.has_more, fetched.total, &order))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::role_assignments(), &list, &include, Some(&viewer))?;
+    let db = state.reader()?;
+    let target = roles::find(&db, &name).await?;
+    let fetched = roles::assignments_of_role(&db, target.id, &read.page).await?;
+    read.respond(&db, fetched, |row| row.into_item(Some(&viewer)))
+        .await
 }
 
 /// 201 with the new assignment (the caller recorded as `assigned_by`), or 200 with the
@@ -355,11 +338,11 @@ pub async fn assign_role(
     AppPath(path): AppPath<(Id, String)>,
 ) -> Result<Response> {
     let (Id(user_id), name) = path;
-    users::find(&state.db, user_id).await?;
-    let target = roles::find(&state.db, &name).await?;
+    users::find(&state.reader()?, user_id).await?;
+    let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
     let (created, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
-    let body = Json(Json_::Object(row.into_item()));
+    let body = Json(row.into_item());
     if created {
         let location = location(format!("/api/v1/users/{user_id}/roles/{}", target.name))?;
         Ok((StatusCode::CREATED, [(header::LOCATION, location)], body).into_response())
@@ -387,8 +370,8 @@ pub async fn unassign_role(
     AppPath(path): AppPath<(Id, String)>,
 ) -> Result<StatusCode> {
     let (Id(user_id), name) = path;
-    users::find(&state.db, user_id).await?;
-    let target = roles::find(&state.db, &name).await?;
+    users::find(&state.reader()?, user_id).await?;
+    let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
     roles::revoke(&state.writer, user_id, &target).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,13 +5,13 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use serde_json::Value;
 
 use crate::api::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
 use crate::api::openapi::parts::{BadRequest, TagPage, Unauthorized};
-use crate::api::respond::PlainListRead;
+use crate::api::respond::ListRead;
 use crate::error::Result;
-use crate::service::repr::{self, TagOut, order};
+use crate::service::item::{Item, Page};
+use crate::service::repr::{TagOut, order};
 use crate::service::tags;
 use crate::state::AppState;
 
@@ -34,8 +34,10 @@ pub async fn list_tags(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Value>> {
-    let read = PlainListRead::prepare(order::tags(), &list, &include, viewer.is_some())?;
-    let fetched = tags::list(&state.db, &read.page).await?;
-    Ok(read.respond(fetched, |tag| repr::item(&TagOut::from(&tag))))
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare_plain(order::tags(), &list, &include, viewer.as_ref())?;
+    let db = state.reader()?;
+    let fetched = tags::list(&db, &read.page).await?;
+    read.respond(&db, fetched, |tag| Item::from(TagOut::from(&tag)))
+        .await
 }

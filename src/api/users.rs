@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value as Json_;
 
 use crate::api::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
@@ -27,7 +26,8 @@ use crate::domain::password::Password;
 use crate::domain::username::Username;
 use crate::error::{AppError, FieldErrors, Problem, Result};
 use crate::service::include::Resource;
-use crate::service::repr::{self, CascadePreview, UserOut, order};
+use crate::service::item::{Item, Page};
+use crate::service::repr::{CascadePreview, UserOut, order};
 use crate::service::users::{self, AccountChanges, policy};
 use crate::state::AppState;
 
@@ -62,7 +62,7 @@ pub async fn list_users(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<UserFilter>,
-) -> Result<Json<Json_>> {
+) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::User,
         order::users(),
@@ -71,9 +71,10 @@ pub async fn list_users(
         viewer.as_ref(),
     )?;
     let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
-    let fetched = users::list(&state.db, q.as_deref(), &read.page).await?;
-    read.respond(&state.db, fetched, |m| {
-        repr::item(&UserOut::new(m, viewer.as_ref()))
+    let db = state.reader()?;
+    let fetched = users::list(&db, q.as_deref(), &read.page).await?;
+    read.respond(&db, fetched, |m| {
+        Item::from(UserOut::new(&m, viewer.as_ref()))
     })
     .await
 }
@@ -94,14 +95,12 @@ pub async fn get_user(
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
-) -> Result<Json<Json_>> {
+) -> Result<Json<Item>> {
     let read = OneRead::prepare(Resource::User, &include, viewer.as_ref())?;
-    let found = users::find(&state.db, id).await?;
-    read.respond(
-        &state.db,
-        repr::item(&UserOut::new(&found, viewer.as_ref())),
-    )
-    .await
+    let db = state.reader()?;
+    let found = users::find(&db, id).await?;
+    read.respond(&db, Item::from(UserOut::new(&found, viewer.as_ref())))
+        .await
 }
 
 /// `PATCH /users/{id}`: absent fields stay, `display_name: null` clears it.
@@ -198,7 +197,7 @@ pub async fn update_user(
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Json<UserOut>> {
-    let target = users::find(&state.db, id).await?;
+    let target = users::find(&state.reader()?, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
     // Who may send `is_active` is a question of right (403), answered before the
     // fields are looked at (422).
@@ -244,7 +243,7 @@ pub async fn delete_user(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    users::find(&state.db, id).await?;
+    users::find(&state.reader()?, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
     match users::delete(&state.writer, id, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),

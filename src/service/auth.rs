@@ -20,7 +20,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -30,6 +30,7 @@ use crate::domain::password::Password;
 use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
 use crate::error::{AppError, Result};
 use crate::jwt::{JwtKeys, decode_access_token, issue_access_token, random_hex};
+use crate::service::read::Reader;
 use crate::time;
 
 /// Who is calling, as established by a valid token.
@@ -45,7 +46,6 @@ pub struct Viewer {
     pub exp: u64,
 }
 
-#[derive(FromQueryResult)]
 struct CallerRow {
     id: i64,
     username: String,
@@ -54,6 +54,15 @@ struct CallerRow {
     is_moderator: bool,
     revoked: bool,
 }
+
+crate::from_row!(CallerRow {
+    id,
+    username,
+    is_active,
+    is_admin,
+    is_moderator,
+    revoked,
+});
 
 fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
     Query::select()
@@ -75,7 +84,7 @@ fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
 /// Turns a bearer token into the caller, in one statement; 401 when the token is bad,
 /// expired or revoked, or its user is gone or deactivated.
 pub async fn authenticate<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     keys: &JwtKeys,
     token: &str,
 ) -> Result<Viewer> {
@@ -103,10 +112,7 @@ pub async fn authenticate<C: ConnectionTrait>(
         .from(user::Entity)
         .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
         .to_owned();
-    let backend = db.get_database_backend();
-    let row = CallerRow::find_by_statement(backend.build(&stmt))
-        .one(db)
-        .await?;
+    let row: Option<CallerRow> = db.first(&stmt).await?;
     match row {
         Some(r) if r.is_active && !r.revoked => Ok(Viewer {
             id: r.id,

@@ -12,6 +12,7 @@ use crate::entity::{comment, post};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::order;
 
 /// What a caller wants to do to an existing comment.
@@ -48,7 +49,7 @@ pub fn authorize(viewer: &Viewer, action: CommentAction, target: &CommentInConte
 }
 
 /// One comment, or 404.
-pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<comment::Model> {
+pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<comment::Model> {
     crate::service::lookup::find::<comment::Entity, _>(db, id, "Comment").await
 }
 
@@ -71,7 +72,7 @@ pub async fn find_in_context<C: ConnectionTrait>(db: &C, id: i64) -> Result<Comm
 /// One page of the comments matching `column = key`, oldest first (the comments of a
 /// post, or of an author).
 async fn list_where<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     column: comment::Column,
     key: i64,
     page: &PageRequest,
@@ -82,7 +83,7 @@ async fn list_where<C: ConnectionTrait>(
 
 /// One page of a post's comments.
 pub async fn list_for_post<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     post_id: i64,
     page: &PageRequest,
 ) -> Result<Fetched<comment::Model>> {
@@ -91,7 +92,7 @@ pub async fn list_for_post<C: ConnectionTrait>(
 
 /// One page of a user's comments.
 pub async fn list_for_author<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     author_id: i64,
     page: &PageRequest,
 ) -> Result<Fetched<comment::Model>> {

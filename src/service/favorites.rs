@@ -13,6 +13,7 @@ use crate::entity::{favorite, post, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::order;
 use crate::time;
 
@@ -86,7 +87,7 @@ pub async fn find<C: ConnectionTrait>(
     let mut stmt = with_user();
     stmt.and_where(column(favorite::Column::UserId).eq(user_id))
         .and_where(column(favorite::Column::PostId).eq(post_id));
-    linked::one(db, &stmt)
+    linked::one(&Reader::Orm(db), &stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Favorite"))
 }
@@ -103,7 +104,7 @@ pub async fn unfavorite<C: ConnectionTrait>(db: &C, user_id: i64, post_id: i64) 
 
 /// A page of `post_id`'s favorites with their users, newest first.
 pub async fn of_post<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     post_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<PostFavoriteRow>> {
@@ -114,7 +115,7 @@ pub async fn of_post<C: ConnectionTrait>(
 
 /// A page of `user_id`'s favorites with their posts, newest first.
 pub async fn of_user<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<UserFavoriteRow>> {

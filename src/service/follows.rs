@@ -14,6 +14,7 @@ use crate::entity::{follow, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::order;
 use crate::time;
 
@@ -101,7 +102,7 @@ pub async fn find<C: ConnectionTrait>(
     let mut stmt = with_follower();
     stmt.and_where(column(follow::Column::FollowerId).eq(follower_id))
         .and_where(column(follow::Column::FolloweeId).eq(followee_id));
-    linked::one(db, &stmt)
+    linked::one(&Reader::Orm(db), &stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Follow"))
 }
@@ -126,7 +127,7 @@ pub async fn unfollow<C: ConnectionTrait>(
 
 /// A page of `user_id`'s followers, newest first.
 pub async fn followers<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<FollowRow>> {
@@ -137,7 +138,7 @@ pub async fn followers<C: ConnectionTrait>(
 
 /// A page of the users `user_id` follows, newest first.
 pub async fn following<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<FollowRow>> {

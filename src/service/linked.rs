@@ -5,12 +5,12 @@
 
 use sea_orm::sea_query::SelectStatement;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    IntoActiveModel, JoinType, PrimaryKeyTrait, QueryResult, QuerySelect, QueryTrait, RelationDef,
-    TryInsertResult,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
+    PrimaryKeyTrait, QuerySelect, QueryTrait, RelationDef, TryInsertResult,
 };
 
 use crate::error::{AppError, Result, foreign_key_violation};
+use crate::service::read::{Fields, FromRow, Reader, Row};
 
 /// Inserts `row` unless a row with its primary key exists: one
 /// `INSERT … ON CONFLICT (primary key) DO NOTHING`, so of concurrent inserts exactly one
@@ -72,16 +72,13 @@ pub struct Linked<L, O> {
     pub other: O,
 }
 
-// `select_also` prefixes the columns of the first entity with `A_` and of the second
-// with `B_`.
-impl<L: FromQueryResult, O: FromQueryResult> FromQueryResult for Linked<L, O> {
-    fn from_query_result(
-        res: &QueryResult,
-        _pre: &str,
-    ) -> std::result::Result<Self, sea_orm::DbErr> {
+// `select_also` selects the link's columns, then the other row's, each in its entity's
+// column order.
+impl<L: FromRow + Fields, O: FromRow> FromRow for Linked<L, O> {
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
         Ok(Linked {
-            link: L::from_query_result(res, "A_")?,
-            other: O::from_query_result(res, "B_")?,
+            link: L::from_row(row)?,
+            other: O::from_row(&row.skip(L::FIELDS.len()))?,
         })
     }
 }
@@ -95,11 +92,9 @@ pub fn select<L: EntityTrait, O: EntityTrait>(via: RelationDef, other: O) -> Sel
 }
 
 /// The one row of `stmt`, when there is one.
-pub async fn one<T: FromQueryResult, C: ConnectionTrait>(
-    db: &C,
+pub async fn one<T: FromRow, C: ConnectionTrait>(
+    db: &Reader<'_, C>,
     stmt: &SelectStatement,
 ) -> Result<Option<T>> {
-    Ok(T::find_by_statement(db.get_database_backend().build(stmt))
-        .one(db)
-        .await?)
+    Ok(db.first(stmt).await?)
 }

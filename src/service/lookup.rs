@@ -3,35 +3,40 @@
 //! reads a page): one statement, and a 404 naming what was missing.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ConnectionTrait, EntityTrait, PrimaryKeyTrait, QuerySelect};
+use sea_orm::{ConnectionTrait, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
 
 use crate::error::{AppError, Result};
+use crate::service::read::{FromRow, Reader};
 
 /// The row of `E` with primary key `id`, or 404 "`what` not found.".
-pub async fn find<E, C>(db: &C, id: i64, what: &str) -> Result<E::Model>
+pub async fn find<E, C>(db: &Reader<'_, C>, id: i64, what: &str) -> Result<E::Model>
 where
     E: EntityTrait,
+    E::Model: FromRow,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
     C: ConnectionTrait,
 {
-    E::find_by_id(id)
-        .one(db)
+    let stmt = E::find_by_id(id).limit(1).into_query();
+    db.first(&stmt)
         .await?
         .ok_or_else(|| AppError::not_found(what))
 }
 
 /// Ok when a row of `E` with primary key `id` exists, else 404; reads no columns.
-pub async fn require<E, C>(db: &C, id: i64, what: &str) -> Result<()>
+pub async fn require<E, C>(db: &Reader<'_, C>, id: i64, what: &str) -> Result<()>
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
     C: ConnectionTrait,
 {
-    let found: Option<i32> = E::find_by_id(id)
+    let stmt = E::find_by_id(id)
         .select_only()
         .expr(Expr::val(1))
-        .into_tuple()
-        .one(db)
-        .await?;
-    found.map(|_| ()).ok_or_else(|| AppError::not_found(what))
+        .limit(1)
+        .into_query();
+    if db.exists(&stmt).await? {
+        Ok(())
+    } else {
+        Err(AppError::not_found(what))
+    }
 }

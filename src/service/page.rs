@@ -12,11 +12,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::sea_query::{
     Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement,
 };
-use sea_orm::{ConnectionTrait, FromQueryResult, Value};
-use serde_json::{Map, Value as Json};
+use sea_orm::{ConnectionTrait, Value};
+use serde_json::Value as Json;
 
-use crate::api::extract::ListParams;
 use crate::error::{AppError, Result};
+use crate::service::read::{FromRow, Reader};
 
 /// The type of a sort key, which decides how its cursor value is written and read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,16 +73,6 @@ pub struct PageRequest {
     pub count: bool,
 }
 
-impl PageRequest {
-    pub fn from_params(params: &ListParams) -> Result<Self> {
-        Ok(PageRequest {
-            limit: params.limit()?,
-            cursor: params.cursor.clone(),
-            count: params.count,
-        })
-    }
-}
-
 /// One fetched page, before it is turned into JSON.
 pub struct Fetched<T> {
     pub rows: Vec<T>,
@@ -137,12 +127,12 @@ impl SortOrder {
         Ok(Cursor(out))
     }
 
-    /// The cursor that continues after `item` (its JSON form).
-    pub fn cursor_after(&self, item: &Map<String, Json>) -> String {
+    /// The cursor that continues after the item whose own fields are `fields`.
+    pub fn cursor_after(&self, fields: &Json) -> String {
         let values: Vec<Json> = self
             .0
             .iter()
-            .map(|k| pointer_in(item, k.field).cloned().unwrap_or(Json::Null))
+            .map(|k| fields.pointer(k.field).cloned().unwrap_or(Json::Null))
             .collect();
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&values).unwrap_or_default())
     }
@@ -181,42 +171,24 @@ impl SortOrder {
     }
 }
 
-/// `Value::pointer` on an object's map, without first copying the whole item (with all
-/// that is included in it) into a `Value`.
-fn pointer_in<'a>(item: &'a Map<String, Json>, pointer: &str) -> Option<&'a Json> {
-    let rest = pointer.strip_prefix('/')?;
-    let (first, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let value = if first.contains('~') {
-        item.get(&first.replace("~1", "/").replace("~0", "~"))?
-    } else {
-        item.get(first)?
-    };
-    value.pointer(tail)
-}
-
 /// Fetches one page of `stmt` (which holds the collection's filter but no order or limit)
 /// in one statement, plus one `COUNT(*)` when `count=true` was asked.
 pub async fn fetch<T, C>(
-    db: &C,
+    db: &Reader<'_, C>,
     stmt: SelectStatement,
     order: &SortOrder,
     req: &PageRequest,
 ) -> Result<Fetched<T>>
 where
-    T: FromQueryResult,
+    T: FromRow,
     C: ConnectionTrait,
 {
-    let backend = db.get_database_backend();
     let total = if req.count {
         let count = Query::select()
             .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("total"))
             .from_subquery(stmt.clone(), Alias::new("filtered"))
             .to_owned();
-        let row = db.query_one(&count).await?;
-        let total: i64 = match row {
-            Some(row) => row.try_get("", "total")?,
-            None => 0,
-        };
+        let total: i64 = db.first(&count).await?.unwrap_or(0);
         Some(Ord::max(total, 0) as u64)
     } else {
         None
@@ -228,7 +200,7 @@ where
     }
     order.apply_order(&mut page);
     page.limit(req.limit + 1);
-    let mut rows = T::find_by_statement(backend.build(&page)).all(db).await?;
+    let mut rows: Vec<T> = db.all(&page).await?;
     let has_more = rows.len() as u64 > req.limit;
     rows.truncate(req.limit as usize);
     Ok(Fetched {
@@ -244,29 +216,4 @@ pub fn check_cursor(order: &SortOrder, req: &PageRequest) -> Result<()> {
         order.decode(raw)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointer_in_reads_what_value_pointer_reads() {
-        let item: Map<String, Json> = serde_json::from_str(
-            r#"{"id": 7, "role": {"id": 3}, "a/b": 1, "created_at": "2026-01-01T00:00:00Z"}"#,
-        )
-        .unwrap();
-        let whole = Json::Object(item.clone());
-        for p in [
-            "/id",
-            "/role/id",
-            "/role",
-            "/a~1b",
-            "/created_at",
-            "/missing",
-            "/role/x",
-        ] {
-            assert_eq!(pointer_in(&item, p), whole.pointer(p), "{p}");
-        }
-    }
 }

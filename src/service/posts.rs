@@ -20,6 +20,7 @@ use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::lookup;
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
 use crate::service::tags;
 
@@ -80,7 +81,7 @@ pub fn authorize(viewer: &Viewer, action: PostAction, post: &post::Model) -> Res
 }
 
 /// One post, or 404.
-pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<post::Model> {
+pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<post::Model> {
     lookup::find::<post::Entity, _>(db, id, "Post").await
 }
 
@@ -155,12 +156,12 @@ fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> Sele
 /// One page of posts, newest first, of `owner` when given (`/users/{id}/posts`), else of
 /// everyone; one statement (two with `count=true`).
 pub async fn list<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     owner: Option<i64>,
     filter: &PostFilter,
     page: &PageRequest,
 ) -> Result<Fetched<post::Model>> {
-    let stmt = filtered(db.get_database_backend(), owner, filter);
+    let stmt = filtered(db.backend(), owner, filter);
     page::fetch(db, stmt, &order::posts(), page).await
 }
 

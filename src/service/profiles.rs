@@ -4,7 +4,8 @@
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    QueryTrait, Set,
 };
 
 use crate::db::Writer;
@@ -13,6 +14,7 @@ use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
+use crate::service::read::{FromRow, Reader, Row};
 
 /// A whole profile as PUT sends it, already validated; `None` is an empty field.
 pub struct ProfileFields {
@@ -39,21 +41,41 @@ pub fn authorize(viewer: &Viewer, user_id: i64) -> Result<()> {
 }
 
 /// One profile by its own id, or 404.
-pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<profile::Model> {
+pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<profile::Model> {
     crate::service::lookup::find::<profile::Entity, _>(db, id, "Profile").await
 }
 
 /// The profile of user `user_id`, in one statement; 404 saying whether the user or only
 /// their profile is missing.
-pub async fn find_by_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<profile::Model> {
-    let found = user::Entity::find_by_id(user_id)
+pub async fn find_by_user<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    user_id: i64,
+) -> Result<profile::Model> {
+    let stmt = user::Entity::find_by_id(user_id)
         .find_also_related(profile::Entity)
-        .one(db)
-        .await?;
-    match found {
+        .limit(1)
+        .into_query();
+    match db.first::<UserAndProfile>(&stmt).await? {
         None => Err(AppError::not_found("User")),
-        Some((_, None)) => Err(AppError::not_found("Profile")),
-        Some((_, Some(profile))) => Ok(profile),
+        Some(UserAndProfile(None)) => Err(AppError::not_found("Profile")),
+        Some(UserAndProfile(Some(profile))) => Ok(profile),
+    }
+}
+
+/// A row of `users LEFT JOIN profiles`: the user's columns, then the profile's (all
+/// null when there is none).
+struct UserAndProfile(Option<profile::Model>);
+
+impl FromRow for UserAndProfile {
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
+        let profile_at = <user::Model as crate::service::read::Fields>::FIELDS.len();
+        let profile_id: Option<i64> = row.get(profile_at)?;
+        match profile_id {
+            None => Ok(UserAndProfile(None)),
+            Some(_) => {
+                profile::Model::from_row(&row.skip(profile_at)).map(|p| UserAndProfile(Some(p)))
+            }
+        }
     }
 }
 

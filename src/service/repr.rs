@@ -1,12 +1,11 @@
 //! The wire representations of SPEC §4, and the default order of each collection.
 //!
 //! Entities never go on the wire: each resource has its own output type here, built from
-//! its model, and an `Item` (its JSON object) is what lists and the include loader work
-//! with, so that included relations can be attached under their names.
+//! its model, and an [`Item`] (the output type with what is attached to it, in
+//! `service::item`) is what lists and the include loader work with.
 
 use sea_orm::sea_query::Expr;
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
 use utoipa::ToSchema;
 
 use crate::entity::{comment, favorite, follow, post, profile, role, tag, user, user_role};
@@ -14,19 +13,10 @@ use crate::service::auth::Viewer;
 use crate::service::page::{KeyKind, SortKey, SortOrder};
 use crate::time;
 
-/// A resource as a JSON object, to which included relations are attached.
-pub type Item = Map<String, Json>;
-
-/// Serializes an output type into an [`Item`].
-pub fn item<T: Serialize>(value: &T) -> Item {
-    match serde_json::to_value(value) {
-        Ok(Json::Object(map)) => map,
-        _ => Map::new(),
-    }
-}
+pub use crate::service::item::Item;
 
 /// A user. `email` is present only for the user themself and for admins.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct UserOut {
     pub id: i64,
     pub username: String,
@@ -64,7 +54,7 @@ impl UserOut {
 }
 
 /// A profile (the one-to-one side of a user).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct ProfileOut {
     pub id: i64,
     pub user_id: i64,
@@ -98,7 +88,7 @@ impl From<&profile::Model> for ProfileOut {
 }
 
 /// A post.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct PostOut {
     pub id: i64,
     pub author_id: i64,
@@ -129,7 +119,7 @@ impl From<&post::Model> for PostOut {
 }
 
 /// A comment.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct CommentOut {
     pub id: i64,
     pub post_id: i64,
@@ -155,7 +145,7 @@ impl From<&comment::Model> for CommentOut {
 }
 
 /// A role.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct RoleOut {
     pub id: i64,
     pub name: String,
@@ -184,7 +174,7 @@ pub struct AssignerOut {
 }
 
 /// A role assignment as seen from its user: the association object of `user_roles`.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct UserAssignmentOut {
     pub role: RoleOut,
     #[schema(format = DateTime)]
@@ -194,7 +184,7 @@ pub struct UserAssignmentOut {
 }
 
 /// A role assignment as seen from its role.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct RoleAssignmentOut {
     pub user: UserOut,
     #[schema(format = DateTime)]
@@ -231,7 +221,7 @@ pub fn role_assignment(
 }
 
 /// A tag.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct TagOut {
     pub id: i64,
     pub name: String,
@@ -251,7 +241,7 @@ impl From<&tag::Model> for TagOut {
 
 /// A follow: seen from the followed user, `user` is the follower; seen from the
 /// follower, `user` is the one followed.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct FollowOut {
     pub user: UserOut,
     #[schema(format = DateTime)]
@@ -267,7 +257,7 @@ pub fn follow(link: &follow::Model, other: &user::Model, viewer: Option<&Viewer>
 }
 
 /// A favorite as seen from its user: the post.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct UserFavoriteOut {
     pub post: PostOut,
     #[schema(format = DateTime)]
@@ -275,7 +265,7 @@ pub struct UserFavoriteOut {
 }
 
 /// A favorite as seen from its post: the user.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct PostFavoriteOut {
     pub user: UserOut,
     #[schema(format = DateTime)]

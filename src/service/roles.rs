@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LockType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    QueryFilter, QueryTrait, Set, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, QueryTrait, Set, TryInsertResult,
 };
 
 use crate::db::Writer;
@@ -20,10 +20,11 @@ use crate::entity::{role, user, user_role};
 use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::Viewer;
 use crate::service::counts::{col, count_where, read_counts};
-use crate::service::include::{
+use crate::service::include::sql::{
     RoleAssignmentRow, UserAssignmentRow, assignments_of_roles, assignments_of_users,
 };
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::CascadePreview;
 use crate::service::repr::order;
 use crate::time;
@@ -44,16 +45,21 @@ pub mod policy {
 }
 
 /// One role by name; 404 when absent (a name that breaks the naming rule names no role).
-pub async fn find<C: ConnectionTrait>(db: &C, name: &str) -> Result<role::Model> {
-    role::Entity::find()
+pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, name: &str) -> Result<role::Model> {
+    let stmt = role::Entity::find()
         .filter(role::Column::Name.eq(name))
-        .one(db)
+        .limit(1)
+        .into_query();
+    db.first(&stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Role"))
 }
 
 /// A page of roles by name.
-pub async fn list<C: ConnectionTrait>(db: &C, req: &PageRequest) -> Result<Fetched<role::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    req: &PageRequest,
+) -> Result<Fetched<role::Model>> {
     page::fetch(db, role::Entity::find().into_query(), &order::roles(), req).await
 }
 
@@ -143,7 +149,7 @@ pub async fn delete<C: ConnectionTrait>(
 
 /// A page of one user's assignments, as seen from the user.
 pub async fn assignments_of_user<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<UserAssignmentRow>> {
@@ -154,7 +160,7 @@ pub async fn assignments_of_user<C: ConnectionTrait>(
 
 /// A page of one role's assignments, as seen from the role.
 pub async fn assignments_of_role<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     role_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<RoleAssignmentRow>> {
@@ -201,8 +207,8 @@ pub async fn assignment<C: ConnectionTrait>(
     let mut stmt = assignments_of_users();
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::UserId)).eq(user_id))
         .and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role_id));
-    UserAssignmentRow::find_by_statement(db.get_database_backend().build(&stmt))
-        .one(db)
+    Reader::Orm(db)
+        .first(&stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Role assignment"))
 }

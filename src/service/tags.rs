@@ -14,21 +14,27 @@ use crate::domain::tag_name::{TagList, TagName};
 use crate::entity::{post_tag, tag};
 use crate::error::{AppError, Result};
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::order;
 use crate::time;
 
 /// A page of tags by name.
-pub async fn list<C: ConnectionTrait>(db: &C, req: &PageRequest) -> Result<Fetched<tag::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    req: &PageRequest,
+) -> Result<Fetched<tag::Model>> {
     page::fetch(db, tag::Entity::find().into_query(), &order::tags(), req).await
 }
 
 /// The tag called `raw` once trimmed and lower-cased; 404 when none is, including for a
 /// name no tag could have.
-pub async fn find_by_name<C: ConnectionTrait>(db: &C, raw: &str) -> Result<tag::Model> {
+pub async fn find_by_name<C: ConnectionTrait>(db: &Reader<'_, C>, raw: &str) -> Result<tag::Model> {
     let name = TagName::parse(raw).map_err(|_| AppError::not_found("Tag"))?;
-    tag::Entity::find()
+    let stmt = tag::Entity::find()
         .filter(tag::Column::Name.eq(name.as_str()))
-        .one(db)
+        .limit(1)
+        .into_query();
+    db.first(&stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Tag"))
 }

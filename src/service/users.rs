@@ -22,6 +22,7 @@ use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::{self, Viewer};
 use crate::service::counts::{col, count_where, read_counts};
 use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
 use crate::service::roles;
 use crate::time;
@@ -117,18 +118,15 @@ pub async fn create_admin(db: &Writer, account: NewAccount) -> Result<user::Mode
     let hash = auth::hash_password(&account.password).await?;
     let txn = db.begin().await?;
     let created = insert_account(&*txn, &account, hash).await?;
-    let admin = roles::find(&*txn, role::ADMIN).await?;
+    let admin = roles::find(&Reader::Orm(&*txn), role::ADMIN).await?;
     roles::assign(&*txn, created.id, admin.id, None).await?;
     txn.commit().await?;
     Ok(created)
 }
 
 /// One user; 404 when absent.
-pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<user::Model> {
-    user::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("User"))
+pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<user::Model> {
+    crate::service::lookup::find::<user::Entity, _>(db, id, "User").await
 }
 
 /// One user by username, compared case-insensitively; 404 when absent.
@@ -162,7 +160,7 @@ fn like_literal(text: &str) -> String {
 /// A page of users in id order; `prefix` keeps those whose username starts with it,
 /// compared case-insensitively.
 pub async fn list<C: ConnectionTrait>(
-    db: &C,
+    db: &Reader<'_, C>,
     prefix: Option<&str>,
     req: &PageRequest,
 ) -> Result<Fetched<user::Model>> {

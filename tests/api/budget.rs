@@ -10,18 +10,18 @@ use crate::db_test;
 use crate::helpers::TestApp;
 
 /// Ids the budget checks read from: one of each, each with more than 100 children.
-struct Hub {
-    user: i64,
-    post: i64,
-    comment: i64,
-    profile: i64,
-    role: String,
-    token: String,
+pub(crate) struct Hub {
+    pub user: i64,
+    pub post: i64,
+    pub comment: i64,
+    pub profile: i64,
+    pub role: String,
+    pub token: String,
 }
 
 /// Demo data through `relata seed`, plus a hub user with 120 posts, 120 comments and 110
 /// roles, a hub post with 120 comments, and a role held by 110 users.
-async fn arrange(app: &TestApp) -> Hub {
+pub(crate) async fn arrange(app: &TestApp) -> Hub {
     let (hub_user, token) = app.user("hubuser").await;
     let db = app.raw_db().await;
     let plan = relata::service::seed::SeedPlan {
@@ -140,7 +140,7 @@ async fn arrange(app: &TestApp) -> Hub {
 }
 
 /// Every include value worth checking for a resource: each valid path, and all of them.
-fn include_values(resource: Resource) -> Vec<String> {
+pub(crate) fn include_values(resource: Resource) -> Vec<String> {
     let mut values: Vec<String> = valid_paths(resource)
         .iter()
         .map(|p| p.to_string())

@@ -13,6 +13,7 @@ mod fixtures;
 mod follows;
 mod foundation;
 mod hostile;
+mod identity;
 mod limits;
 mod openapi;
 mod operations;

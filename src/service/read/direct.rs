@@ -1,0 +1,203 @@
+//! The direct SQLite executor: reads through SQLite's C library (rusqlite, linked against
+//! the same `libsqlite3-sys` as sqlx, so there is one SQLite in the binary), on the task
+//! that asks, in one read transaction per request.
+//!
+//! sqlx-sqlite runs every statement on a worker thread and hands the result back, two
+//! thread switches per statement; under load a third of the CPU went to switching
+//! (bench/README.md, "Designs tried"). A read of a page and its includes takes a few
+//! hundred microseconds in SQLite itself, so it runs right here, as better-sqlite3 does
+//! in Node. Writes stay on SeaORM: they need its transactions and the write gate.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::{ToSqlOutput, Value as LiteValue, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder, Value};
+use sea_orm::{DbBackend, DbErr, Statement, Values};
+
+use super::row::Decoder;
+
+/// Idle read connections kept open; more may be open while many reads run at once.
+const IDLE_CONNECTIONS: usize = 8;
+/// Prepared statements each connection keeps (the include loader's shapes, per page size).
+const STATEMENT_CACHE: usize = 256;
+
+/// Read connections to one SQLite file.
+pub struct DirectPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn lite_err(err: rusqlite::Error) -> DbErr {
+    DbErr::Custom(format!("sqlite: {err}"))
+}
+
+impl DirectPool {
+    /// A pool for the database file at `path` (opened on first use, as db.rs opens it).
+    pub fn new(path: &Path) -> Self {
+        DirectPool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> Result<Connection, DbErr> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(lite_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(lite_err)?;
+        // The same settings as the SeaORM pool (db.rs); WAL is a property of the file.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456;",
+        )
+        .map_err(lite_err)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    /// A connection in a read transaction, for one request.
+    pub fn session(self: &Arc<Self>) -> Result<Session, DbErr> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        // One snapshot for every statement of the request: a page, its count and its
+        // includes agree with each other even while writers commit.
+        conn.prepare_cached("BEGIN")
+            .and_then(|mut s| s.raw_execute())
+            .map_err(lite_err)?;
+        Ok(Session {
+            conn: Mutex::new(Some(conn)),
+            pool: Arc::clone(self),
+        })
+    }
+}
+
+/// One request's read transaction on a pooled connection; ends (and goes back to the
+/// pool) when dropped.
+pub struct Session {
+    // A mutex only to make the session `Sync` (a handler's future holds `&Reader` across
+    // awaits); statements never wait on it, since one request runs them one at a time.
+    conn: Mutex<Option<Connection>>,
+    pool: Arc<DirectPool>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.get_mut().ok().and_then(Option::take) else {
+            return;
+        };
+        let ended = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.raw_execute())
+            .is_ok();
+        if ended
+            && let Ok(mut idle) = self.pool.idle.lock()
+            && idle.len() < IDLE_CONNECTIONS
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A sea-query value bound the way sea-query-sqlx binds it for sqlx-sqlite, so that
+/// both executors compare stored values with the same text (timestamps above all).
+struct Bound<'a>(&'a Value);
+
+impl ToSql for Bound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let int = |n: Option<i64>| match n {
+            Some(n) => ToSqlOutput::Owned(LiteValue::Integer(n)),
+            None => ToSqlOutput::Owned(LiteValue::Null),
+        };
+        Ok(match self.0 {
+            Value::Bool(v) => int(v.map(i64::from)),
+            Value::TinyInt(v) => int(v.map(i64::from)),
+            Value::SmallInt(v) => int(v.map(i64::from)),
+            Value::Int(v) => int(v.map(i64::from)),
+            Value::BigInt(v) => int(*v),
+            Value::TinyUnsigned(v) => int(v.map(i64::from)),
+            Value::SmallUnsigned(v) => int(v.map(i64::from)),
+            Value::Unsigned(v) => int(v.map(i64::from)),
+            Value::BigUnsigned(Some(v)) => match i64::try_from(*v) {
+                Ok(n) => int(Some(n)),
+                Err(_) => ToSqlOutput::Owned(LiteValue::Real(*v as f64)),
+            },
+            Value::BigUnsigned(None) => int(None),
+            Value::Float(v) => match v {
+                Some(f) => ToSqlOutput::Owned(LiteValue::Real(f64::from(*f))),
+                None => int(None),
+            },
+            Value::Double(v) => match v {
+                Some(f) => ToSqlOutput::Owned(LiteValue::Real(*f)),
+                None => int(None),
+            },
+            Value::String(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Char(Some(c)) => ToSqlOutput::Owned(LiteValue::Text(c.to_string())),
+            Value::Bytes(Some(b)) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Value::ChronoDateTimeUtc(Some(t)) => ToSqlOutput::Owned(LiteValue::Text(
+                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+            )),
+            Value::String(None)
+            | Value::Char(None)
+            | Value::Bytes(None)
+            | Value::ChronoDateTimeUtc(None) => int(None),
+            other => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("no direct SQLite binding for {other:?}").into(),
+                ));
+            }
+        })
+    }
+}
+
+impl Session {
+    /// Runs `stmt` and decodes every row; reports the statement to db.rs like SeaORM's
+    /// metric callback does.
+    pub fn all_by<D: Decoder>(
+        &self,
+        stmt: &SelectStatement,
+        decoder: &D,
+    ) -> Result<Vec<D::Out>, DbErr> {
+        let (sql, values) = stmt.build(SqliteQueryBuilder);
+        let started = Instant::now();
+        let result = self.run(&sql, &values, decoder);
+        crate::db::record_statement(started.elapsed(), result.is_err(), || {
+            Statement::from_sql_and_values(DbBackend::Sqlite, sql.clone(), values.clone())
+        });
+        result
+    }
+
+    fn run<D: Decoder>(
+        &self,
+        sql: &str,
+        values: &Values,
+        decoder: &D,
+    ) -> Result<Vec<D::Out>, DbErr> {
+        let guard = self
+            .conn
+            .lock()
+            .map_err(|_| DbErr::Custom("a read connection's lock was poisoned".into()))?;
+        let conn = guard
+            .as_ref()
+            .ok_or_else(|| DbErr::Custom("the read session has ended".into()))?;
+        let mut prepared = conn.prepare_cached(sql).map_err(lite_err)?;
+        for (i, value) in values.0.iter().enumerate() {
+            prepared
+                .raw_bind_parameter(i + 1, Bound(value))
+                .map_err(lite_err)?;
+        }
+        let mut rows = prepared.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(lite_err)? {
+            out.push(decoder.decode(row)?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,81 @@
+//! The read executor: every GET's statements (token check, parent check, page, count,
+//! includes, counts) are sea-query `SELECT`s run through a [`Reader`] and decoded into
+//! typed rows ([`FromRow`]), so statement building stays single while execution has one
+//! path per backend:
+//!
+//! - on SQLite, [`direct`]: SQLite's C library on the request's own task, one read
+//!   transaction per request, no thread hand-off;
+//! - on PostgreSQL (and on SQLite when direct reads are off), SeaORM's pool. Statements
+//!   that do not depend on each other may run concurrently ([`Reader::all_of`] callers
+//!   use `futures::join`), on the same task, so the request's counter still sees them.
+//!
+//! Both report each statement through `db::record_statement`, which feeds
+//! `X-Query-Count`, `Server-Timing` and the query budget (SPEC §3).
+
+pub mod direct;
+mod models;
+pub mod row;
+
+use sea_orm::sea_query::SelectStatement;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+
+pub use row::{Column, Decoder, Fields, FromRow, Row};
+
+/// Where a request's reads go.
+pub enum Reader<'a, C: ConnectionTrait = DatabaseConnection> {
+    /// SeaORM: its pool (PostgreSQL, or SQLite with direct reads off), or a transaction.
+    Orm(&'a C),
+    /// A direct SQLite read transaction.
+    Direct(direct::Session),
+}
+
+impl<C: ConnectionTrait> Reader<'_, C> {
+    /// The SQL dialect statements are built for.
+    pub fn backend(&self) -> DbBackend {
+        match self {
+            Reader::Orm(db) => db.get_database_backend(),
+            Reader::Direct(_) => DbBackend::Sqlite,
+        }
+    }
+
+    /// Every row of `stmt`, each decoded by `decoder`.
+    pub async fn all_by<D: Decoder>(
+        &self,
+        stmt: &SelectStatement,
+        decoder: &D,
+    ) -> Result<Vec<D::Out>, DbErr> {
+        match self {
+            Reader::Orm(db) => db
+                .query_all(stmt)
+                .await?
+                .iter()
+                .map(|row| decoder.decode(row))
+                .collect(),
+            Reader::Direct(session) => session.all_by(stmt, decoder),
+        }
+    }
+
+    /// Every row of `stmt`.
+    pub async fn all<T: FromRow>(&self, stmt: &SelectStatement) -> Result<Vec<T>, DbErr> {
+        self.all_by(stmt, &row::ByType::<T>::default()).await
+    }
+
+    /// The first row of `stmt`, if any.
+    pub async fn first<T: FromRow>(&self, stmt: &SelectStatement) -> Result<Option<T>, DbErr> {
+        Ok(self.all(stmt).await?.into_iter().next())
+    }
+
+    /// Whether `stmt` returns a row (its columns are not read).
+    pub async fn exists(&self, stmt: &SelectStatement) -> Result<bool, DbErr> {
+        Ok(!self.all::<Nothing>(stmt).await?.is_empty())
+    }
+}
+
+/// A row whose columns are not read.
+struct Nothing;
+
+impl FromRow for Nothing {
+    fn from_row<R: Row>(_: &R) -> Result<Self, DbErr> {
+        Ok(Nothing)
+    }
+}
