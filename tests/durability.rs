@@ -23,8 +23,14 @@ use support::{BIN, Server, try_request};
 
 /// Writes running at once against the server.
 const WRITERS: usize = 4;
-/// Kill-and-restart cycles.
-const CYCLES: usize = 3;
+/// Kill-and-restart cycles: 3, or `RELATA_DURABILITY_CYCLES` (the soak, `bench/soak.sh`,
+/// runs 20).
+fn cycles() -> usize {
+    std::env::var("RELATA_DURABILITY_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
 
 /// What the server acknowledged with a 2xx: id → the text it was given.
 #[derive(Debug, Default)]
@@ -167,32 +173,40 @@ fn collect(addr: &str, path: &str) -> BTreeMap<i64, Value> {
     }
 }
 
-/// Asserts that the server at `addr` serves everything in `acked`, as it was written.
-fn assert_all_served(addr: &str, acked: &Acknowledged) {
+/// The acknowledged writes that the server at `addr` serves as they were written, and a
+/// note of each one it does not.
+fn find_served(addr: &str, acked: &Acknowledged) -> (usize, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut check =
+        |kind: &str, served: &BTreeMap<i64, Value>, field: &str, id: &i64, text: &str| {
+            if served.get(id).is_none_or(|item| item[field] != *text) {
+                missing.push(format!(
+                    "acknowledged {kind} {id} ({text}) is gone or changed"
+                ));
+            }
+        };
     let users = collect(addr, "/api/v1/users");
     for (id, name) in &acked.users {
-        let user = users
-            .get(id)
-            .unwrap_or_else(|| panic!("acknowledged user {id} ({name}) is gone"));
-        assert_eq!(user["username"], *name);
+        check("user", &users, "username", id, name);
     }
     let posts = collect(addr, "/api/v1/posts");
     for (id, title) in &acked.posts {
-        let post = posts
-            .get(id)
-            .unwrap_or_else(|| panic!("acknowledged post {id} ({title}) is gone"));
-        assert_eq!(post["title"], *title);
+        check("post", &posts, "title", id, title);
     }
     let mut comments = BTreeMap::new();
     for id in acked.users.keys() {
         comments.extend(collect(addr, &format!("/api/v1/users/{id}/comments")));
     }
     for (id, body) in &acked.comments {
-        let comment = comments
-            .get(id)
-            .unwrap_or_else(|| panic!("acknowledged comment {id} ({body}) is gone"));
-        assert_eq!(comment["body"], *body);
+        check("comment", &comments, "body", id, body);
     }
+    (acked.len() - missing.len(), missing)
+}
+
+/// Asserts that the server at `addr` serves everything in `acked`, as it was written.
+fn assert_all_served(addr: &str, acked: &Acknowledged) {
+    let (_, missing) = find_served(addr, acked);
+    assert!(missing.is_empty(), "{missing:#?}");
 }
 
 /// `relata check` on the database; panics with its report unless it is clean.
@@ -215,7 +229,8 @@ fn assert_check_is_clean(database_url: &str) {
 fn kill_restart_cycles(dir: &std::path::Path, database_url: &str) {
     let envs = [("DATABASE_URL", database_url)];
     let mut acked = Acknowledged::default();
-    for cycle in 0..CYCLES {
+    let cycles = cycles();
+    for cycle in 0..cycles {
         let mut server = Server::start(dir, &envs);
         assert_all_served(&server.addr, &acked);
 
@@ -247,13 +262,16 @@ fn kill_restart_cycles(dir: &std::path::Path, database_url: &str) {
         assert_check_is_clean(database_url);
     }
     let server = Server::start(dir, &envs);
-    assert_all_served(&server.addr, &acked);
+    let (found, missing) = find_served(&server.addr, &acked);
+    let backend = database_url.split(':').next().unwrap_or("?");
     println!(
-        "{} users, {} posts and {} comments acknowledged across {CYCLES} SIGKILLs, all served after restart",
+        "durability on {backend}: {} writes acknowledged across {cycles} SIGKILLs ({} users, {} posts, {} comments), {found} found after restart",
+        acked.len(),
         acked.users.len(),
         acked.posts.len(),
         acked.comments.len()
     );
+    assert!(missing.is_empty(), "{missing:#?}");
 }
 
 #[test]

@@ -41,28 +41,8 @@ struct Seen {
 
 /// Registers `name` and logs in; returns the access token.
 fn account(addr: &str, name: &str) -> String {
-    let register = json!({"username": name, "email": format!("{name}@example.com"), "password": "password123"});
-    let (status, body) = try_request(
-        addr,
-        "POST",
-        "/api/v1/auth/register",
-        None,
-        Some(&register.to_string()),
-    )
-    .expect("registering");
-    assert_eq!(status, 201, "{body}");
-    let login = json!({"login": name, "password": "password123"});
-    let (status, body) = try_request(
-        addr,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(&login.to_string()),
-    )
-    .expect("logging in");
-    assert_eq!(status, 200, "{body}");
-    let pair: Value = serde_json::from_str(&body).unwrap();
-    pair["access_token"].as_str().unwrap().to_string()
+    support::register(addr, name);
+    support::login(addr, name).0
 }
 
 /// Whether `body` is a problem+json body for `status` whose code is one of `codes`.

@@ -11,7 +11,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::thread;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::private_pg::PrivatePostgres;
 use support::{Server, try_request};
 
@@ -56,38 +56,6 @@ fn tally(answers: &[(u16, String)]) -> BTreeMap<u16, usize> {
     counts
 }
 
-fn register(server: &Server, name: &str) {
-    let body = json!({"username": name, "email": format!("{name}@example.com"), "password": "password123"});
-    let (status, answer) = try_request(
-        &server.addr,
-        "POST",
-        "/api/v1/auth/register",
-        None,
-        Some(&body.to_string()),
-    )
-    .unwrap();
-    assert_eq!(status, 201, "{answer}");
-}
-
-/// Logs in on `server`; returns (access token, refresh token).
-fn login(server: &Server, name: &str) -> (String, String) {
-    let body = json!({"login": name, "password": "password123"});
-    let (status, answer) = try_request(
-        &server.addr,
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(&body.to_string()),
-    )
-    .unwrap();
-    assert_eq!(status, 200, "{answer}");
-    let pair: Value = serde_json::from_str(&answer).unwrap();
-    (
-        pair["access_token"].as_str().unwrap().to_string(),
-        pair["refresh_token"].as_str().unwrap().to_string(),
-    )
-}
-
 #[test]
 fn two_processes_on_one_postgres_agree_on_races_sessions_and_throttling() {
     let Some((_pg, _dir, servers)) = two_servers() else {
@@ -116,8 +84,8 @@ fn two_processes_on_one_postgres_agree_on_races_sessions_and_throttling() {
     );
 
     // A token issued by one process is accepted by the other (one shared secret).
-    register(a, "alice");
-    let (access, refresh) = login(a, "alice");
+    support::register(&a.addr, "alice");
+    let (access, refresh) = support::login(&a.addr, "alice");
     let (status, body) =
         try_request(&b.addr, "GET", "/api/v1/auth/me", Some(&access), None).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -141,7 +109,7 @@ fn two_processes_on_one_postgres_agree_on_races_sessions_and_throttling() {
     );
 
     // Logout on one process revokes the token on the other at once.
-    let (access, refresh) = login(b, "alice");
+    let (access, refresh) = support::login(&b.addr, "alice");
     let (status, body) =
         try_request(&a.addr, "POST", "/api/v1/auth/logout", Some(&access), None).unwrap();
     assert_eq!(status, 204, "{body}");
@@ -159,7 +127,7 @@ fn two_processes_on_one_postgres_agree_on_races_sessions_and_throttling() {
     assert_eq!(status, 401, "{body}");
 
     // Throttling: 20 wrong passwords at once, split across the processes.
-    register(b, "bob");
+    support::register(&b.addr, "bob");
     let attempts = (0..20)
         .map(|_| {
             (

@@ -175,3 +175,36 @@ pub fn try_request(
     // A killed server can leave a head without its whole body.
     (rest.len() >= length).then(|| (status, rest[..length].to_string()))
 }
+
+/// Registers `name` (password `password123`) on the server at `addr`; panics unless 201.
+pub fn register(addr: &str, name: &str) {
+    let body = serde_json::json!({"username": name, "email": format!("{name}@example.com"), "password": "password123"});
+    let (status, answer) = try_request(
+        addr,
+        "POST",
+        "/api/v1/auth/register",
+        None,
+        Some(&body.to_string()),
+    )
+    .expect("the server answers a registration");
+    assert_eq!(status, 201, "registering {name}: {answer}");
+}
+
+/// Logs `name` in with `password123`; returns (access token, refresh token).
+pub fn login(addr: &str, name: &str) -> (String, String) {
+    let body = serde_json::json!({"login": name, "password": "password123"});
+    let (status, answer) = try_request(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(&body.to_string()),
+    )
+    .expect("the server answers a login");
+    assert_eq!(status, 200, "logging {name} in: {answer}");
+    let pair: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    (
+        pair["access_token"].as_str().unwrap().to_string(),
+        pair["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
