@@ -30,8 +30,14 @@ impl FieldError {
     }
 }
 
-/// An error answer: status, stable `code`, human `detail`, and extras.
-#[derive(Debug)]
+/// An error answer: status, stable `code`, human `detail`, and extras. Its text (for logs
+/// and the command line) is `422 validation_failed: …`, followed by the cause of a 5xx.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} {code}: {detail}{}",
+    .status.as_u16(),
+    .source.as_ref().map(|cause| format!(" ({cause:#})")).unwrap_or_default()
+)]
 pub struct AppError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -39,6 +45,7 @@ pub struct AppError {
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
     /// The internal cause of a 5xx; logged, never shown.
+    #[source]
     pub source: Option<anyhow::Error>,
 }
 
@@ -172,16 +179,6 @@ impl AppError {
                 Some(self.errors.clone())
             },
         }
-    }
-}
-
-impl std::fmt::Display for AppError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)?;
-        if let Some(source) = &self.source {
-            write!(f, " ({source:#})")?;
-        }
-        Ok(())
     }
 }
 

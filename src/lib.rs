@@ -44,15 +44,12 @@ pub fn build_router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(api::head_limits::refuse_oversized_head))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ));
-    let router = match cors_layer(&state.settings.cors_origins) {
+        .with_state(state.clone());
+    let router = observe::layers(router, &state);
+    match cors_layer(&state.settings.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
-    };
-    router.with_state(state)
+    }
 }
 
 /// CORS for the configured origins; `None` (CORS off) when there are none.

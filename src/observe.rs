@@ -1,27 +1,43 @@
-//! Operability: request ids, one log line and one span per request, Prometheus metrics,
-//! and the request timeout.
+//! Operability: request ids, one span and one log line per request, metrics and the
+//! request timeout, assembled from maintained layers around our own statement counter.
 //!
-//! The outer [`observe`] layer opens the request's statement counter (see `db`), gives the
-//! request an id (the client's `X-Request-Id`, else a new UUID) echoed in the response,
-//! enforces the timeout, and records route, status, latency and statements in the log and
-//! in [`crate::metrics::Metrics`]. The matched route reaches it from inside the router through the
-//! response extensions ([`remember_route`]), so unmatched paths are counted under one label
-//! instead of one label per path a client invents.
+//! From the outside in ([`layers`]): a client's unusable `X-Request-Id` is dropped,
+//! tower-http gives every request an id (the client's, else a UUID) and echoes it in the
+//! response, and its `TraceLayer` opens the request's span and writes its log line;
+//! [`measure`] opens the statement counter (see `db`) and records the request in
+//! [`Metrics`]; tower's timeout answers a request that takes too long with 503
+//! problem+json. The matched route reaches the outer layers from inside the router through
+//! the response extensions ([`remember_route`]), so unmatched paths are counted under one
+//! label instead of one label per path a client invents.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 use crate::error::{AppError, InternalCause};
+use crate::metrics::Metrics;
 use crate::state::AppState;
+
+/// The header that carries a request's id, in both directions.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The route a request matched, carried out of the router in the response extensions.
 #[derive(Clone, Debug)]
 pub struct RouteLabel(pub String);
+
+/// The statements a request sent, carried out to its log line.
+#[derive(Clone, Copy, Debug)]
+pub struct Statements(pub usize);
 
 /// Copies the matched route into the response (used as a `route_layer`).
 pub async fn remember_route(req: Request, next: Next) -> Response {
@@ -36,71 +52,114 @@ pub async fn remember_route(req: Request, next: Next) -> Response {
     res
 }
 
+/// Wraps `router` in the operational layers, outermost first as listed in the module
+/// comment.
+pub fn layers(router: Router, state: &AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    router.layer(
+        ServiceBuilder::new()
+            .map_request(drop_unusable_request_id)
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(log_response)
+                    // `log_response` already logs a 5xx, with its cause.
+                    .on_failure(()),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn_with_state(
+                state.metrics.clone(),
+                measure,
+            ))
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                AppError::unavailable("timeout", "The request took too long and was stopped.")
+            }))
+            .timeout(timeout),
+    )
+}
+
+/// Removes a client's `X-Request-Id` that would be a poor log key (empty, over 128 bytes,
+/// or holding spaces or control characters), so that the request gets a UUID instead.
+fn drop_unusable_request_id(mut req: Request) -> Request {
+    let usable = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        let v = v.as_bytes();
+        !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_graphic())
+    });
+    if !usable {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// The span of one request: its id and method now, its route once it is known.
+fn request_span<B>(req: &axum::http::Request<B>) -> Span {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", request_id = %id, method = %req.method(), route = tracing::field::Empty)
+}
+
+/// The label of the route `res` answered for.
+fn route_of(res: &Response) -> &str {
+    res.extensions()
+        .get::<RouteLabel>()
+        .map(|r| r.0.as_str())
+        // Every route the application serves is matched (the API, `/metrics`, `/docs`);
+        // anything else shares one label, or each path a client invents would add series.
+        .unwrap_or("unmatched")
+}
+
+/// The request's log line: route, status, latency and statements; a 5xx at error level
+/// with its internal cause.
+fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, span: &Span) {
+    let route = res
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |r| r.0.as_str());
+    span.record("route", route);
+    let statements = res.extensions().get::<Statements>().map_or(0, |s| s.0);
+    let status = res.status().as_u16();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if res.status().is_server_error() {
+        let cause = res
+            .extensions()
+            .get::<InternalCause>()
+            .map(|c| c.0.as_str())
+            .unwrap_or_default();
+        tracing::error!(status, latency_ms, statements, %route, %cause, "request failed");
+    } else {
+        tracing::info!(status, latency_ms, statements, %route, "request");
+    }
+}
+
+/// Opens the request's statement counter and records the answered request in the metrics.
+async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let (mut res, stats) = crate::db::with_stats(next.run(req)).await;
+    let statements = stats.statements();
+    metrics.record(
+        method.as_str(),
+        route_of(&res),
+        res.status().as_u16(),
+        started.elapsed(),
+        statements,
+    );
+    res.extensions_mut().insert(Statements(statements));
+    res
+}
+
 /// `GET /metrics`.
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
     let body = state.metrics.render(&state.db);
     let mut res = body.into_response();
     res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
+        header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    res
-}
-
-fn request_id(req: &Request) -> String {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// The outermost layer: request id, span, timeout, statement counter, log line, metrics.
-pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = request_id(&req);
-    let method = req.method().to_string();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty);
-    let timeout = state.settings.request_timeout;
-    let run = async move {
-        match tokio::time::timeout(timeout, next.run(req)).await {
-            Ok(res) => res,
-            Err(_) => {
-                AppError::unavailable("timeout", "The request took too long and was stopped.")
-                    .into_response()
-            }
-        }
-    };
-    let (mut res, stats) = crate::db::with_stats(run.instrument(span.clone())).await;
-    let route = res
-        .extensions()
-        .get::<RouteLabel>()
-        .map(|r| r.0.clone())
-        // Every route the application serves is matched (the API, `/metrics`, `/docs`);
-        // anything else shares one label, or each path a client invents would add series.
-        .unwrap_or_else(|| "unmatched".to_string());
-    let latency = started.elapsed();
-    let status = res.status();
-    let statements = stats.statements();
-    span.record("route", route.as_str());
-    let _enter = span.enter();
-    if status.is_server_error() {
-        let cause = res
-            .extensions()
-            .get::<InternalCause>()
-            .map(|c| c.0.as_str().to_string())
-            .unwrap_or_default();
-        tracing::error!(status = status.as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, statements, %route, cause = %cause, "request failed");
-    } else {
-        tracing::info!(status = status.as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, statements, %route, "request");
-    }
-    state
-        .metrics
-        .record(&method, &route, status.as_u16(), latency, statements);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
-    }
     res
 }

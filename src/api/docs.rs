@@ -1,48 +1,65 @@
-//! `GET /docs`: the interactive API page (`GET /` redirects to it). Its HTML, script and
-//! style are compiled into the binary (no CDN), and it renders the document served at
-//! `/api/v1/openapi.json`.
+//! `GET /docs`: Swagger UI, the interactive page users know, rendering the document served
+//! at `/api/v1/openapi.json`. Its files are compiled into the binary (`utoipa-swagger-ui`
+//! with `vendored`: not even the build downloads them), so the page works offline.
+//! `GET /` redirects to it.
+
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use utoipa_swagger_ui::Config;
 
+use crate::error::AppError;
 use crate::state::AppState;
 
-const INDEX: &str = include_str!("../../assets/docs/index.html");
-const SCRIPT: &str = include_str!("../../assets/docs/docs.js");
-const STYLE: &str = include_str!("../../assets/docs/docs.css");
+/// The page's settings: our document, "Try it out" open, and the token kept across reloads.
+static CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
+    Arc::new(
+        Config::new(["/api/v1/openapi.json"])
+            .try_it_out_enabled(true)
+            .persist_authorization(true)
+            .display_request_duration(true),
+    )
+});
 
-/// The documentation page and its assets.
+/// The documentation page and its files.
 pub fn router() -> Router<AppState> {
     Router::new()
         // A browser opening the bare address finds the documentation.
         .route("/", get(|| async { Redirect::temporary("/docs") }))
         .route("/docs", get(get_docs_page))
+        .route("/docs/", get(|| docs_file(String::new())))
         .route(
-            "/docs/docs.js",
-            get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/docs/docs.css",
-            get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
+            "/docs/{*file}",
+            get(|Path(file): Path<String>| docs_file(file)),
         )
 }
 
-/// The page itself.
+/// The page itself, at `/docs/` (its files are addressed relative to that).
 #[utoipa::path(get, path = "/docs", tag = "docs",
-    summary = "The interactive API documentation page",
-    description = "Renders `/api/v1/openapi.json` and sends requests from the browser. Its script and style are served by the binary, so it works offline.",
-    responses((status = 200, description = "The HTML page", content_type = "text/html")))]
-pub async fn get_docs_page() -> Response {
-    asset(INDEX, "text/html; charset=utf-8")
+    summary = "The interactive API documentation page (Swagger UI)",
+    description = "Redirects to `/docs/`, which renders `/api/v1/openapi.json` and sends requests from the browser. Its script and style are served by the binary, so it works offline.",
+    responses((status = 303, description = "To `/docs/`, the HTML page")))]
+pub async fn get_docs_page() -> Redirect {
+    Redirect::to("/docs/")
 }
 
-fn asset(body: &'static str, content_type: &'static str) -> Response {
-    let mut res = body.into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res
+/// One file of Swagger UI (`index.html` for the empty name).
+async fn docs_file(file: String) -> Response {
+    match utoipa_swagger_ui::serve(&file, CONFIG.clone()) {
+        Ok(Some(found)) => {
+            let mut res = (StatusCode::OK, found.bytes.into_owned()).into_response();
+            if let Ok(kind) = HeaderValue::from_str(&found.content_type) {
+                res.headers_mut().insert(header::CONTENT_TYPE, kind);
+            }
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Ok(None) => AppError::not_found("Documentation file").into_response(),
+        Err(err) => AppError::internal(anyhow::anyhow!("serving {file}: {err}")).into_response(),
+    }
 }

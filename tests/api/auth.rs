@@ -497,7 +497,13 @@ async fn tokens_expire_after_the_configured_lifetime_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_DATABASE_URL; run with -- --include-ignored"]
 async fn tokens_expire_after_the_configured_lifetime_postgres() {
+    assert!(
+        std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()),
+        "{}",
+        crate::helpers::NEEDS_POSTGRES
+    );
     tokens_expire_after_the_configured_lifetime(Backend::Postgres).await;
 }
 
