@@ -31,6 +31,11 @@ pub struct Settings {
     /// Time between sweeps of expired tokens and old login attempts
     /// (`RELATA_SWEEP_INTERVAL_SECS`, default 5 minutes).
     pub sweep_interval: Duration,
+    /// Serve the Conduit (RealWorld) face under `/api` (`RELATA_CONDUIT`, on unless `off`).
+    pub conduit: bool,
+    /// Lifetime of the tokens the Conduit face issues (`RELATA_CONDUIT_TOKEN_TTL_SECS`,
+    /// default 7 days: Conduit front-ends have no refresh flow).
+    pub conduit_token_ttl: Duration,
 }
 
 /// The default database: `relata.db` in the working directory.
@@ -44,6 +49,17 @@ fn env_flag(name: &str) -> bool {
         Ok("1") | Ok("true") | Ok("yes") | Ok("on")
     )
 }
+
+/// A switch that is on unless set to `off`, `0`, `false` or `no`.
+fn env_switch_on(name: &str) -> bool {
+    !matches!(
+        std::env::var(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        Ok("off") | Ok("0") | Ok("false") | Ok("no")
+    )
+}
+
+/// The default lifetime of a Conduit token: 7 days.
+pub const DEFAULT_CONDUIT_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
 
 fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -77,6 +93,11 @@ impl Settings {
             header_read_timeout: Duration::from_secs(env_number("RELATA_HEADER_TIMEOUT_SECS", 10)),
             max_http_connections: env_number("RELATA_MAX_HTTP_CONNECTIONS", 1024),
             sweep_interval: Duration::from_secs(env_number("RELATA_SWEEP_INTERVAL_SECS", 300)),
+            conduit: env_switch_on("RELATA_CONDUIT"),
+            conduit_token_ttl: Duration::from_secs(env_number(
+                "RELATA_CONDUIT_TOKEN_TTL_SECS",
+                DEFAULT_CONDUIT_TOKEN_TTL_SECS,
+            )),
         }
     }
 
@@ -95,6 +116,8 @@ impl Settings {
             header_read_timeout: Duration::from_secs(10),
             max_http_connections: 1024,
             sweep_interval: Duration::from_secs(300),
+            conduit: true,
+            conduit_token_ttl: Duration::from_secs(DEFAULT_CONDUIT_TOKEN_TTL_SECS),
         }
     }
 }

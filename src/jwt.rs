@@ -35,6 +35,22 @@ pub struct Claims {
     pub exp: u64,
     pub iat: u64,
     pub jti: String,
+    /// The audience: absent on `/api/v1` access tokens, [`CONDUIT_AUDIENCE`] on the
+    /// tokens the Conduit face issues, which `/api/v1` refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// The `aud` of the tokens the Conduit face (`/api`) issues.
+pub const CONDUIT_AUDIENCE: &str = "conduit";
+
+/// Which tokens a face accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// `/api/v1`: access tokens without an audience only.
+    Api,
+    /// `/api`: Conduit tokens, and `/api/v1` access tokens too.
+    Conduit,
 }
 
 /// Seconds since the Unix epoch.
@@ -58,6 +74,17 @@ pub fn issue_access_token(
     user_id: i64,
     ttl_secs: u64,
 ) -> Result<(String, String, u64)> {
+    issue_token(keys, user_id, ttl_secs, None)
+}
+
+/// Signs a token for `user_id` with audience `aud` (none for `/api/v1` access tokens);
+/// returns the token, its `jti` and its expiry.
+pub fn issue_token(
+    keys: &JwtKeys,
+    user_id: i64,
+    ttl_secs: u64,
+    aud: Option<&str>,
+) -> Result<(String, String, u64)> {
     let iat = unix_now();
     let exp = iat + ttl_secs;
     let jti = random_hex(16);
@@ -66,23 +93,46 @@ pub fn issue_access_token(
         exp,
         iat,
         jti: jti.clone(),
+        aud: aud.map(str::to_string),
     };
     let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
         .map_err(|e| AppError::internal(anyhow::anyhow!("signing a token: {e}")))?;
     Ok((token, jti, exp))
 }
 
-/// Verifies signature, algorithm and expiry; no database access.
+/// Verifies signature, algorithm and expiry of an `/api/v1` access token; no database
+/// access.
 pub fn decode_access_token(keys: &JwtKeys, token: &str) -> Result<Claims> {
+    decode_token(keys, token, Audience::Api)
+}
+
+/// Verifies signature, algorithm, expiry and audience of a token presented to the face
+/// `audience`: `/api/v1` refuses Conduit tokens, `/api` takes both kinds.
+pub fn decode_token(keys: &JwtKeys, token: &str, audience: Audience) -> Result<Claims> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
+    // The audience is checked below, by face, rather than by the library's rule.
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
         .map(|data| data.claims)
         .map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                 AppError::unauthorized("token_expired", "The access token has expired.")
             }
             _ => AppError::unauthorized("invalid_token", "The access token is not valid."),
-        })
+        })?;
+    let accepted = match (audience, claims.aud.as_deref()) {
+        (_, None) => true,
+        (Audience::Conduit, Some(CONDUIT_AUDIENCE)) => true,
+        _ => false,
+    };
+    if accepted {
+        Ok(claims)
+    } else {
+        Err(AppError::unauthorized(
+            "invalid_token",
+            "The access token is not valid here.",
+        ))
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod conduit;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -36,8 +37,11 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole HTTP application for `state`.
 pub fn build_router(state: AppState) -> Router {
-    let router = Router::new()
-        .nest("/api/v1", api::router(state.clone()))
+    let mut router = Router::new().nest("/api/v1", api::router(state.clone()));
+    if state.settings.conduit {
+        router = router.nest("/api", conduit::router(state.clone()));
+    }
+    let router = router
         .route("/metrics", get(observe::get_metrics))
         .merge(api::docs::router())
         .fallback(api::unknown_route)
@@ -71,6 +75,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 Method::PUT,
                 Method::PATCH,
                 Method::DELETE,
+                Method::OPTIONS,
             ])
             .allow_headers([
                 header::AUTHORIZATION,

@@ -61,7 +61,7 @@ async fn method_not_allowed() -> AppError {
 
 /// Reads the request's statement counter (opened by `observe`), reports them in `X-Query-Count` and
 /// `Server-Timing`, and enforces the query budget that the handler declared.
-async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -169,7 +169,9 @@ impl Modify for StatementHeaders {
 
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::conduit::ConduitDoc::openapi());
+    doc
 }
 
 pub fn router() -> Router<AppState> {

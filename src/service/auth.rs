@@ -29,7 +29,7 @@ use crate::db::Writer;
 use crate::domain::password::Password;
 use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
 use crate::error::{AppError, Result};
-use crate::jwt::{JwtKeys, decode_access_token, issue_access_token, random_hex};
+use crate::jwt::{Audience, JwtKeys, decode_token, issue_access_token, random_hex};
 use crate::service::read::Reader;
 use crate::time;
 
@@ -88,7 +88,17 @@ pub async fn authenticate<C: ConnectionTrait>(
     keys: &JwtKeys,
     token: &str,
 ) -> Result<Viewer> {
-    let claims = decode_access_token(keys, token)?;
+    authenticate_for(db, keys, token, Audience::Api).await
+}
+
+/// [`authenticate`] for the face `audience` (the Conduit face also takes its own tokens).
+pub async fn authenticate_for<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    keys: &JwtKeys,
+    token: &str,
+    audience: Audience,
+) -> Result<Viewer> {
+    let claims = decode_token(keys, token, audience)?;
     let user_id: i64 = claims
         .sub
         .parse()
@@ -424,6 +434,51 @@ pub async fn login(
     login: &str,
     password: &str,
 ) -> Result<TokenPair> {
+    let (user, key) = check_credentials(db, login, password).await?;
+    let txn = db.begin().await?;
+    login_attempt::Entity::delete_many()
+        .filter(attempts_of(&key, Some(user.id)))
+        .exec(&*txn)
+        .await?;
+    let pair = start_session(&*txn, issuer, user.id).await?;
+    txn.commit().await?;
+    Ok(pair)
+}
+
+/// Logs in as [`login`] does (same throttle, same answers), but starts no session: the
+/// Conduit face's login, whose long-lived token (audience `conduit`, lifetime `ttl`) has
+/// no refresh token. Returns the user and the token.
+#[tracing::instrument(skip_all)]
+pub async fn login_without_session(
+    db: &Writer,
+    keys: &JwtKeys,
+    ttl: Duration,
+    login: &str,
+    password: &str,
+) -> Result<(user::Model, String)> {
+    let (user, key) = check_credentials(db, login, password).await?;
+    login_attempt::Entity::delete_many()
+        .filter(attempts_of(&key, Some(user.id)))
+        .exec(db.db())
+        .await?;
+    let token = issue_conduit_token(keys, user.id, ttl)?;
+    Ok((user, token))
+}
+
+/// A Conduit token (audience `conduit`) for `user_id`, valid for `ttl`.
+pub fn issue_conduit_token(keys: &JwtKeys, user_id: i64, ttl: Duration) -> Result<String> {
+    let ttl = Ord::max(ttl.as_secs(), 1);
+    crate::jwt::issue_token(keys, user_id, ttl, Some(crate::jwt::CONDUIT_AUDIENCE))
+        .map(|(token, _, _)| token)
+}
+
+/// The throttle and password check of a login: the user and the login's key, or 429, 401
+/// or 403 (see [`login`]).
+async fn check_credentials(
+    db: &Writer,
+    login: &str,
+    password: &str,
+) -> Result<(user::Model, String)> {
     let key = login_key(login);
     let found = find_by_login(db.db(), &key).await?;
     let user_id = found.as_ref().map(|u| u.id);
@@ -449,14 +504,7 @@ pub async fn login(
             "This account is deactivated.",
         ));
     }
-    let txn = db.begin().await?;
-    login_attempt::Entity::delete_many()
-        .filter(attempts_of(&key, Some(user.id)))
-        .exec(&*txn)
-        .await?;
-    let pair = start_session(&*txn, issuer, user.id).await?;
-    txn.commit().await?;
-    Ok(pair)
+    Ok((user, key))
 }
 
 /// Trades a refresh token for a new pair. The old refresh token is deleted in the same

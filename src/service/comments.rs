@@ -152,3 +152,16 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Every comment of a post, oldest first, in one statement (the Conduit face does not
+/// page comments).
+pub async fn all_for_post<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    post_id: i64,
+) -> Result<Vec<comment::Model>> {
+    let mut stmt = comment::Entity::find()
+        .filter(comment::Column::PostId.eq(post_id))
+        .into_query();
+    order::comments().apply_order(&mut stmt);
+    Ok(db.all(&stmt).await?)
+}

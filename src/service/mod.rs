@@ -3,6 +3,7 @@
 //! [`crate::db::Writer`] when they write in a transaction of their own) and the values they
 //! need, never the application state; nothing here imports the HTTP layer.
 
+pub mod annotate;
 pub mod auth;
 pub mod check;
 pub mod comments;

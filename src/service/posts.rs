@@ -5,17 +5,19 @@
 //! `INSERT … ON CONFLICT (slug) DO NOTHING`, and a slug already taken (two posts with one
 //! title drawing the same suffix) is drawn again.
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryTrait, Set,
+    QueryFilter, QuerySelect, QueryTrait, Set,
 };
 
 use crate::db::Writer;
 use crate::domain::slug;
 use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
-use crate::entity::{comment, favorite, follow, post, post_tag, tag};
+use crate::entity::{comment, favorite, follow, post, post_tag, tag, user};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::lookup;
@@ -108,7 +110,7 @@ pub fn contains_case_insensitive(backend: DbBackend, column: Expr, needle: &str)
 }
 
 /// The filtered posts, in no order yet (the page adds the default order and the cursor).
-fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> SelectStatement {
+pub fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> SelectStatement {
     let mut select = post::Entity::find();
     // The owner of a relationship endpoint and the `author_id` filter both apply.
     for author_id in [owner, filter.author_id].into_iter().flatten() {
@@ -163,6 +165,80 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Fetched<post::Model>> {
     let stmt = filtered(db.backend(), owner, filter);
     page::fetch(db, stmt, &order::posts(), page).await
+}
+
+/// Filters by username (compared case-insensitively), for the faces that name users by
+/// username rather than by id (Conduit's `author=` and `favorited=`). A name no user has
+/// selects nothing.
+#[derive(Debug, Default)]
+pub struct ByUsername {
+    pub author: Option<String>,
+    pub favorited_by: Option<String>,
+}
+
+/// `SELECT id FROM users WHERE lower(username) = lower(name)`.
+fn user_named(name: &str) -> SelectStatement {
+    Query::select()
+        .column((user::Entity, user::Column::Id))
+        .from(user::Entity)
+        .and_where(
+            Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Username))))
+                .eq(name.to_lowercase()),
+        )
+        .to_owned()
+}
+
+/// One page of posts by offset, newest first (ties by id, newest first), and the number
+/// of matches before `limit`/`offset`: two statements, whatever `limit` is. The Conduit
+/// face pages this way; `/api/v1` keeps keyset paging ([`list`]).
+pub async fn list_offset<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    filter: &PostFilter,
+    by_name: &ByUsername,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<post::Model>, u64)> {
+    let mut stmt = filtered(db.backend(), None, filter);
+    if let Some(name) = &by_name.author {
+        stmt.and_where(
+            Expr::col((post::Entity, post::Column::AuthorId)).in_subquery(user_named(name)),
+        );
+    }
+    if let Some(name) = &by_name.favorited_by {
+        let favorites = Query::select()
+            .column((favorite::Entity, favorite::Column::PostId))
+            .from(favorite::Entity)
+            .and_where(
+                Expr::col((favorite::Entity, favorite::Column::UserId))
+                    .in_subquery(user_named(name)),
+            )
+            .to_owned();
+        stmt.and_where(Expr::col((post::Entity, post::Column::Id)).in_subquery(favorites));
+    }
+    let count = Query::select()
+        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("total"))
+        .from_subquery(stmt.clone(), Alias::new("filtered"))
+        .to_owned();
+    let total: i64 = db.first(&count).await?.unwrap_or(0);
+    order::posts().apply_order(&mut stmt);
+    stmt.limit(limit).offset(offset);
+    let rows = db.all(&stmt).await?;
+    Ok((rows, Ord::max(total, 0) as u64))
+}
+
+/// The post with this slug, or 404.
+pub async fn find_by_slug<C: ConnectionTrait>(db: &Reader<'_, C>, slug: &str) -> Result<post::Model> {
+    // PostgreSQL cannot compare text holding NUL, and no slug holds one.
+    if slug.contains('\0') {
+        return Err(AppError::not_found("Post"));
+    }
+    let stmt = post::Entity::find()
+        .filter(post::Column::Slug.eq(slug))
+        .limit(1)
+        .into_query();
+    db.first(&stmt)
+        .await?
+        .ok_or_else(|| AppError::not_found("Post"))
 }
 
 /// Tries a new slug this many times before giving up; each try collides only if another
@@ -235,7 +311,20 @@ pub async fn update(
     changes: PostChanges,
 ) -> Result<post::Model> {
     let txn = writer.begin().await?;
-    let updated = apply(&*txn, post, changes).await?;
+    let updated = apply(&*txn, post, changes, false).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// [`update`], except that `updated_at` is set even when nothing else changes: the
+/// Conduit face's PUT, after which `updatedAt` is always new.
+pub async fn update_touching(
+    writer: &Writer,
+    post: post::Model,
+    changes: PostChanges,
+) -> Result<post::Model> {
+    let txn = writer.begin().await?;
+    let updated = apply(&*txn, post, changes, true).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -244,6 +333,7 @@ async fn apply<C: ConnectionTrait>(
     db: &C,
     post: post::Model,
     changes: PostChanges,
+    touch: bool,
 ) -> Result<post::Model> {
     let tags_change = match changes.tags {
         Some(list) => {
@@ -253,7 +343,8 @@ async fn apply<C: ConnectionTrait>(
         }
         None => None,
     };
-    if changes.title.is_none()
+    if !touch
+        && changes.title.is_none()
         && changes.description.is_none()
         && changes.content.is_none()
         && tags_change.is_none()

@@ -185,3 +185,52 @@ pub async fn delete_by_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<
     }
     Ok(())
 }
+
+/// Sets the `bio` and/or `avatar_url` of `user_id`'s profile, leaving its other fields
+/// alone (`None`: unchanged; `Some(None)`: cleared), and creates the profile when the user
+/// has none: one `INSERT … ON CONFLICT (user_id) DO UPDATE` of just those columns, so
+/// concurrent first writes leave one row. Run it in the caller's transaction. Nothing is
+/// written when neither is given.
+pub async fn set_bio_and_avatar<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    bio: Option<Option<Bio>>,
+    avatar_url: Option<Option<AbsoluteUrl>>,
+) -> Result<()> {
+    if bio.is_none() && avatar_url.is_none() {
+        return Ok(());
+    }
+    let now = crate::time::now();
+    let mut update = vec![profile::Column::UpdatedAt];
+    if bio.is_some() {
+        update.push(profile::Column::Bio);
+    }
+    if avatar_url.is_some() {
+        update.push(profile::Column::AvatarUrl);
+    }
+    profile::Entity::insert(profile::ActiveModel {
+        user_id: Set(user_id),
+        bio: Set(bio.flatten().map(Bio::into_inner)),
+        avatar_url: Set(avatar_url.flatten().map(AbsoluteUrl::into_inner)),
+        website: Set(None),
+        location: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(profile::Column::UserId)
+            .update_columns(update)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map_err(|err| {
+        if foreign_key_violation(&err) {
+            AppError::not_found("User")
+        } else {
+            AppError::from(err)
+        }
+    })?;
+    Ok(())
+}

@@ -92,3 +92,29 @@ pub async fn set_for_post<C: ConnectionTrait>(db: &C, post_id: i64, tags: &TagLi
         .await?;
     Ok(())
 }
+
+/// The name of every tag that at least one post has, by name (code-point order on both
+/// databases: the column's collation is `C` on PostgreSQL): one statement.
+pub async fn names_in_use<C: ConnectionTrait>(db: &Reader<'_, C>) -> Result<Vec<String>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+    let used = Query::select()
+        .column((post_tag::Entity, post_tag::Column::TagId))
+        .from(post_tag::Entity)
+        .to_owned();
+    let stmt = Query::select()
+        .column((tag::Entity, tag::Column::Name))
+        .from(tag::Entity)
+        .and_where(Expr::col((tag::Entity, tag::Column::Id)).in_subquery(used))
+        .order_by((tag::Entity, tag::Column::Name), Order::Asc)
+        .to_owned();
+    Ok(db.all::<TagNameRow>(&stmt).await?.into_iter().map(|r| r.0).collect())
+}
+
+/// A tag's name alone.
+struct TagNameRow(String);
+
+impl crate::service::read::FromRow for TagNameRow {
+    fn from_row<R: crate::service::read::Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
+        row.get(0).map(TagNameRow)
+    }
+}

@@ -16,6 +16,8 @@ use crate::db::Writer;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
+use crate::domain::text::Bio;
+use crate::domain::url::AbsoluteUrl;
 use crate::domain::username::Username;
 use crate::entity::{refresh_token, role, user};
 use crate::error::{AppError, Result, unique_violation};
@@ -24,7 +26,7 @@ use crate::service::counts::{col, count_where, read_counts};
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
-use crate::service::roles;
+use crate::service::{profiles, roles};
 use crate::time;
 
 /// Who may do what to a user account (SPEC §4), in one place.
@@ -213,6 +215,28 @@ pub async fn update(
     target: user::Model,
     changes: AccountChanges,
 ) -> Result<user::Model> {
+    update_with_profile(db, viewer, target, changes, ProfileChanges::default()).await
+}
+
+/// The profile fields a Conduit user carries (`bio`, `image`): `None` leaves a field
+/// alone, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub bio: Option<Option<Bio>>,
+    pub avatar_url: Option<Option<AbsoluteUrl>>,
+}
+
+/// [`update`], and the profile's `bio` and `avatar_url` in the same transaction (the
+/// profile is created when the user has none), so that a refused change (409) writes
+/// nothing.
+#[tracing::instrument(skip_all, fields(user_id = target.id))]
+pub async fn update_with_profile(
+    db: &Writer,
+    viewer: &Viewer,
+    target: user::Model,
+    changes: AccountChanges,
+    profile: ProfileChanges,
+) -> Result<user::Model> {
     let password_hash = match &changes.password {
         Some(password) => Some(auth::hash_password(password).await?),
         None => None,
@@ -234,15 +258,20 @@ pub async fn update(
     if let Some(is_active) = changes.is_active {
         row.is_active = Set(is_active);
     }
-    if !row.is_changed() {
+    let profile_changes = profile.bio.is_some() || profile.avatar_url.is_some();
+    if !row.is_changed() && !profile_changes {
         return Ok(target);
     }
-    row.updated_at = Set(time::now());
     let txn = db.begin().await?;
-    if deactivating {
-        roles::ensure_not_last_admin(&*txn, target.id).await?;
-    }
-    let updated = row.update(&*txn).await.map_err(account_conflict)?;
+    let updated = if row.is_changed() {
+        row.updated_at = Set(time::now());
+        if deactivating {
+            roles::ensure_not_last_admin(&*txn, target.id).await?;
+        }
+        row.update(&*txn).await.map_err(account_conflict)?
+    } else {
+        target.clone()
+    };
     if password_hash.is_some() {
         refresh_token::Entity::delete_many()
             .filter(refresh_token::Column::UserId.eq(target.id))
@@ -250,6 +279,7 @@ pub async fn update(
             .exec(&*txn)
             .await?;
     }
+    profiles::set_bio_and_avatar(&*txn, target.id, profile.bio, profile.avatar_url).await?;
     txn.commit().await?;
     Ok(updated)
 }
