@@ -7,6 +7,8 @@ mod auth;
 mod budget;
 mod comments;
 mod concurrency;
+mod conduit;
+mod conduit_faces;
 mod errors;
 mod favorites;
 mod fixtures;
