@@ -52,7 +52,10 @@ S3_USER = 1          # the first seeded user: 1100 posts in both databases
 TOKEN_USER = "user9999"  # S1's viewer and S5's author: a plain user outside S1's page
 S4_POST = 12345       # a post with 5 comments
 POST_BODY = '{"title":"A benchmark post","content":"Written by wrk to measure POST /api/v1/posts."}'
-ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6"]
+ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6", "C1", "C2"]
+# The Conduit face (/api): its reads have no database floor of their own (floor_db replays
+# /api/v1 reads), and the baseline and the peer do not serve /api.
+CONDUIT = ["C1", "C2"]
 GROWTH = ["S1", "S3p1", "S3p50"]
 
 # The targets measured on the 10k database besides the current build.
@@ -287,6 +290,9 @@ def scenarios(http):
                False),
         "S5": ("POST", "/api/v1/posts", "post", True),
         "S6": ("MIX", "/api/v1/posts", "mix", True),
+        # The Conduit face, as a front-end calls it (`Authorization: Token …`).
+        "C1": ("GET", "/api/articles?limit=20", "conduit", True),
+        "C2": ("GET", "/api/articles/feed?limit=20", "conduit", True),
     }
 
 
@@ -650,7 +656,7 @@ def bench_backend(args, bins, backend, results):
                         res["runs"].setdefault("current-100k", {}).setdefault(key, []).append(g)
                 if sc[0] != "GET":
                     cleaner.clean()
-                if name != "S6" and args.floor:
+                if name != "S6" and name not in CONDUIT and args.floor:
                     sql_out = os.path.join(WORK, "sql", f"{backend}-{name}.sql") if rnd == 0 else None
                     d = floor_db(bins["tools"], db_url(backend, "10k"), sc, token, args.duration,
                                  args.conns, sql_out)

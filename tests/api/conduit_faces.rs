@@ -316,6 +316,24 @@ db_test!(
 );
 
 db_test!(
+    a_star_lets_any_origin_in,
+    settings = |s: &mut Settings| s.cors_origins = vec!["*".to_string()],
+    |app| {
+        let res = app
+            .client
+            .request(Method::OPTIONS, app.url("/api/articles"))
+            .header("origin", "http://anywhere.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    }
+);
+
+db_test!(
     the_face_can_be_turned_off,
     settings = |s: &mut Settings| s.conduit = false,
     |app| {
