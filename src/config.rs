@@ -53,7 +53,9 @@ fn env_flag(name: &str) -> bool {
 /// A switch that is on unless set to `off`, `0`, `false` or `no`.
 fn env_switch_on(name: &str) -> bool {
     !matches!(
-        std::env::var(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+        std::env::var(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref(),
         Ok("off") | Ok("0") | Ok("false") | Ok("no")
     )
 }

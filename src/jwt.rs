@@ -122,11 +122,10 @@ pub fn decode_token(keys: &JwtKeys, token: &str, audience: Audience) -> Result<C
             }
             _ => AppError::unauthorized("invalid_token", "The access token is not valid."),
         })?;
-    let accepted = match (audience, claims.aud.as_deref()) {
-        (_, None) => true,
-        (Audience::Conduit, Some(CONDUIT_AUDIENCE)) => true,
-        _ => false,
-    };
+    let accepted = matches!(
+        (audience, claims.aud.as_deref()),
+        (_, None) | (Audience::Conduit, Some(CONDUIT_AUDIENCE))
+    );
     if accepted {
         Ok(claims)
     } else {

@@ -15,8 +15,8 @@ use crate::domain::tag_name::TagList;
 use crate::domain::text::{Content, Description, Title};
 use crate::entity::post;
 use crate::service::auth::Viewer;
-use crate::service::posts::{self, ByUsername, NewPost, PostAction, PostChanges, PostFilter};
 use crate::service::favorites;
+use crate::service::posts::{self, ByUsername, NewPost, PostAction, PostChanges, PostFilter};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -78,7 +78,8 @@ async fn list(
     by_name: ByUsername,
     paging: &Paging,
 ) -> Result<Json<ArticleList>> {
-    let (limit, offset) = super::extract::paging(paging.limit.as_deref(), paging.offset.as_deref())?;
+    let (limit, offset) =
+        super::extract::paging(paging.limit.as_deref(), paging.offset.as_deref())?;
     let db = state.reader()?;
     let (rows, total) = posts::list_offset(&db, &filter, &by_name, limit, offset).await?;
     let articles = view::articles(&db, viewer, rows)
@@ -141,7 +142,14 @@ pub async fn feed_articles(
         followed_by: Some(caller.viewer.id),
         ..Default::default()
     };
-    list(&state, Some(&caller.viewer), filter, ByUsername::default(), &page).await
+    list(
+        &state,
+        Some(&caller.viewer),
+        filter,
+        ByUsername::default(),
+        &page,
+    )
+    .await
 }
 
 /// The post with this slug, or 404 `article`.
@@ -152,13 +160,19 @@ async fn find(state: &AppState, slug: &str) -> Result<post::Model> {
 
 /// One post rendered for `viewer`, read after a write.
 async fn render(state: &AppState, viewer: &Viewer, post: post::Model) -> Result<Json<ArticleBody>> {
-    Ok(Json(view::article(&state.reader()?, Some(viewer), post).await?))
+    Ok(Json(
+        view::article(&state.reader()?, Some(viewer), post).await?,
+    ))
 }
 
 const BLANK: &str = "can't be blank";
 
 /// `tagList`: each tag trimmed and lower-cased, at most 10, no repeats.
-fn tag_list(refusals: &mut Refusals, given: Given<Vec<String>>, on_create: bool) -> Option<TagList> {
+fn tag_list(
+    refusals: &mut Refusals,
+    given: Given<Vec<String>>,
+    on_create: bool,
+) -> Option<TagList> {
     match given {
         Given::Absent if on_create => refusals.check("tagList", TagList::parse(&[])),
         Given::Absent => None,
@@ -224,11 +238,14 @@ pub async fn create_article(
     let description = required("description", description);
     let content = required("body", content);
     let title = title.and_then(|t| refusals.check("title", Title::parse(&t)));
-    let description = description.and_then(|d| refusals.check("description", Description::parse(&d)));
+    let description =
+        description.and_then(|d| refusals.check("description", Description::parse(&d)));
     let content = content.and_then(|c| refusals.check("body", Content::parse(&c)));
     let tags = tag_list(&mut refusals, tags, true);
     refusals.finish()?;
-    let (Some(title), Some(description), Some(content), Some(tags)) = (title, description, content, tags) else {
+    let (Some(title), Some(description), Some(content), Some(tags)) =
+        (title, description, content, tags)
+    else {
         return Err(ConduitError::invalid("article", BLANK));
     };
     let created = posts::create(

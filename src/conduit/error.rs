@@ -142,9 +142,10 @@ impl From<AppError> for ConduitError {
                 for e in &err.errors {
                     refusals.reject(field_name(&e.field), e.message.clone());
                 }
-                return refusals.finish().err().unwrap_or_else(|| {
-                    ConduitError::invalid("body", "is invalid")
-                });
+                return refusals
+                    .finish()
+                    .err()
+                    .unwrap_or_else(|| ConduitError::invalid("body", "is invalid"));
             }
             (429, _) => ("credentials".into(), "too many attempts".into()),
             (s, _) if s >= 500 => ("server".into(), "could not answer".into()),

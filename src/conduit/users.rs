@@ -98,7 +98,8 @@ pub async fn register(
     let txn = state.writer.begin().await?;
     let created = users::register(&*txn, account).await?;
     txn.commit().await?;
-    let token = auth::issue_conduit_token(&state.jwt, created.id, state.settings.conduit_token_ttl)?;
+    let token =
+        auth::issue_conduit_token(&state.jwt, created.id, state.settings.conduit_token_ttl)?;
     let person = annotate::Person {
         user: created,
         bio: None,
@@ -167,7 +168,9 @@ pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<Use
     .await?;
     let person = annotate::person(&state.reader()?, user.id)
         .await?
-        .ok_or_else(|| super::error::ConduitError::new(StatusCode::UNAUTHORIZED, "credentials", "invalid"))?;
+        .ok_or_else(|| {
+            super::error::ConduitError::new(StatusCode::UNAUTHORIZED, "credentials", "invalid")
+        })?;
     Ok(Json(UserBody {
         user: User::new(person, token),
     }))

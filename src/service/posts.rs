@@ -182,8 +182,11 @@ fn user_named(name: &str) -> SelectStatement {
         .column((user::Entity, user::Column::Id))
         .from(user::Entity)
         .and_where(
-            Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Username))))
-                .eq(name.to_lowercase()),
+            Expr::expr(Func::lower(Expr::col((
+                user::Entity,
+                user::Column::Username,
+            ))))
+            .eq(name.to_lowercase()),
         )
         .to_owned()
 }
@@ -227,7 +230,10 @@ pub async fn list_offset<C: ConnectionTrait>(
 }
 
 /// The post with this slug, or 404.
-pub async fn find_by_slug<C: ConnectionTrait>(db: &Reader<'_, C>, slug: &str) -> Result<post::Model> {
+pub async fn find_by_slug<C: ConnectionTrait>(
+    db: &Reader<'_, C>,
+    slug: &str,
+) -> Result<post::Model> {
     // PostgreSQL cannot compare text holding NUL, and no slug holds one.
     if slug.contains('\0') {
         return Err(AppError::not_found("Post"));

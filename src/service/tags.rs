@@ -107,14 +107,21 @@ pub async fn names_in_use<C: ConnectionTrait>(db: &Reader<'_, C>) -> Result<Vec<
         .and_where(Expr::col((tag::Entity, tag::Column::Id)).in_subquery(used))
         .order_by((tag::Entity, tag::Column::Name), Order::Asc)
         .to_owned();
-    Ok(db.all::<TagNameRow>(&stmt).await?.into_iter().map(|r| r.0).collect())
+    Ok(db
+        .all::<TagNameRow>(&stmt)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect())
 }
 
 /// A tag's name alone.
 struct TagNameRow(String);
 
 impl crate::service::read::FromRow for TagNameRow {
-    fn from_row<R: crate::service::read::Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
+    fn from_row<R: crate::service::read::Row>(
+        row: &R,
+    ) -> std::result::Result<Self, sea_orm::DbErr> {
         row.get(0).map(TagNameRow)
     }
 }
