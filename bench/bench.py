@@ -52,8 +52,8 @@ S3_USER = 1          # the first seeded user: 1100 posts in both databases
 TOKEN_USER = "user9999"  # S1's viewer and S5's author: a plain user outside S1's page
 S4_POST = 12345       # a post with 5 comments
 POST_BODY = '{"title":"A benchmark post","content":"Written by wrk to measure POST /api/v1/posts."}'
-ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6"]
-GROWTH = ["S1", "S3p1", "S3p50"]
+ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6", "S7"]
+GROWTH = ["S1", "S3p1", "S3p50", "S7"]
 
 # The targets measured on the 10k database besides the current build.
 PORTS = {"current": 18181, "current-100k": 18182, "baseline": 18183, "node-fast": 18184,
@@ -287,6 +287,10 @@ def scenarios(http):
                False),
         "S5": ("POST", "/api/v1/posts", "post", True),
         "S6": ("MIX", "/api/v1/posts", "mix", True),
+        # API 1.1 (issue 12): the token user's feed with everything a Conduit-like client
+        # shows; the seed makes every user follow a few others.
+        "S7": ("GET", "/api/v1/feed?limit=20&include=author,tags&counts=favorites&viewer=true",
+               "get", True),
     }
 
 
@@ -917,7 +921,7 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="reuse databases seeded by an earlier run")
     ap.add_argument("--only", dest="only_scenarios", default=None,
-                    help="comma-separated scenarios (S1,S2,S3p1,S3p50,S4,S5,S6)")
+                    help="comma-separated scenarios (S1,S2,S3p1,S3p50,S4,S5,S6,S7)")
     ap.add_argument("--label", default="", help="added to the result file names")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()

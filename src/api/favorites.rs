@@ -25,6 +25,7 @@ use crate::error::{AppError, Result};
 use crate::service::favorites::{self, policy};
 use crate::service::item::{Item, Page};
 use crate::service::lookup;
+use crate::service::page::ListScope;
 use crate::service::repr::{self, PostFavoriteOut, order};
 use crate::state::AppState;
 
@@ -63,7 +64,13 @@ pub async fn list_post_favorites(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::post_favorites(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::post_favorites(),
+        ListScope::new(format!("/posts/{id}/favorites")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<post::Entity, _>(&db, id, "Post").await?;
     let fetched = favorites::of_post(&db, id, &read.page).await?;
@@ -92,7 +99,13 @@ pub async fn list_user_favorites(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::user_favorites(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::user_favorites(),
+        ListScope::new(format!("/users/{id}/favorites")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, id, "User").await?;
     let fetched = favorites::of_user(&db, id, &read.page).await?;

@@ -26,6 +26,7 @@ use crate::service::auth::Viewer;
 use crate::service::follows::{self, FollowRow, policy};
 use crate::service::item::{Item, Page};
 use crate::service::lookup;
+use crate::service::page::ListScope;
 use crate::service::repr::{self, FollowOut, order};
 use crate::state::AppState;
 
@@ -68,7 +69,13 @@ pub async fn list_followers(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::followers(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::followers(),
+        ListScope::new(format!("/users/{id}/followers")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, id, "User").await?;
     let fetched = follows::followers(&db, id, &read.page).await?;
@@ -95,7 +102,13 @@ pub async fn list_following(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::following(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::following(),
+        ListScope::new(format!("/users/{id}/following")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, id, "User").await?;
     let fetched = follows::following(&db, id, &read.page).await?;
