@@ -17,7 +17,7 @@ use crate::api::extract::{
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PostFavoritePage, PostPath, PostUserPath, Unauthorized,
-    UserFavoritePage, UserPath,
+    UserFavoritePage, UserPath, ViewerParam,
 };
 use crate::api::respond::{ListRead, linked};
 use crate::entity::{post, user};
@@ -50,7 +50,7 @@ async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()
     summary = "List a post's favorites, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(PostPath, ListParams),
+    params(PostPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the post", body = PostFavoritePage),
         (status = 400, response = BadRequest),
@@ -85,7 +85,7 @@ pub async fn list_post_favorites(
     summary = "List a user's favorites, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the user", body = UserFavoritePage),
         (status = 400, response = BadRequest),

@@ -17,7 +17,7 @@ use crate::api::extract::{
 };
 use crate::api::openapi::parts::{
     BadRequest, FollowPage, Forbidden, NotFound, Unauthorized, UnprocessableEntity,
-    UserFollowerPath, UserPath,
+    UserFollowerPath, UserPath, ViewerParam,
 };
 use crate::api::respond::{ListRead, linked};
 use crate::entity::user;
@@ -55,7 +55,7 @@ async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()
     summary = "List a user's followers, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the follower", body = FollowPage),
         (status = 400, response = BadRequest),
@@ -88,7 +88,7 @@ pub async fn list_followers(
     summary = "List the users a user follows, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the one followed", body = FollowPage),
         (status = 400, response = BadRequest),

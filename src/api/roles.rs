@@ -18,7 +18,7 @@ use crate::api::extract::{
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
     RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
-    UserPath, UserRolePath,
+    UserPath, UserRolePath, ViewerParam,
 };
 use crate::api::respond::{ListRead, OneRead};
 use crate::domain::role_description::RoleDescription;
@@ -270,7 +270,7 @@ pub async fn delete_role(
     summary = "List a user's role assignments",
     description = "Takes no `include` or `counts` (400 if given).",
     security(("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the user", body = UserAssignmentPage),
         (status = 400, response = BadRequest),
@@ -302,7 +302,7 @@ pub async fn list_user_roles(
     summary = "List a role's assignments",
     description = "Takes no `include` or `counts` (400 if given).",
     security(("bearer" = [])),
-    params(RolePath, ListParams),
+    params(RolePath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the role", body = RoleAssignmentPage),
         (status = 400, response = BadRequest),

@@ -103,6 +103,8 @@ params! {
     RoleIncludes => includes(Resource::Role);
     /// `counts` on tags.
     TagIncludes => includes(Resource::Tag);
+    /// `viewer` alone, on the association lists.
+    ViewerParam => vec![viewer_param()];
 }
 
 fn id_in_path(what: &str) -> Parameter {

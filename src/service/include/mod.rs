@@ -17,8 +17,8 @@
 //! row in [`sql::ChildRow`] (decoded by the link), and its item in [`assemble::child`]. The
 //! relation must also exist on the entities: `relations.rs`'s tests compare the table
 //! with every SeaORM relation the entities declare, in both directions (a declared
-//! relation that is no include path is listed in the tests' `NOT_INCLUDED`, with why; the
-//! API 1.1 relations wait there for their table entries).
+//! relation that is no include path is listed in the tests' `NOT_INCLUDED`, with why).
+//! `viewer=true` marks the assembled answer last ([`viewer`]).
 
 pub mod assemble;
 pub mod paths;
