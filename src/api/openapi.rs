@@ -137,14 +137,14 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Adds `X-Query-Count` and `Server-Timing` to every response of every `/api/v1`
+/// Adds `X-Query-Count` and `Server-Timing` to every response of every `/api/v1` and `/api`
 /// operation written inline (the shared error responses of [`parts`] carry them already).
 struct StatementHeaders;
 
 impl Modify for StatementHeaders {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") {
+            if !path.starts_with("/api/") {
                 continue;
             }
             let operations = [
