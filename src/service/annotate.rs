@@ -47,10 +47,6 @@ impl FromRow for Person {
     }
 }
 
-fn people_select() -> sea_orm::Select<user::Entity> {
-    user::Entity::find()
-}
-
 /// The users `ids`, with their profiles' bio and avatar, by id: one statement.
 pub async fn people<C: ConnectionTrait>(
     db: &Reader<'_, C>,
@@ -59,7 +55,7 @@ pub async fn people<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let stmt = people_select()
+    let stmt = user::Entity::find()
         .find_also_related(profile::Entity)
         .filter(Expr::col((user::Entity, user::Column::Id)).is_in(dedup(ids)))
         .into_query();
@@ -82,7 +78,7 @@ pub async fn person_named<C: ConnectionTrait>(
     if username.contains('\0') {
         return Ok(None);
     }
-    let stmt = people_select()
+    let stmt = user::Entity::find()
         .find_also_related(profile::Entity)
         .filter(
             Expr::expr(Func::lower(Expr::col((
