@@ -135,3 +135,22 @@ pub fn decode_token(keys: &JwtKeys, token: &str, audience: Audience) -> Result<C
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_face_takes_only_the_tokens_meant_for_it() {
+        let keys = JwtKeys::new(b"a test secret, long enough for HS256");
+        let (api, _, _) = issue_access_token(&keys, 7, 60).unwrap();
+        let (conduit, _, _) = issue_token(&keys, 7, 60, Some(CONDUIT_AUDIENCE)).unwrap();
+        let (other, _, _) = issue_token(&keys, 7, 60, Some("elsewhere")).unwrap();
+        assert_eq!(decode_token(&keys, &api, Audience::Api).unwrap().sub, "7");
+        assert!(decode_token(&keys, &api, Audience::Conduit).is_ok());
+        assert!(decode_token(&keys, &conduit, Audience::Conduit).is_ok());
+        assert!(decode_access_token(&keys, &conduit).is_err());
+        assert!(decode_token(&keys, &other, Audience::Conduit).is_err());
+        assert!(decode_token(&keys, &other, Audience::Api).is_err());
+    }
+}
