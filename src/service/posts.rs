@@ -188,21 +188,34 @@ pub async fn list<C: ConnectionTrait>(
 /// post took the same title and the same random suffix.
 const SLUG_TRIES: usize = 5;
 
-/// Creates a post by `author_id` with its tags, in one write transaction (a post without
-/// tags is one `INSERT`, atomic on its own, so it skips the `BEGIN`/`COMMIT` round
-/// trips). 404 when the author vanished meanwhile.
+/// Creates a post by `author_id` with its tags, in one write transaction. A post without
+/// tags is one `INSERT`, atomic on its own, so it skips the `BEGIN`/`COMMIT` round trips
+/// (on SQLite each is a hop to the driver's thread). 404 when the author vanished
+/// meanwhile.
 pub async fn create(writer: &Writer, author_id: i64, new: NewPost) -> Result<post::Model> {
     if new.tags.is_empty() {
-        return insert(&*writer.single().await, author_id, new).await;
+        return insert(&*writer.single().await, author_id, new, Autocommit::Yes).await;
     }
     let txn = writer.begin().await?;
-    let created = insert(&*txn, author_id, new).await?;
+    let created = insert(&*txn, author_id, new, Autocommit::No).await?;
     txn.commit().await?;
     Ok(created)
 }
 
+/// Whether an insert commits on its own (no transaction around it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Autocommit {
+    Yes,
+    No,
+}
+
 /// Inserts the post, drawing a new slug while the drawn one is taken, then its tags.
-async fn insert<C: ConnectionTrait>(db: &C, author_id: i64, new: NewPost) -> Result<post::Model> {
+async fn insert<C: ConnectionTrait>(
+    db: &C,
+    author_id: i64,
+    new: NewPost,
+    autocommit: Autocommit,
+) -> Result<post::Model> {
     let now = crate::time::now();
     let title = new.title.into_inner();
     let row = post::ActiveModel {
@@ -228,17 +241,35 @@ async fn insert<C: ConnectionTrait>(db: &C, author_id: i64, new: NewPost) -> Res
                 .to_owned(),
         )
         .into_query();
-        insert.returning_all();
-        let created = post::Model::find_by_statement(db.get_database_backend().build(&insert))
-            .one(db)
-            .await
-            .map_err(|err| {
-                if foreign_key_violation(&err) {
-                    AppError::not_found("User")
-                } else {
-                    AppError::from(err)
+        let author_gone = |err: sea_orm::DbErr| {
+            if foreign_key_violation(&err) {
+                AppError::not_found("User")
+            } else {
+                AppError::from(err)
+            }
+        };
+        let backend = db.get_database_backend();
+        let created = if autocommit == Autocommit::Yes && backend == DbBackend::Sqlite {
+            // SQLite commits an autocommit `INSERT … RETURNING` only after the returned row
+            // was read, and the driver stops at that row, so a failed commit (a full disk)
+            // would go unreported (README, Guarantees). A plain INSERT runs to its end,
+            // commit included; the row is then read back by its new rowid.
+            let done = db.execute(&insert).await.map_err(author_gone)?;
+            match done.rows_affected() {
+                0 => None,
+                _ => {
+                    post::Entity::find_by_id(done.last_insert_id() as i64)
+                        .one(db)
+                        .await?
                 }
-            })?;
+            }
+        } else {
+            insert.returning_all();
+            post::Model::find_by_statement(backend.build(&insert))
+                .one(db)
+                .await
+                .map_err(author_gone)?
+        };
         if let Some(created) = created {
             tags::add_to_new_post(db, created.id, &new.tags).await?;
             return Ok(created);
