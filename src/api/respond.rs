@@ -11,11 +11,11 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;
+use serde::Serialize;
 
 use crate::api::declare_budget;
 use crate::api::extract::{IncludeParams, ListParams, parse_bounded};
-use crate::api::users::refuse_include;
-use crate::error::Result;
+use crate::error::{AppError, Result};
 use crate::service::auth::Viewer;
 use crate::service::include::{Expand, IncludeRequest, Resource};
 use crate::service::item::{Item, Page};
@@ -31,6 +31,20 @@ fn expand(resource: Resource, include: &IncludeParams, viewer: Option<&Viewer>) 
     let (nodes, counts) = crate::service::include::paths::parse(resource, request, viewer)?;
     let per_parent = parse_bounded("include_limit", include.include_limit.as_deref(), 20, 100)?;
     Ok(Expand::new(nodes, counts, per_parent))
+}
+
+/// Answers 400 when an endpoint that takes no `include`/`counts` is given some, or an
+/// `include_limit` (which could limit nothing there).
+fn refuse_include(include: &IncludeParams) -> Result<()> {
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if given(&include.include) || given(&include.counts) || include.include_limit.is_some() {
+        Err(AppError::bad_request(
+            "invalid_include",
+            "This collection takes no `include`, `counts` or `include_limit`.",
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// A checked list request: its page, its collection's order and what to include.
@@ -136,12 +150,13 @@ impl<'v> OneRead<'v> {
     }
 }
 
-/// 201 Created with `Location: location` and the created resource (SPEC §3).
-pub fn created(location: String, item: Item) -> Response {
+/// 201 Created with `Location: location` and the created resource (SPEC §3): the one
+/// way every creation answers.
+pub fn created(location: String, body: impl Serialize) -> Response {
     (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(item),
+        Json(body),
     )
         .into_response()
 }
