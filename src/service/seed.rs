@@ -312,12 +312,13 @@ async fn resync_sequence(db: &DatabaseConnection, table: &str) -> Result<()> {
 /// Hashes the demo password once.
 pub async fn demo_password_hash() -> Result<String> {
     tokio::task::spawn_blocking(|| {
-        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(DEMO_PASSWORD.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing the demo password: {e}")))
+        use argon2::password_hash::{PasswordHasher, phc::PasswordHash};
+        PasswordHasher::<PasswordHash>::hash_password(
+            &argon2::Argon2::default(),
+            DEMO_PASSWORD.as_bytes(),
+        )
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing the demo password: {e}")))
     })
     .await?
 }
