@@ -52,8 +52,8 @@ S3_USER = 1          # the first seeded user: 1100 posts in both databases
 TOKEN_USER = "user9999"  # S1's viewer and S5's author: a plain user outside S1's page
 S4_POST = 12345       # a post with 5 comments
 POST_BODY = '{"title":"A benchmark post","content":"Written by wrk to measure POST /api/v1/posts."}'
-ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6"]
-GROWTH = ["S1", "S3p1", "S3p50"]
+ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6", "S7"]
+GROWTH = ["S1", "S3p1", "S3p50", "S7"]
 
 # The targets measured on the 10k database besides the current build.
 PORTS = {"current": 18181, "current-100k": 18182, "baseline": 18183, "node-fast": 18184,
@@ -230,6 +230,29 @@ class Server:
             except OSError:
                 pass
 
+    def cpu_seconds(self):
+        """User + system CPU the server's processes have used so far (all threads). On a
+        shared, noisy machine this is steadier than req/s: other work slows a request but
+        hardly changes the CPU it costs. PostgreSQL's own backends are not counted."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError, ValueError):
+                pass
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def measure(self, run):
+        """`run()`'s wrk result, with the server's peak RSS and CPU µs per request."""
+        self.reset_peak()
+        cpu = self.cpu_seconds()
+        r = run()
+        r["peak_kb"] = self.peak_kb()
+        r["cpu_us_per_req"] = (self.cpu_seconds() - cpu) * 1e6 / max(1, r["requests"])
+        return r
+
     def peak_kb(self):
         """Peak resident memory since the last reset, summed over the server's processes."""
         total = 0
@@ -287,6 +310,10 @@ def scenarios(http):
                False),
         "S5": ("POST", "/api/v1/posts", "post", True),
         "S6": ("MIX", "/api/v1/posts", "mix", True),
+        # API 1.1 (issue 12): the token user's feed with everything a Conduit-like client
+        # shows; the seed makes every user follow a few others.
+        "S7": ("GET", "/api/v1/feed?limit=20&include=author,tags&counts=favorites&viewer=true",
+               "get", True),
     }
 
 
@@ -634,19 +661,17 @@ def bench_backend(args, bins, backend, results):
                         if name in res["unsupported"].get(tname, {}):
                             continue
                         srv = servers[tname]
-                        srv.reset_peak()
-                        r = wrk_scenario(srv.http.base, name, sc, conns, args.duration, token)
-                        r["peak_kb"] = srv.peak_kb()
+                        r = srv.measure(lambda: wrk_scenario(srv.http.base, name, sc, conns,
+                                                             args.duration, token))
                         res["runs"].setdefault(tname, {}).setdefault(key, []).append(r)
                     if floor:
                         f = wrk_scenario(f"http://127.0.0.1:{PORTS['floor']}", name, sc, conns,
                                          args.duration, token, floor=True)
                         res["floor_http"].setdefault(key, []).append(f)
                     if name in GROWTH:
-                        big.reset_peak()
-                        g = wrk_scenario(big.http.base, name, scs_big[name], conns,
-                                         args.duration, token_big)
-                        g["peak_kb"] = big.peak_kb()
+                        g = big.measure(lambda: wrk_scenario(big.http.base, name,
+                                                             scs_big[name], conns,
+                                                             args.duration, token_big))
                         res["runs"].setdefault("current-100k", {}).setdefault(key, []).append(g)
                 if sc[0] != "GET":
                     cleaner.clean()
@@ -700,6 +725,8 @@ def summarize(results):
                     "errors": sum(r["errors"] for r in runs),
                     "requests": sum(r["requests"] for r in runs),
                     "peak_mb": max(r.get("peak_kb", 0) for r in runs) / 1024,
+                    "cpu_us": med([r["cpu_us_per_req"] for r in runs
+                                   if "cpu_us_per_req" in r]),
                 }
         for key, row in rows.items():
             name, conns = row["scenario"], row["conns"]
@@ -752,9 +779,11 @@ def markdown(summary, results, args, meta):
                          "; ".join(f"{n} {v}" for n, v in by_name.items()))
         lines += ["",
                   "| scenario | conns | req/s | p50 ms | p99 ms | stmts | errors | peak RSS MB "
-                  "| baseline req/s | × baseline | baseline p99 ms | node-fast req/s "
+                  "| CPU µs/req | baseline req/s | × baseline | baseline p99 ms "
+                  "| baseline CPU µs/req | CPU ÷ baseline | node-fast req/s "
                   "| × node-fast | floor sets/s | of floor |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+                  "|---:|---:|---:|"]
         for name in ORDER:
             for conns in args.conns:
                 row = rows.get(f"{name}/{conns}")
@@ -766,8 +795,12 @@ def markdown(summary, results, args, meta):
                 lines.append(
                     f"| {name} | {conns} | {c['rps']:.0f} | {c['p50_ms']:.2f} | "
                     f"{c['p99_ms']:.2f} | {st} | {c['errors']} | {c['peak_mb']:.0f} | "
+                    f"{fmt(c['cpu_us'], '.0f')} | "
                     f"{fmt_rps(b)} | {fmt(ratio(c['rps'], b['rps']) if b else None, '.2f')} | "
-                    f"{fmt(b['p99_ms'] if b else None, '.2f')} | {fmt_rps(p)} | "
+                    f"{fmt(b['p99_ms'] if b else None, '.2f')} | "
+                    f"{fmt(b['cpu_us'] if b else None, '.0f')} | "
+                    f"{fmt(ratio(c['cpu_us'], b['cpu_us']) if b else None, '.2f')} | "
+                    f"{fmt_rps(p)} | "
                     f"{fmt(ratio(c['rps'], p['rps']) if p else None, '.2f')} | "
                     f"{fmt(row['floor_db'], '.0f')} | "
                     f"{fmt(ratio(c['rps'], row['floor_db']), '.0%')} |")
@@ -917,7 +950,7 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="reuse databases seeded by an earlier run")
     ap.add_argument("--only", dest="only_scenarios", default=None,
-                    help="comma-separated scenarios (S1,S2,S3p1,S3p50,S4,S5,S6)")
+                    help="comma-separated scenarios (S1,S2,S3p1,S3p50,S4,S5,S6,S7)")
     ap.add_argument("--label", default="", help="added to the result file names")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()

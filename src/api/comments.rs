@@ -29,6 +29,7 @@ use crate::service::comments::{self, CommentAction};
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
 use crate::service::lookup;
+use crate::service::page::ListScope;
 use crate::service::repr::{CommentOut, order};
 use crate::state::AppState;
 
@@ -103,6 +104,7 @@ pub async fn list_post_comments(
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
+        ListScope::new(format!("/posts/{post_id}/comments")),
         &list,
         &include,
         viewer.as_ref(),
@@ -134,6 +136,7 @@ pub async fn list_user_comments(
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
+        ListScope::new(format!("/users/{user_id}/comments")),
         &list,
         &include,
         viewer.as_ref(),

@@ -17,7 +17,7 @@ use crate::api::extract::{
 };
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PostFavoritePage, PostPath, PostUserPath, Unauthorized,
-    UserFavoritePage, UserPath,
+    UserFavoritePage, UserPath, ViewerParam,
 };
 use crate::api::respond::{ListRead, linked};
 use crate::entity::{post, user};
@@ -25,6 +25,7 @@ use crate::error::{AppError, Result};
 use crate::service::favorites::{self, policy};
 use crate::service::item::{Item, Page};
 use crate::service::lookup;
+use crate::service::page::ListScope;
 use crate::service::repr::{self, PostFavoriteOut, order};
 use crate::state::AppState;
 
@@ -49,7 +50,7 @@ async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()
     summary = "List a post's favorites, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(PostPath, ListParams),
+    params(PostPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the post", body = PostFavoritePage),
         (status = 400, response = BadRequest),
@@ -63,7 +64,13 @@ pub async fn list_post_favorites(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::post_favorites(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::post_favorites(),
+        ListScope::new(format!("/posts/{id}/favorites")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<post::Entity, _>(&db, id, "Post").await?;
     let fetched = favorites::of_post(&db, id, &read.page).await?;
@@ -78,7 +85,7 @@ pub async fn list_post_favorites(
     summary = "List a user's favorites, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the user", body = UserFavoritePage),
         (status = 400, response = BadRequest),
@@ -92,7 +99,13 @@ pub async fn list_user_favorites(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::user_favorites(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::user_favorites(),
+        ListScope::new(format!("/users/{id}/favorites")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, id, "User").await?;
     let fetched = favorites::of_user(&db, id, &read.page).await?;

@@ -17,7 +17,7 @@ use crate::api::extract::{
 };
 use crate::api::openapi::parts::{
     BadRequest, FollowPage, Forbidden, NotFound, Unauthorized, UnprocessableEntity,
-    UserFollowerPath, UserPath,
+    UserFollowerPath, UserPath, ViewerParam,
 };
 use crate::api::respond::{ListRead, linked};
 use crate::entity::user;
@@ -26,6 +26,7 @@ use crate::service::auth::Viewer;
 use crate::service::follows::{self, FollowRow, policy};
 use crate::service::item::{Item, Page};
 use crate::service::lookup;
+use crate::service::page::ListScope;
 use crate::service::repr::{self, FollowOut, order};
 use crate::state::AppState;
 
@@ -54,7 +55,7 @@ async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()
     summary = "List a user's followers, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the follower", body = FollowPage),
         (status = 400, response = BadRequest),
@@ -68,7 +69,13 @@ pub async fn list_followers(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::followers(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::followers(),
+        ListScope::new(format!("/users/{id}/followers")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, id, "User").await?;
     let fetched = follows::followers(&db, id, &read.page).await?;
@@ -81,7 +88,7 @@ pub async fn list_followers(
     summary = "List the users a user follows, newest first",
     description = "Takes no `include` or `counts` (400 if given).",
     security((), ("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the one followed", body = FollowPage),
         (status = 400, response = BadRequest),
@@ -95,7 +102,13 @@ pub async fn list_following(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::following(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare_plain(
+        order::following(),
+        ListScope::new(format!("/users/{id}/following")),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, id, "User").await?;
     let fetched = follows::following(&db, id, &read.page).await?;

@@ -22,7 +22,7 @@ use crate::api::openapi::parts::{
     Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
 };
 use crate::api::respond::{ListRead, OneRead, created};
-use crate::domain::tag_name::TagList;
+use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
 use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
@@ -201,14 +201,15 @@ pub async fn list_posts(
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
+    let filter = filter.into_filter()?;
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
+        filter.scope("/posts"),
         &list,
         &include,
         viewer.as_ref(),
     )?;
-    let filter = filter.into_filter()?;
     let db = state.reader()?;
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
     read.respond(&db, fetched, |p| post_item(&p)).await
@@ -234,16 +235,18 @@ pub async fn list_user_posts(
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
+    let filter = filter.into_filter()?;
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
+        filter.scope(format!("/users/{user_id}/posts")),
         &list,
         &include,
         viewer.as_ref(),
     )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
-    let fetched = posts::list(&db, Some(user_id), &filter.into_filter()?, &read.page).await?;
+    let fetched = posts::list(&db, Some(user_id), &filter, &read.page).await?;
     read.respond(&db, fetched, |p| post_item(&p)).await
 }
 
@@ -267,16 +270,17 @@ pub async fn list_tag_posts(
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
+    let mut filter = filter.into_filter()?;
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
+        filter.scope(format!("/tags/{}/posts", TagName::normalize(&name))),
         &list,
         &include,
         viewer.as_ref(),
     )?;
     let db = state.reader()?;
     let tag = tags::find_by_name(&db, &name).await?;
-    let mut filter = filter.into_filter()?;
     // The path's tag and a `tag` filter both apply.
     filter.tagged.push(tag.name);
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
@@ -300,15 +304,16 @@ pub async fn list_feed(
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
+    let mut filter = filter.into_filter()?;
+    filter.followed_by = Some(viewer.id);
     let read = ListRead::prepare(
         Resource::Post,
         order::posts(),
+        filter.scope("/feed"),
         &list,
         &include,
         Some(&viewer),
     )?;
-    let mut filter = filter.into_filter()?;
-    filter.followed_by = Some(viewer.id);
     let db = state.reader()?;
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
     read.respond(&db, fetched, |p| post_item(&p)).await

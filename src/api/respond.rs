@@ -19,18 +19,35 @@ use crate::error::{AppError, Result};
 use crate::service::auth::Viewer;
 use crate::service::include::{Expand, IncludeRequest, Resource};
 use crate::service::item::{Item, Page};
-use crate::service::page::{self, Fetched, PageRequest, SortOrder};
+use crate::service::page::{Fetched, ListScope, PageRequest, SortOrder};
 use crate::service::read::Reader;
 
-/// Parses `include`, `counts` and `include_limit` for `resource`.
+/// Parses `include`, `counts`, `include_limit` and `viewer` for `resource`.
 fn expand(resource: Resource, include: &IncludeParams, viewer: Option<&Viewer>) -> Result<Expand> {
+    let mark_for = marking(include, viewer)?;
     let request = IncludeRequest {
         include: include.include.as_deref(),
         counts: include.counts.as_deref(),
     };
     let (nodes, counts) = crate::service::include::paths::parse(resource, request, viewer)?;
     let per_parent = parse_bounded("include_limit", include.include_limit.as_deref(), 20, 100)?;
-    Ok(Expand::new(nodes, counts, per_parent))
+    let expand = Expand::new(nodes, counts, per_parent);
+    Ok(match mark_for {
+        Some(id) => expand.marking_for(id),
+        None => expand,
+    })
+}
+
+/// The caller to mark the answer for when `viewer=true`; 401 without a token.
+fn marking(include: &IncludeParams, viewer: Option<&Viewer>) -> Result<Option<i64>> {
+    match (include.viewer, viewer) {
+        (false, _) => Ok(None),
+        (true, Some(viewer)) => Ok(Some(viewer.id)),
+        (true, None) => Err(AppError::unauthorized(
+            "missing_token",
+            "`viewer=true` needs a bearer token.",
+        )),
+    }
 }
 
 /// Answers 400 when an endpoint that takes no `include`/`counts` is given some, or an
@@ -56,28 +73,33 @@ pub struct ListRead<'v> {
 }
 
 impl<'v> ListRead<'v> {
-    /// Checks the parameters of a list of `resource` in `order` and declares the budget.
+    /// Checks the parameters of the list `scope` of `resource` in `order` and declares
+    /// the budget.
     pub fn prepare(
         resource: Resource,
         order: SortOrder,
+        scope: ListScope,
         list: &ListParams,
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
         let expand = expand(resource, include, viewer)?;
-        Self::checked(order, list, Some(expand), viewer)
+        Self::checked(order.bound_to(&scope), list, Some(expand), viewer)
     }
 
     /// A list that takes no `include` or `counts` (400 when given): the association
     /// lists (role assignments, follows, favorites, tags).
     pub fn prepare_plain(
         order: SortOrder,
+        scope: ListScope,
         list: &ListParams,
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
+        let mark_for = marking(include, viewer)?;
         refuse_include(include)?;
-        Self::checked(order, list, None, viewer)
+        let expand = mark_for.map(|id| Expand::default().marking_for(id));
+        Self::checked(order.bound_to(&scope), list, expand, viewer)
     }
 
     fn checked(
@@ -86,12 +108,16 @@ impl<'v> ListRead<'v> {
         expand: Option<Expand>,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
+        // A bad cursor is refused before any statement runs, so it costs nothing.
         let page = PageRequest {
             limit: list.limit()?,
-            cursor: list.cursor.clone(),
+            cursor: list
+                .cursor
+                .as_deref()
+                .map(|raw| order.decode(raw))
+                .transpose()?,
             count: list.count,
         };
-        page::check_cursor(&order, &page)?;
         let statements = expand.as_ref().map_or(0, Expand::statements);
         declare_budget(viewer.is_some(), statements, page.count);
         Ok(ListRead {

@@ -18,7 +18,7 @@ use crate::api::extract::{
 use crate::api::openapi::parts::{
     BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
     RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
-    UserPath, UserRolePath,
+    UserPath, UserRolePath, ViewerParam,
 };
 use crate::api::respond::{ListRead, OneRead, created, linked};
 use crate::domain::role_description::RoleDescription;
@@ -26,6 +26,7 @@ use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
+use crate::service::page::ListScope;
 use crate::service::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
 use crate::service::roles::{self, policy};
 use crate::service::users;
@@ -65,6 +66,7 @@ pub async fn list_roles(
     let read = ListRead::prepare(
         Resource::Role,
         order::roles(),
+        ListScope::new("/roles"),
         &list,
         &include,
         Some(&viewer),
@@ -260,7 +262,7 @@ pub async fn delete_role(
     summary = "List a user's role assignments",
     description = "Takes no `include` or `counts` (400 if given).",
     security(("bearer" = [])),
-    params(UserPath, ListParams),
+    params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the user", body = UserAssignmentPage),
         (status = 400, response = BadRequest),
@@ -274,7 +276,13 @@ pub async fn list_user_roles(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::user_assignments(), &list, &include, Some(&viewer))?;
+    let read = ListRead::prepare_plain(
+        order::user_assignments(),
+        ListScope::new(format!("/users/{id}/roles")),
+        &list,
+        &include,
+        Some(&viewer),
+    )?;
     let db = state.reader()?;
     users::find(&db, id).await?;
     let fetched = roles::assignments_of_user(&db, id, &read.page).await?;
@@ -286,7 +294,7 @@ pub async fn list_user_roles(
     summary = "List a role's assignments",
     description = "Takes no `include` or `counts` (400 if given).",
     security(("bearer" = [])),
-    params(RolePath, ListParams),
+    params(RolePath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the role", body = RoleAssignmentPage),
         (status = 400, response = BadRequest),
@@ -300,7 +308,13 @@ pub async fn list_role_users(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::role_assignments(), &list, &include, Some(&viewer))?;
+    let read = ListRead::prepare_plain(
+        order::role_assignments(),
+        ListScope::new(format!("/roles/{name}/users")),
+        &list,
+        &include,
+        Some(&viewer),
+    )?;
     let db = state.reader()?;
     let target = roles::find(&db, &name).await?;
     let fetched = roles::assignments_of_role(&db, target.id, &read.page).await?;

@@ -1,5 +1,5 @@
-//! `/tags`: every tag, by name in code-point order. A tag's posts are
-//! `/tags/{name}/posts` (in `api::posts`, with the other post lists).
+//! `/tags`: every tag, by name in code-point order, with `counts=posts`. A tag's posts
+//! are `/tags/{name}/posts` (in `api::posts`, with the other post lists).
 
 use axum::Json;
 use axum::Router;
@@ -7,10 +7,12 @@ use axum::extract::State;
 use axum::routing::get;
 
 use crate::api::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
-use crate::api::openapi::parts::{BadRequest, TagPage, Unauthorized};
+use crate::api::openapi::parts::{BadRequest, TagIncludes, TagPage, Unauthorized};
 use crate::api::respond::ListRead;
 use crate::error::Result;
+use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
+use crate::service::page::ListScope;
 use crate::service::repr::{TagOut, order};
 use crate::service::tags;
 use crate::state::AppState;
@@ -23,7 +25,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/tags", tag = "tags",
     summary = "List tags by name",
     security((), ("bearer" = [])),
-    params(ListParams),
+    params(ListParams, TagIncludes),
     responses(
         (status = 200, description = "A page of tags", body = TagPage),
         (status = 400, response = BadRequest),
@@ -35,7 +37,14 @@ pub async fn list_tags(
     AppQuery(list): AppQuery<ListParams>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(order::tags(), &list, &include, viewer.as_ref())?;
+    let read = ListRead::prepare(
+        Resource::Tag,
+        order::tags(),
+        ListScope::new("/tags"),
+        &list,
+        &include,
+        viewer.as_ref(),
+    )?;
     let db = state.reader()?;
     let fetched = tags::list(&db, &read.page).await?;
     read.respond(&db, fetched, |tag| Item::from(TagOut::from(&tag)))

@@ -27,6 +27,7 @@ use crate::domain::username::Username;
 use crate::error::{FieldErrors, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
+use crate::service::page::ListScope;
 use crate::service::repr::{CascadePreview, UserOut, order};
 use crate::service::users::{self, AccountChanges, policy};
 use crate::state::AppState;
@@ -63,14 +64,15 @@ pub async fn list_users(
     AppQuery(include): AppQuery<IncludeParams>,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<Json<Page>> {
+    let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
     let read = ListRead::prepare(
         Resource::User,
         order::users(),
+        ListScope::new("/users").filter("q", q.as_deref()),
         &list,
         &include,
         viewer.as_ref(),
     )?;
-    let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
     let db = state.reader()?;
     let fetched = users::list(&db, q.as_deref(), &read.page).await?;
     read.respond(&db, fetched, |m| {

@@ -50,11 +50,11 @@ fn column(c: favorite::Column) -> Expr {
     Expr::col((favorite::Entity, c))
 }
 
-fn with_user() -> SelectStatement {
+pub fn with_user() -> SelectStatement {
     linked::select::<favorite::Entity, _>(favorite::Relation::User.def(), user::Entity)
 }
 
-fn with_post() -> SelectStatement {
+pub fn with_post() -> SelectStatement {
     linked::select::<favorite::Entity, _>(favorite::Relation::Post.def(), post::Entity)
 }
 

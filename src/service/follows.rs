@@ -58,12 +58,12 @@ pub mod policy {
 }
 
 /// Follows of `followee_id` with their followers.
-fn with_follower() -> sea_orm::sea_query::SelectStatement {
+pub fn with_follower() -> sea_orm::sea_query::SelectStatement {
     linked::select::<follow::Entity, _>(follow::Relation::Follower.def(), user::Entity)
 }
 
 /// Follows by `follower_id` with the users followed.
-fn with_followee() -> sea_orm::sea_query::SelectStatement {
+pub fn with_followee() -> sea_orm::sea_query::SelectStatement {
     linked::select::<follow::Entity, _>(follow::Relation::Followee.def(), user::Entity)
 }
 

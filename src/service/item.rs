@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use crate::service::page::SortOrder;
 use crate::service::repr::{
     CommentOut, FollowOut, PostFavoriteOut, PostOut, ProfileOut, RoleAssignmentOut, RoleOut,
-    TagOut, UserAssignmentOut, UserFavoriteOut, UserOut,
+    TagNameOut, TagOut, UserAssignmentOut, UserFavoriteOut, UserOut,
 };
 
 macro_rules! outputs {
@@ -46,6 +46,7 @@ outputs!(
     Follow(FollowOut),
     UserFavorite(UserFavoriteOut),
     PostFavorite(PostFavoriteOut),
+    TagName(TagNameOut),
 );
 
 impl Out {
@@ -61,6 +62,29 @@ impl Out {
             (Out::Comment(c), "post_id") => Some(c.post_id),
             (Out::Comment(c), "author_id") => Some(c.author_id),
             (Out::Role(r), "id") => Some(r.id),
+            (Out::Tag(t), "id") => Some(t.id),
+            _ => None,
+        }
+    }
+
+    /// The user this output is or holds (a follow's, a post favorite's, a role
+    /// assignment's), where `viewer=true` marks `following`.
+    pub fn user_mut(&mut self) -> Option<&mut UserOut> {
+        match self {
+            Out::User(u) => Some(u),
+            Out::Follow(f) => Some(&mut f.user),
+            Out::PostFavorite(f) => Some(&mut f.user),
+            Out::RoleAssignment(a) => Some(&mut a.user),
+            _ => None,
+        }
+    }
+
+    /// The post this output is or holds (a user favorite's), where `viewer=true` marks
+    /// `favorited`.
+    pub fn post_mut(&mut self) -> Option<&mut PostOut> {
+        match self {
+            Out::Post(p) => Some(p),
+            Out::UserFavorite(f) => Some(&mut f.post),
             _ => None,
         }
     }
@@ -76,6 +100,8 @@ enum Attached {
         items: Vec<Item>,
         next_cursor: Option<String>,
     },
+    /// A post's tag names, in the author's order: never cut, so no cursor.
+    Names(Vec<String>),
     /// `counts`, one entry per counted relation.
     Counts(Vec<(&'static str, i64)>),
 }
@@ -113,6 +139,27 @@ impl Item {
             .push((name, Attached::Many { items, next_cursor }));
     }
 
+    /// Attaches a list of names that is never cut (a post's `tags`).
+    pub fn attach_names(&mut self, name: &'static str, names: Vec<String>) {
+        self.attached.push((name, Attached::Names(names)));
+    }
+
+    /// Calls `f` on this item's output and on every output attached below it.
+    pub fn for_each_out(&mut self, f: &mut impl FnMut(&mut Out)) {
+        f(&mut self.out);
+        for (_, attached) in &mut self.attached {
+            match attached {
+                Attached::One(Some(one)) => one.for_each_out(f),
+                Attached::Many { items, .. } => {
+                    for item in items {
+                        item.for_each_out(f);
+                    }
+                }
+                Attached::One(None) | Attached::Names(_) | Attached::Counts(_) => {}
+            }
+        }
+    }
+
     /// Adds `counts.<name>`.
     pub fn add_count(&mut self, name: &'static str, n: i64) {
         for (key, attached) in &mut self.attached {
@@ -142,6 +189,7 @@ impl Serialize for Item {
                     map.serialize_entry(name, items)?;
                     map.serialize_entry(&format!("{name}_next_cursor"), next_cursor)?;
                 }
+                Attached::Names(names) => map.serialize_entry(name, names)?,
                 Attached::Counts(counts) => map.serialize_entry(name, &Counts(counts))?,
             }
         }
@@ -324,6 +372,7 @@ mod tests {
             content: String::new(),
             created_at: "2026-01-01T00:00:00.000000Z".into(),
             updated_at: "2026-01-01T00:00:00.000000Z".into(),
+            favorited: None,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::like::{self, Position};
 use crate::service::lookup;
-use crate::service::page::{self, Fetched, PageRequest};
+use crate::service::page::{self, Fetched, ListScope, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
 use crate::service::tags;
@@ -57,6 +57,25 @@ pub struct PostFilter {
     pub favorited_by: Option<i64>,
     /// Posts by the users this user follows (the feed).
     pub followed_by: Option<i64>,
+}
+
+impl PostFilter {
+    /// The list these filters select at `path`: a cursor is bound to its filters
+    /// (SPEC §5 "Cursors"), the feed's to its caller.
+    pub fn scope(&self, path: impl Into<String>) -> ListScope {
+        let tags = self
+            .tagged
+            .iter()
+            .map(|t| TagName::normalize(t))
+            .collect::<Vec<_>>()
+            .join(",");
+        ListScope::new(path)
+            .filter("author_id", self.author_id)
+            .filter("q", self.title_contains.as_deref())
+            .filter("tag", (!tags.is_empty()).then_some(tags))
+            .filter("favorited_by", self.favorited_by)
+            .filter("followed_by", self.followed_by)
+    }
 }
 
 /// What a caller wants to do to an existing post.

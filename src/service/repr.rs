@@ -28,6 +28,9 @@ pub struct UserOut {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// With `viewer=true`: whether the caller follows this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub following: Option<bool>,
 }
 
 impl UserOut {
@@ -41,6 +44,7 @@ impl UserOut {
             is_active: m.is_active,
             created_at: time::format(&m.created_at),
             updated_at: time::format(&m.updated_at),
+            following: None,
         }
     }
 
@@ -100,6 +104,9 @@ pub struct PostOut {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// With `viewer=true`: whether the caller favorited this post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub favorited: Option<bool>,
 }
 
 impl From<&post::Model> for PostOut {
@@ -113,6 +120,7 @@ impl From<&post::Model> for PostOut {
             content: m.content.clone(),
             created_at: time::format(&m.created_at),
             updated_at: time::format(&m.updated_at),
+            favorited: None,
         }
     }
 }
@@ -238,6 +246,16 @@ impl From<&tag::Model> for TagOut {
     }
 }
 
+/// A tag's name, as a post's included `tags` lists it.
+#[derive(Clone)]
+pub struct TagNameOut(pub String);
+
+impl Serialize for TagNameOut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// A follow: seen from the followed user, `user` is the follower; seen from the
 /// follower, `user` is the one followed.
 #[derive(Serialize, ToSchema, Clone)]
@@ -297,7 +315,7 @@ pub mod order {
 
     /// Users by id ascending.
     pub fn users() -> SortOrder {
-        SortOrder(vec![SortKey::asc(
+        SortOrder::new(vec![SortKey::asc(
             Expr::col((user::Entity, user::Column::Id)),
             "/id",
             KeyKind::Int,
@@ -306,7 +324,7 @@ pub mod order {
 
     /// Posts newest first.
     pub fn posts() -> SortOrder {
-        SortOrder(vec![
+        SortOrder::new(vec![
             SortKey::desc(
                 Expr::col((post::Entity, post::Column::CreatedAt)),
                 "/created_at",
@@ -322,7 +340,7 @@ pub mod order {
 
     /// Comments oldest first.
     pub fn comments() -> SortOrder {
-        SortOrder(vec![
+        SortOrder::new(vec![
             SortKey::asc(
                 Expr::col((comment::Entity, comment::Column::CreatedAt)),
                 "/created_at",
@@ -338,7 +356,7 @@ pub mod order {
 
     /// Roles by name (names are unique).
     pub fn roles() -> SortOrder {
-        SortOrder(vec![SortKey::asc(
+        SortOrder::new(vec![SortKey::asc(
             Expr::col((role::Entity, role::Column::Name)),
             "/name",
             KeyKind::Text,
@@ -347,7 +365,7 @@ pub mod order {
 
     /// Tags by name (names are unique; code-point order on both databases).
     pub fn tags() -> SortOrder {
-        SortOrder(vec![SortKey::asc(
+        SortOrder::new(vec![SortKey::asc(
             Expr::col((tag::Entity, tag::Column::Name)),
             "/name",
             KeyKind::Text,
@@ -362,7 +380,7 @@ pub mod order {
         other_id: Expr,
         id_field: &'static str,
     ) -> SortOrder {
-        SortOrder(vec![
+        SortOrder::new(vec![
             SortKey::desc(created_at, at_field, KeyKind::Time),
             SortKey::desc(other_id, id_field, KeyKind::Int),
         ])
@@ -410,7 +428,7 @@ pub mod order {
 
     /// A user's assignments by `assigned_at`, then role id.
     pub fn user_assignments() -> SortOrder {
-        SortOrder(vec![
+        SortOrder::new(vec![
             SortKey::asc(
                 Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
                 "/assigned_at",
@@ -426,7 +444,7 @@ pub mod order {
 
     /// A role's assignments by `assigned_at`, then user id.
     pub fn role_assignments() -> SortOrder {
-        SortOrder(vec![
+        SortOrder::new(vec![
             SortKey::asc(
                 Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
                 "/assigned_at",

@@ -2,7 +2,7 @@
 //! counts relation, `X-Query-Count` is the same at `limit=1` and `limit=100` with both
 //! pages full, and within the bound SPEC gives. This is the test that keeps N+1 out.
 
-use relata::entity::{comment, post, role, user, user_role};
+use relata::entity::{comment, favorite, follow, post, post_tag, role, tag, user, user_role};
 use relata::service::include::{Resource, countable, valid_paths};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 
@@ -16,11 +16,15 @@ pub(crate) struct Hub {
     pub comment: i64,
     pub profile: i64,
     pub role: String,
+    /// A tag on all of the hub user's posts.
+    pub tag: String,
     pub token: String,
 }
 
-/// Demo data through `relata seed`, plus a hub user with 120 posts, 120 comments and 110
-/// roles, a hub post with 120 comments, and a role held by 110 users.
+/// Demo data through `relata seed`, plus a hub user with 120 posts, 120 comments, 110
+/// roles, 110 followers, 110 users followed and 120 favorites, a hub post with 120
+/// comments and 110 favorites, a role held by 110 users, 110 more tags, and a tag on
+/// 120 posts.
 pub(crate) async fn arrange(app: &TestApp) -> Hub {
     let (hub_user, token) = app.user("hubuser").await;
     let db = app.raw_db().await;
@@ -35,6 +39,24 @@ pub(crate) async fn arrange(app: &TestApp) -> Hub {
         .unwrap();
     let txn = db.begin().await.unwrap();
     let now = relata::time::now();
+    let hub_tag = tag::ActiveModel {
+        name: Set("hubtag".into()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .unwrap();
+    for i in 0..110 {
+        tag::ActiveModel {
+            name: Set(format!("zz{i:03}")),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+    }
     let mut hub_post = 0;
     for i in 0..120 {
         let p = post::ActiveModel {
@@ -49,6 +71,43 @@ pub(crate) async fn arrange(app: &TestApp) -> Hub {
         .await
         .unwrap();
         hub_post = p.id;
+        post_tag::ActiveModel {
+            post_id: Set(p.id),
+            tag_id: Set(hub_tag.id),
+            position: Set(0),
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+        favorite::ActiveModel {
+            user_id: Set(hub_user),
+            post_id: Set(p.id),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+    }
+    for u in 0..110 {
+        let other = report.first_user_id + u;
+        for (follower_id, followee_id) in [(hub_user, other), (other, hub_user)] {
+            follow::ActiveModel {
+                follower_id: Set(follower_id),
+                followee_id: Set(followee_id),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await
+            .unwrap();
+        }
+        favorite::ActiveModel {
+            user_id: Set(other),
+            post_id: Set(hub_post),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
     }
     let mut hub_comment = 0;
     for i in 0..120 {
@@ -135,6 +194,7 @@ pub(crate) async fn arrange(app: &TestApp) -> Hub {
         comment: hub_comment,
         profile,
         role: "role000".into(),
+        tag: "hubtag".into(),
         token,
     }
 }
@@ -165,6 +225,7 @@ fn include_nodes(include: &str) -> usize {
     nodes.len()
 }
 
+/// SPEC §3's bound; `viewer=true` adds at most 2 more (SPEC §5).
 fn bound(token: bool, include: &str, counts: &str, count: bool) -> usize {
     2 + usize::from(token)
         + include_nodes(include)
@@ -182,12 +243,25 @@ async fn check_list(app: &TestApp, path: &str, resource: Option<Resource>, token
         counts_values.extend(countable(r).iter().map(|c| c.to_string()));
         counts_values.push(countable(r).join(","));
     }
-    for include in &includes {
+    let all = includes.len().saturating_sub(2);
+    for (i, include) in includes.iter().enumerate() {
+        // `viewer=true` (a token's) with no include and with every include at once.
+        let viewers: &[bool] = match token {
+            Some(_) if i >= all => &[false, true],
+            _ => &[false],
+        };
         for counts in &counts_values {
-            for count in [false, true] {
-                let query = format!("include={include}&counts={counts}&count={count}");
-                let small = app.get(&format!("{path}?limit=1&{query}"), token).await;
-                let large = app.get(&format!("{path}?limit=100&{query}"), token).await;
+            for (count, viewer) in [false, true]
+                .into_iter()
+                .flat_map(|c| viewers.iter().map(move |v| (c, *v)))
+            {
+                let query =
+                    format!("include={include}&counts={counts}&count={count}&viewer={viewer}");
+                let sep = if path.contains('?') { '&' } else { '?' };
+                let small = app.get(&format!("{path}{sep}limit=1&{query}"), token).await;
+                let large = app
+                    .get(&format!("{path}{sep}limit=100&{query}"), token)
+                    .await;
                 small.assert_status(200);
                 large.assert_status(200);
                 assert_eq!(
@@ -204,7 +278,7 @@ async fn check_list(app: &TestApp, path: &str, resource: Option<Resource>, token
                     large.query_count(),
                     "{path}?{query}: limit=1 and limit=100 differ"
                 );
-                let max = bound(token.is_some(), include, counts, count);
+                let max = bound(token.is_some(), include, counts, count) + 2 * usize::from(viewer);
                 assert!(
                     large.query_count() <= max,
                     "{path}?{query}: {} statements, bound {max}",
@@ -217,11 +291,19 @@ async fn check_list(app: &TestApp, path: &str, resource: Option<Resource>, token
 
 /// Checks one single-resource endpoint: within the bound, and the same for include_limit 1 and 100.
 async fn check_one(app: &TestApp, path: &str, resource: Resource, token: Option<&str>) {
+    let viewers: &[bool] = if token.is_some() {
+        &[false, true]
+    } else {
+        &[false]
+    };
     for include in include_values(resource) {
         let mut counts_values: Vec<String> = vec![String::new()];
         counts_values.push(countable(resource).join(","));
-        for counts in counts_values {
-            let query = format!("include={include}&counts={counts}");
+        for (counts, viewer) in counts_values
+            .into_iter()
+            .flat_map(|c| viewers.iter().map(move |v| (c.clone(), *v)))
+        {
+            let query = format!("include={include}&counts={counts}&viewer={viewer}");
             let small = app
                 .get(&format!("{path}?include_limit=1&{query}"), token)
                 .await;
@@ -231,7 +313,7 @@ async fn check_one(app: &TestApp, path: &str, resource: Resource, token: Option<
             small.assert_status(200);
             large.assert_status(200);
             assert_eq!(small.query_count(), large.query_count(), "{path}?{query}");
-            let max = bound(token.is_some(), &include, &counts, false);
+            let max = bound(token.is_some(), &include, &counts, false) + 2 * usize::from(viewer);
             assert!(
                 large.query_count() <= max,
                 "{path}?{query}: {} statements, bound {max}",
@@ -272,6 +354,38 @@ db_test!(
         check_list(&app, "/api/v1/roles", Some(Resource::Role), t).await;
         check_list(&app, &format!("/api/v1/users/{}/roles", hub.user), None, t).await;
         check_list(&app, &format!("/api/v1/roles/{}/users", hub.role), None, t).await;
+    }
+);
+
+db_test!(
+    every_api_1_1_list_runs_the_same_statements_at_limit_1_and_100,
+    |app| {
+        let hub = arrange(&app).await;
+        let t = Some(hub.token.as_str());
+        let user = hub.user;
+        // The posts lists and their filters, with and without a token.
+        for token in [None, t] {
+            for path in [
+                "/api/v1/posts?tag=hubtag".to_string(),
+                format!("/api/v1/posts?favorited_by={user}"),
+                format!("/api/v1/tags/{}/posts?q=hub", hub.tag),
+                format!("/api/v1/users/{user}/posts?tag=hubtag"),
+            ] {
+                check_list(&app, &path, Some(Resource::Post), token).await;
+            }
+        }
+        check_list(&app, "/api/v1/feed", Some(Resource::Post), t).await;
+        check_list(&app, "/api/v1/tags", Some(Resource::Tag), None).await;
+        check_list(&app, "/api/v1/tags", Some(Resource::Tag), t).await;
+        for path in [
+            format!("/api/v1/users/{user}/followers"),
+            format!("/api/v1/users/{user}/following"),
+            format!("/api/v1/users/{user}/favorites"),
+            format!("/api/v1/posts/{}/favorites", hub.post),
+        ] {
+            check_list(&app, &path, None, None).await;
+            check_list(&app, &path, None, t).await;
+        }
     }
 );
 

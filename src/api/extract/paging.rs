@@ -1,17 +1,20 @@
 //! The parameters every GET shares: paging (`limit`, `cursor`, `count`) and expansion
-//! (`include`, `counts`, `include_limit`).
+//! (`include`, `counts`, `include_limit`, `viewer`).
 
 use serde::Deserialize;
 
 use super::query::de_bool_flag;
 use crate::error::AppError;
 
-/// `include`, `counts` and `include_limit`, taken by every GET.
+/// `include`, `counts`, `include_limit` and `viewer`, taken by every GET.
 #[derive(Debug, Default, Deserialize)]
 pub struct IncludeParams {
     pub include: Option<String>,
     pub counts: Option<String>,
     pub include_limit: Option<String>,
+    /// `true` adds the caller's side of the relationships (SPEC §5).
+    #[serde(default, deserialize_with = "de_bool_flag")]
+    pub viewer: bool,
 }
 
 /// Paging parameters of every list: `limit`, `cursor`, `count`.

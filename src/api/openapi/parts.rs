@@ -101,6 +101,10 @@ params! {
     ProfileIncludes => includes(Resource::Profile);
     /// `include`, `counts` and `include_limit` on roles.
     RoleIncludes => includes(Resource::Role);
+    /// `counts` on tags.
+    TagIncludes => includes(Resource::Tag);
+    /// `viewer` alone, on the association lists.
+    ViewerParam => vec![viewer_param()];
 }
 
 fn id_in_path(what: &str) -> Parameter {
@@ -207,7 +211,22 @@ fn includes(resource: Resource) -> Vec<Parameter> {
             .maximum(Some(MAX_LIMIT as f64))
             .default(Some(DEFAULT_LIMIT.into())),
     ));
+    params.push(viewer_param());
     params
+}
+
+/// `viewer`, which every GET of users or posts (or of what includes them) takes.
+pub fn viewer_param() -> Parameter {
+    query(
+        "viewer",
+        "`true` (with a token; else 401) adds the caller's side of the relationships to \
+         every item of the answer, included ones too: `favorited` on posts, `following` \
+         on users."
+            .to_string(),
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .default(Some(false.into())),
+    )
 }
 
 /// The headers every `/api/v1` response carries (SPEC §3).

@@ -10,7 +10,11 @@ use crate::service::auth::Viewer;
 use crate::service::include::relations::{Link, Relation};
 use crate::service::include::sql::{ChildRow, RoleAssignmentRow, UserAssignmentRow};
 use crate::service::item::Item;
-use crate::service::repr::{self, AssignerOut, CommentOut, PostOut, ProfileOut, UserOut};
+use crate::service::item::Out;
+use crate::service::page::ListScope;
+use crate::service::repr::{
+    self, AssignerOut, CommentOut, PostOut, ProfileOut, TagNameOut, UserOut,
+};
 
 /// The distinct values of the integer `field` of `items`, in ascending order.
 pub fn distinct_keys(items: &[Item], field: &str) -> Vec<i64> {
@@ -43,6 +47,24 @@ pub fn child(link: Link, row: ChildRow, viewer: Option<&Viewer>) -> (i64, Item) 
         }
         ChildRow::UserAssignment(row) => (row.link.user_id, row.into_item()),
         ChildRow::RoleAssignment(row) => (row.link.role_id, row.into_item(viewer)),
+        ChildRow::Follow(row) => {
+            let key = if link == Link::FollowersOf {
+                row.link.followee_id
+            } else {
+                row.link.follower_id
+            };
+            (key, Item::from(repr::follow(&row.link, &row.other, viewer)))
+        }
+        ChildRow::UserFavorite(row) => (
+            row.link.user_id,
+            Item::from(repr::user_favorite(&row.link, &row.other)),
+        ),
+        ChildRow::PostFavorite(row) => (
+            row.link.post_id,
+            Item::from(repr::post_favorite(&row.link, &row.other, viewer)),
+        ),
+        ChildRow::TagName(post_id, name) => (post_id, Item::from(TagNameOut(name))),
+        ChildRow::TaggedPost(tag_id, m) => (tag_id, Item::from(PostOut::from(&m))),
     }
 }
 
@@ -69,6 +91,15 @@ pub fn attach(
     }
     let order = rel.link.order();
     for item in items.iter_mut() {
+        let endpoint_of = |item: &Item| -> Option<ListScope> {
+            let (before, field, after) = rel.link.endpoint()?;
+            let fields = item.fields();
+            let parent = match fields.get(field)? {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some(ListScope::new(format!("{before}{parent}{after}")))
+        };
         let found = item.out.int(rel.parent_key).and_then(|k| {
             let left = askers.get_mut(&k)?;
             *left -= 1;
@@ -83,12 +114,27 @@ pub fn attach(
                     .map(|one| vec![one])
             }
         });
-        if many {
+        if !rel.link.is_capped() && many {
+            let names = found
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|child| match child.out {
+                    Out::TagName(TagNameOut(name)) => Some(name),
+                    _ => None,
+                })
+                .collect();
+            item.attach_names(rel.name, names);
+        } else if many {
             let mut list = found.unwrap_or_default();
             let cut = list.len() as u64 > per_parent;
             list.truncate(per_parent as usize);
             let next = match (cut, list.last(), &order) {
-                (true, Some(last), Some(order)) => Some(order.cursor_after(&last.fields())),
+                (true, Some(last), Some(order)) => endpoint_of(item).map(|endpoint| {
+                    order
+                        .clone()
+                        .bound_to(&endpoint)
+                        .cursor_after(&last.fields())
+                }),
                 _ => None,
             };
             item.attach_many(rel.name, list, next);

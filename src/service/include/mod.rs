@@ -17,13 +17,14 @@
 //! row in [`sql::ChildRow`] (decoded by the link), and its item in [`assemble::child`]. The
 //! relation must also exist on the entities: `relations.rs`'s tests compare the table
 //! with every SeaORM relation the entities declare, in both directions (a declared
-//! relation that is no include path is listed in the tests' `NOT_INCLUDED`, with why; the
-//! API 1.1 relations wait there for their table entries).
+//! relation that is no include path is listed in the tests' `NOT_INCLUDED`, with why).
+//! `viewer=true` marks the assembled answer last ([`viewer`]).
 
 pub mod assemble;
 pub mod paths;
 pub mod relations;
 pub mod sql;
+pub mod viewer;
 
 use futures::future::{BoxFuture, join, join_all};
 use sea_orm::ConnectionTrait;
@@ -36,12 +37,14 @@ use crate::service::read::Reader;
 pub use paths::{IncludeRequest, Node};
 pub use relations::{Relation, Resource, countable, valid_paths};
 
-/// A request's `include`, `counts` and `include_limit`, parsed and checked.
-#[derive(Debug)]
+/// A request's `include`, `counts`, `include_limit` and `viewer`, parsed and checked.
+#[derive(Debug, Default)]
 pub struct Expand {
     nodes: Vec<Node>,
     counts: Vec<&'static Relation>,
     per_parent: u64,
+    /// The caller whose side of the relationships `viewer=true` adds.
+    mark_for: Option<i64>,
 }
 
 impl Expand {
@@ -52,13 +55,22 @@ impl Expand {
             nodes,
             counts,
             per_parent,
+            mark_for: None,
         }
     }
 
-    /// The statements this expansion runs: one per distinct relation in the tree, one per
-    /// counts relation.
+    /// This expansion, also marking every post and user for `viewer_id` (`viewer=true`).
+    pub fn marking_for(mut self, viewer_id: i64) -> Self {
+        self.mark_for = Some(viewer_id);
+        self
+    }
+
+    /// The statements this expansion runs at most: one per distinct relation in the
+    /// tree, one per counts relation, and [`viewer::STATEMENTS`] for `viewer=true`.
     pub fn statements(&self) -> usize {
-        paths::statements(&self.nodes) + self.counts.len()
+        paths::statements(&self.nodes)
+            + self.counts.len()
+            + self.mark_for.map_or(0, |_| viewer::STATEMENTS)
     }
 
     /// Attaches the counts and included relations to `items`, in place.
@@ -85,6 +97,9 @@ impl Expand {
         }
         for (node, children) in self.nodes.iter().zip(children?) {
             assemble::attach(node.relation, self.per_parent, items, children);
+        }
+        if let Some(viewer_id) = self.mark_for {
+            viewer::mark(db, viewer_id, items).await?;
         }
         Ok(())
     }

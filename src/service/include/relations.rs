@@ -15,6 +15,7 @@ pub enum Resource {
     Comment,
     Profile,
     Role,
+    Tag,
 }
 
 impl Resource {
@@ -26,6 +27,7 @@ impl Resource {
             Resource::Comment => "comments",
             Resource::Profile => "profiles",
             Resource::Role => "roles",
+            Resource::Tag => "tags",
         }
     }
 }
@@ -49,6 +51,21 @@ pub enum Link {
     AssignmentsByUser,
     /// `user_roles ⋈ users WHERE role_id IN (…)`, as seen from the role.
     AssignmentsByRole,
+    /// `follows ⋈ users (the follower) WHERE followee_id IN (…)`, as seen from the
+    /// followed user, newest first, capped per user.
+    FollowersOf,
+    /// `follows ⋈ users (the one followed) WHERE follower_id IN (…)`, as seen from the
+    /// follower.
+    FollowingOf,
+    /// `favorites ⋈ posts WHERE user_id IN (…)`, as seen from the user.
+    FavoritesOfUser,
+    /// `favorites ⋈ users WHERE post_id IN (…)`, as seen from the post.
+    FavoritesOfPost,
+    /// `post_tags ⋈ tags WHERE post_id IN (…)`: the names, in the author's order, never
+    /// cut.
+    TagsOfPost,
+    /// `post_tags ⋈ posts WHERE tag_id IN (…)`, newest first.
+    PostsOfTag,
 }
 
 /// One relation of one resource.
@@ -135,6 +152,48 @@ pub const RELATIONS: &[Relation] = &[
         parent_key: "id",
         needs_token: true,
     },
+    Relation {
+        parent: Resource::User,
+        name: "followers",
+        link: Link::FollowersOf,
+        parent_key: "id",
+        needs_token: false,
+    },
+    Relation {
+        parent: Resource::User,
+        name: "following",
+        link: Link::FollowingOf,
+        parent_key: "id",
+        needs_token: false,
+    },
+    Relation {
+        parent: Resource::User,
+        name: "favorites",
+        link: Link::FavoritesOfUser,
+        parent_key: "id",
+        needs_token: false,
+    },
+    Relation {
+        parent: Resource::Post,
+        name: "favorites",
+        link: Link::FavoritesOfPost,
+        parent_key: "id",
+        needs_token: false,
+    },
+    Relation {
+        parent: Resource::Post,
+        name: "tags",
+        link: Link::TagsOfPost,
+        parent_key: "id",
+        needs_token: false,
+    },
+    Relation {
+        parent: Resource::Tag,
+        name: "posts",
+        link: Link::PostsOfTag,
+        parent_key: "id",
+        needs_token: false,
+    },
 ];
 
 /// The `include` paths SPEC §3 allows for each resource.
@@ -148,20 +207,39 @@ pub fn valid_paths(resource: Resource) -> &'static [&'static str] {
             "comments",
             "comments.post",
             "roles",
+            "followers",
+            "following",
+            "favorites",
         ],
-        Resource::Post => &["author", "author.profile", "comments", "comments.author"],
+        Resource::Post => &[
+            "author",
+            "author.profile",
+            "comments",
+            "comments.author",
+            "tags",
+            "favorites",
+        ],
         Resource::Comment => &["author", "post", "post.author"],
         Resource::Profile => &["user"],
         Resource::Role => &["users"],
+        Resource::Tag => &[],
     }
 }
 
 /// The relations that `counts` accepts for each resource.
 pub fn countable(resource: Resource) -> &'static [&'static str] {
     match resource {
-        Resource::User => &["posts", "comments", "roles"],
-        Resource::Post => &["comments"],
+        Resource::User => &[
+            "posts",
+            "comments",
+            "roles",
+            "followers",
+            "following",
+            "favorites",
+        ],
+        Resource::Post => &["comments", "favorites"],
         Resource::Role => &["users"],
+        Resource::Tag => &["posts"],
         Resource::Comment | Resource::Profile => &[],
     }
 }
@@ -171,16 +249,29 @@ impl Link {
     pub fn child_resource(self) -> Option<Resource> {
         match self {
             Link::UserById => Some(Resource::User),
-            Link::PostById | Link::PostsByAuthor => Some(Resource::Post),
+            Link::PostById | Link::PostsByAuthor | Link::PostsOfTag => Some(Resource::Post),
             Link::ProfileByUser => Some(Resource::Profile),
             Link::CommentsByAuthor | Link::CommentsByPost => Some(Resource::Comment),
-            Link::AssignmentsByUser | Link::AssignmentsByRole => None,
+            // Association objects and tag names take no includes of their own.
+            Link::AssignmentsByUser
+            | Link::AssignmentsByRole
+            | Link::FollowersOf
+            | Link::FollowingOf
+            | Link::FavoritesOfUser
+            | Link::FavoritesOfPost
+            | Link::TagsOfPost => None,
         }
     }
 
     /// Whether a parent has many children (an array) or at most one (an object or null).
     pub fn is_many(self) -> bool {
         !matches!(self, Link::UserById | Link::PostById | Link::ProfileByUser)
+    }
+
+    /// Whether the children are cut at `include_limit` (with a `_next_cursor`): every
+    /// to-many link but a post's tags, which are a short ordered list of names.
+    pub fn is_capped(self) -> bool {
+        self.is_many() && self != Link::TagsOfPost
     }
 
     /// The default order of the children, which is that of their own endpoint.
@@ -190,7 +281,31 @@ impl Link {
             Link::CommentsByAuthor | Link::CommentsByPost => Some(order::comments()),
             Link::AssignmentsByUser => Some(order::user_assignments()),
             Link::AssignmentsByRole => Some(order::role_assignments()),
-            Link::UserById | Link::PostById | Link::ProfileByUser => None,
+            Link::FollowersOf => Some(order::followers()),
+            Link::FollowingOf => Some(order::following()),
+            Link::FavoritesOfUser => Some(order::user_favorites()),
+            Link::FavoritesOfPost => Some(order::post_favorites()),
+            Link::PostsOfTag => Some(order::posts()),
+            Link::UserById | Link::PostById | Link::ProfileByUser | Link::TagsOfPost => None,
+        }
+    }
+
+    /// The relation's own endpoint, as the parent field that names the parent in its path
+    /// and the path around it: an embedded `<relation>_next_cursor` is bound to that list
+    /// (SPEC §5 "Cursors"). None for the to-one links, which are never cut.
+    pub fn endpoint(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Link::PostsByAuthor => Some(("/users/", "id", "/posts")),
+            Link::CommentsByAuthor => Some(("/users/", "id", "/comments")),
+            Link::CommentsByPost => Some(("/posts/", "id", "/comments")),
+            Link::AssignmentsByUser => Some(("/users/", "id", "/roles")),
+            Link::AssignmentsByRole => Some(("/roles/", "name", "/users")),
+            Link::FollowersOf => Some(("/users/", "id", "/followers")),
+            Link::FollowingOf => Some(("/users/", "id", "/following")),
+            Link::FavoritesOfUser => Some(("/users/", "id", "/favorites")),
+            Link::FavoritesOfPost => Some(("/posts/", "id", "/favorites")),
+            Link::PostsOfTag => Some(("/tags/", "name", "/posts")),
+            Link::UserById | Link::PostById | Link::ProfileByUser | Link::TagsOfPost => None,
         }
     }
 
@@ -205,6 +320,12 @@ impl Link {
             Link::CommentsByPost => ("comments", "post_id"),
             Link::AssignmentsByUser => ("user_roles", "user_id"),
             Link::AssignmentsByRole => ("user_roles", "role_id"),
+            Link::FollowersOf => ("follows", "followee_id"),
+            Link::FollowingOf => ("follows", "follower_id"),
+            Link::FavoritesOfUser => ("favorites", "user_id"),
+            Link::FavoritesOfPost => ("favorites", "post_id"),
+            Link::TagsOfPost => ("post_tags", "post_id"),
+            Link::PostsOfTag => ("post_tags", "tag_id"),
         }
     }
 }
@@ -222,7 +343,7 @@ mod tests {
     use sea_orm::{Iterable, RelationDef, RelationTrait};
 
     use super::*;
-    use crate::entity::{comment, post, profile, role, user, user_role};
+    use crate::entity::{comment, post, post_tag, profile, role, tag, user, user_role};
 
     type End = (String, String);
 
@@ -287,9 +408,16 @@ mod tests {
             Resource::Role,
             role::Relation::iter().map(|r| r.def()).collect(),
         );
-        // users.roles and roles.users go through `user_roles`.
+        add(
+            Resource::Tag,
+            tag::Relation::iter().map(|r| r.def()).collect(),
+        );
+        // users.roles and roles.users go through `user_roles`, posts.tags and tags.posts
+        // through `post_tags`.
         add(Resource::User, vec![user_role::Relation::User.def()]);
         add(Resource::Role, vec![user_role::Relation::Role.def()]);
+        add(Resource::Post, vec![post_tag::Relation::Post.def()]);
+        add(Resource::Tag, vec![post_tag::Relation::Tag.def()]);
         out
     }
 
@@ -297,12 +425,6 @@ mod tests {
     const NOT_INCLUDED: &[(Resource, &str, &str)] = &[
         // The assignments a user made to others (`assigned_by`) are no include path.
         (Resource::User, "user_roles", "assigned_by"),
-        // API 1.1 phase B adds these paths (SPEC §5 "Eager loading additions").
-        (Resource::User, "follows", "followee_id"),
-        (Resource::User, "follows", "follower_id"),
-        (Resource::User, "favorites", "user_id"),
-        (Resource::Post, "favorites", "post_id"),
-        (Resource::Post, "post_tags", "post_id"),
     ];
 
     #[test]

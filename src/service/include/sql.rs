@@ -9,7 +9,9 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{DbBackend, DbErr, EntityTrait, QueryTrait};
 
-use crate::entity::{comment, post, profile, role, user, user_role};
+use crate::entity::{comment, post, post_tag, profile, role, tag, user, user_role};
+use crate::service::favorites::{self, PostFavoriteRow, UserFavoriteRow};
+use crate::service::follows::{self, FollowRow};
 use crate::service::include::relations::{Link, Relation};
 use crate::service::page::SortOrder;
 use crate::service::read::{Decoder, FromRow, Row};
@@ -41,7 +43,7 @@ fn top_n_per_key(
     n: u64,
 ) -> SelectStatement {
     let mut window = WindowStatement::partition_by((Alias::new(key.0), Alias::new(key.1)));
-    for k in &order.0 {
+    for k in order.keys() {
         window.order_by_expr(
             k.expr.clone(),
             if k.desc { Order::Desc } else { Order::Asc },
@@ -68,12 +70,46 @@ pub fn children(link: Link, keys: &[i64], cap: u64, backend: DbBackend) -> Selec
         Link::CommentsByAuthor | Link::CommentsByPost => comment::Entity::find().into_query(),
         Link::AssignmentsByUser => assignments_of_users(),
         Link::AssignmentsByRole => assignments_of_roles(),
+        Link::FollowersOf => follows::with_follower(),
+        Link::FollowingOf => follows::with_followee(),
+        Link::FavoritesOfUser => favorites::with_post(),
+        Link::FavoritesOfPost => favorites::with_user(),
+        Link::TagsOfPost => tag_names(),
+        Link::PostsOfTag => tagged_posts(),
     };
     base.and_where(filter);
     match link.order() {
         Some(order) => top_n_per_key(base, (table, column), &order, cap),
         None => base,
     }
+}
+
+/// `post_tags` rows as (post id, tag name), each post's in the author's order.
+fn tag_names() -> SelectStatement {
+    Query::select()
+        .column((post_tag::Entity, post_tag::Column::PostId))
+        .column((tag::Entity, tag::Column::Name))
+        .from(post_tag::Entity)
+        .inner_join(
+            tag::Entity,
+            Expr::col((tag::Entity, tag::Column::Id))
+                .equals((post_tag::Entity, post_tag::Column::TagId)),
+        )
+        .order_by((post_tag::Entity, post_tag::Column::PostId), Order::Asc)
+        .order_by((post_tag::Entity, post_tag::Column::Position), Order::Asc)
+        .to_owned()
+}
+
+/// Posts with the id of a tag they carry (a post appears once per tag).
+fn tagged_posts() -> SelectStatement {
+    let mut stmt = post::Entity::find().into_query();
+    stmt.column((post_tag::Entity, post_tag::Column::TagId))
+        .inner_join(
+            post_tag::Entity,
+            Expr::col((post_tag::Entity, post_tag::Column::PostId))
+                .equals((post::Entity, post::Column::Id)),
+        );
+    stmt
 }
 
 /// `SELECT key, COUNT(*) … GROUP BY key` of a counted relation for all of `keys`.
@@ -97,6 +133,15 @@ pub enum ChildRow {
     Comment(comment::Model),
     UserAssignment(UserAssignmentRow),
     RoleAssignment(RoleAssignmentRow),
+    /// A follower (as seen from the followed user) or a user followed (as seen from the
+    /// follower).
+    Follow(FollowRow),
+    UserFavorite(UserFavoriteRow),
+    PostFavorite(PostFavoriteRow),
+    /// (post id, tag name).
+    TagName(i64, String),
+    /// (tag id, post).
+    TaggedPost(i64, post::Model),
 }
 
 /// A link decodes the rows of its [`children`] statement.
@@ -112,6 +157,15 @@ impl Decoder for Link {
             }
             Link::AssignmentsByUser => ChildRow::UserAssignment(FromRow::from_row(row)?),
             Link::AssignmentsByRole => ChildRow::RoleAssignment(FromRow::from_row(row)?),
+            Link::FollowersOf | Link::FollowingOf => ChildRow::Follow(FromRow::from_row(row)?),
+            Link::FavoritesOfUser => ChildRow::UserFavorite(FromRow::from_row(row)?),
+            Link::FavoritesOfPost => ChildRow::PostFavorite(FromRow::from_row(row)?),
+            Link::TagsOfPost => ChildRow::TagName(row.get(0)?, row.get(1)?),
+            Link::PostsOfTag => {
+                let post: post::Model = FromRow::from_row(row)?;
+                let fields = <post::Model as crate::service::read::Fields>::FIELDS.len();
+                ChildRow::TaggedPost(row.get(fields)?, post)
+            }
         })
     }
 }
