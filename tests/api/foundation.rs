@@ -9,8 +9,8 @@ use sea_orm::{
 };
 
 use crate::db_test;
-use crate::fixtures::{insert_comment, insert_post};
 use crate::helpers::Backend;
+use crate::helpers::{insert_comment, insert_post};
 
 async fn insert_user(db: &DatabaseConnection, name: &str) -> i64 {
     let now = relata::time::now();
