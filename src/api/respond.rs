@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
-use crate::api::declare_budget;
 use crate::api::extract::{IncludeParams, ListParams, parse_bounded};
 use crate::error::{AppError, Result};
 use crate::service::auth::Viewer;
@@ -195,4 +194,10 @@ pub fn linked(created_now: bool, location: String, item: Item) -> Response {
     } else {
         (StatusCode::OK, Json(item)).into_response()
     }
+}
+
+/// The query budget of a GET (SPEC §3): 2, plus 1 with a token, plus one per relation in
+/// the include tree and per counts relation, plus 1 with `count=true`.
+fn declare_budget(token: bool, expand_statements: usize, count: bool) {
+    crate::db::set_budget(2 + usize::from(token) + expand_statements + usize::from(count));
 }
