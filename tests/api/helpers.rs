@@ -362,24 +362,7 @@ impl TestApp {
 
     /// Inserts a `user_roles` row below the API.
     pub async fn grant_in_db(&self, user_id: i64, role: &str) {
-        use relata::entity::{role as role_entity, user_role};
-        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-        let db = self.raw_db().await;
-        let role = role_entity::Entity::find()
-            .filter(role_entity::Column::Name.eq(role))
-            .one(&db)
-            .await
-            .expect("reading roles")
-            .expect("the role exists");
-        user_role::ActiveModel {
-            user_id: Set(user_id),
-            role_id: Set(role.id),
-            assigned_at: Set(relata::time::now()),
-            assigned_by: Set(None),
-        }
-        .insert(&db)
-        .await
-        .expect("granting a role");
+        insert_assignment(&self.raw_db().await, user_id, role, None).await;
     }
 }
 
@@ -407,12 +390,7 @@ impl TestApp {
     /// Inserts an active user row and mints a 15-minute access token for it; returns
     /// (id, token).
     pub async fn seed_user(&self, username: &str) -> (i64, String) {
-        use sea_orm::ActiveModelTrait;
-        let id = user_row(username, relata::time::now())
-            .insert(&self.state.db)
-            .await
-            .expect("inserting a user")
-            .id;
+        let id = insert_user(&self.state.db, username).await;
         let (token, _, _) =
             relata::jwt::issue_access_token(&self.state.jwt, id, 900).expect("signing a token");
         (id, token)
@@ -639,8 +617,11 @@ pub async fn insert_comment(db: &impl sea_orm::ConnectionTrait, post: i64, autho
     insert_comment_at(db, post, author, relata::time::now()).await
 }
 
-/// Inserts a profile for `user_id`; returns its id.
-pub async fn insert_profile(db: &impl sea_orm::ConnectionTrait, user_id: i64) -> i64 {
+/// Inserts a profile for `user_id`; the database's refusal, if any, is the error.
+pub async fn try_insert_profile(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+) -> Result<relata::entity::profile::Model, sea_orm::DbErr> {
     use sea_orm::{ActiveModelTrait, Set};
     let now = relata::time::now();
     relata::entity::profile::ActiveModel {
@@ -652,8 +633,50 @@ pub async fn insert_profile(db: &impl sea_orm::ConnectionTrait, user_id: i64) ->
     }
     .insert(db)
     .await
-    .expect("inserting a profile")
-    .id
+}
+
+/// Inserts a profile for `user_id`; returns its id.
+pub async fn insert_profile(db: &impl sea_orm::ConnectionTrait, user_id: i64) -> i64 {
+    try_insert_profile(db, user_id)
+        .await
+        .expect("inserting a profile")
+        .id
+}
+
+/// Inserts one user (see [`user_row`]); returns its id.
+pub async fn insert_user(db: &impl sea_orm::ConnectionTrait, username: &str) -> i64 {
+    use sea_orm::ActiveModelTrait;
+    user_row(username, relata::time::now())
+        .insert(db)
+        .await
+        .expect("inserting a user")
+        .id
+}
+
+/// Gives `user_id` the role named `role`, recorded as assigned by `by`.
+pub async fn insert_assignment(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+    role: &str,
+    by: Option<i64>,
+) {
+    use relata::entity::{role as role_entity, user_role};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let role = role_entity::Entity::find()
+        .filter(role_entity::Column::Name.eq(role))
+        .one(db)
+        .await
+        .expect("reading roles")
+        .expect("the role exists");
+    user_role::ActiveModel {
+        user_id: Set(user_id),
+        role_id: Set(role.id),
+        assigned_at: Set(relata::time::now()),
+        assigned_by: Set(by),
+    }
+    .insert(db)
+    .await
+    .expect("granting a role");
 }
 
 /// An admin named `root`, registered through the API: (id, access token).
