@@ -18,6 +18,7 @@ use crate::domain::text::{Content, Description, Title};
 use crate::entity::{comment, favorite, follow, post, post_tag, tag};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
+use crate::service::like::{self, Position};
 use crate::service::lookup;
 use crate::service::page::{self, Fetched, ListScope, PageRequest};
 use crate::service::read::Reader;
@@ -104,28 +105,6 @@ pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<pos
     lookup::find::<post::Entity, _>(db, id, "Post").await
 }
 
-/// `lower(column) LIKE lower(pattern) ESCAPE '\'` where `pattern` finds `needle` anywhere,
-/// with the wildcards `%` and `_` (and the escape character itself) in `needle` taken
-/// literally. `lower()` on both sides makes SQLite and PostgreSQL agree (SQLite's `LIKE`
-/// is case-insensitive for ASCII only, PostgreSQL's not at all).
-pub fn contains_case_insensitive(backend: DbBackend, column: Expr, needle: &str) -> Expr {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for c in needle.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    // sea-query binds custom SQL through each backend's own placeholder.
-    let sql = match backend {
-        DbBackend::Postgres => "lower($1) LIKE lower($2) ESCAPE '\\'",
-        _ => "lower(?) LIKE lower(?) ESCAPE '\\'",
-    };
-    Expr::cust_with_exprs(sql, [column, Expr::val(pattern)])
-}
-
 /// The filtered posts, in no order yet (the page adds the default order and the cursor).
 fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> SelectStatement {
     let mut select = post::Entity::find();
@@ -134,10 +113,11 @@ fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> Sele
         select = select.filter(post::Column::AuthorId.eq(author_id));
     }
     if let Some(needle) = &filter.title_contains {
-        select = select.filter(contains_case_insensitive(
+        select = select.filter(like::case_insensitive(
             backend,
             Expr::col((post::Entity, post::Column::Title)),
             needle,
+            Position::Anywhere,
         ));
     }
     for name in &filter.tagged {
@@ -384,7 +364,7 @@ mod tests {
     #[test]
     fn a_title_search_binds_its_pattern_on_both_backends() {
         let filter = PostFilter {
-            title_contains: Some("50%_off\\".into()),
+            title_contains: Some("50%_off!".into()),
             ..Default::default()
         };
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
@@ -395,7 +375,7 @@ mod tests {
                 stmt.sql
             );
             let values = stmt.values.expect("a bound pattern").0;
-            assert_eq!(values, vec![sea_orm::Value::from(r"%50\%\_off\\%")]);
+            assert_eq!(values, vec![sea_orm::Value::from("%50!%!_off!!%")]);
         }
     }
 }

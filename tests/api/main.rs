@@ -10,7 +10,6 @@ mod concurrency;
 mod cursors;
 mod errors;
 mod favorites;
-mod fixtures;
 mod follows;
 mod foundation;
 mod hostile;
