@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use sea_orm_migration::MigratorTrait;
 
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::migration::Migrator;
 
 #[derive(Parser, Debug)]
@@ -17,16 +17,27 @@ use crate::migration::Migrator;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+impl Cli {
+    /// The command line and the environment, as `relata` reads them; a setting of the wrong
+    /// form ends the process here (status 2) with a message saying what it accepts.
+    pub fn from_env_and_args() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command().mut_args(crate::config::unset_if_empty);
+        command
+            .try_get_matches_from_mut(std::env::args_os())
+            .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches))
+            .unwrap_or_else(|e| e.format(&mut command).exit())
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Migrate the database, then serve HTTP until SIGINT or SIGTERM.
-    Serve {
-        /// Listen address (overrides RELATA_BIND; default 127.0.0.1:8080).
-        #[arg(long)]
-        bind: Option<String>,
-    },
+    Serve,
     /// Apply pending migrations (`relata migrate status` lists them).
     Migrate {
         #[command(subcommand)]
@@ -87,15 +98,14 @@ pub enum MigrateAction {
 }
 
 /// Sets up logging: human-readable, or JSON with `RELATA_LOG=json`; level from `RUST_LOG`.
-pub fn init_logging() {
+pub fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let json = std::env::var("RELATA_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if json {
+    if format == LogFormat::Json {
         builder
             .json()
             .flatten_event(true)
@@ -128,12 +138,9 @@ pub async fn shutdown_signal() {
 
 /// Runs one command; the exit code is the result.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let mut settings = Settings::from_env();
+    let settings = cli.settings;
     match cli.command {
-        Command::Serve { bind } => {
-            if let Some(bind) = bind {
-                settings.bind = bind;
-            }
+        Command::Serve => {
             let app = crate::Application::build(settings).await?;
             tracing::info!(address = %app.address(), "relata is listening");
             app.run_until(shutdown_signal(), Duration::from_secs(20))

@@ -1,125 +1,540 @@
 //! Typed settings: defaults, then the environment (SPEC §1), then command-line flags.
+//!
+//! Each setting is defined once, as a field of [`Settings`] with its flag, variable,
+//! default and accepted form; clap reads all three sources. A value that is not of the
+//! accepted form stops the process at start-up with a message naming the variable (or
+//! flag) and that form, instead of quietly running on the default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Everything `relata serve` needs to run, resolved once at start-up.
-#[derive(Clone, Debug)]
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+
+/// Everything `relata` needs to run, resolved once at start-up.
+///
+/// The `--help` of every command lists these under "Settings"; the README's
+/// Configuration table says the same.
+#[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Settings")]
 pub struct Settings {
-    /// `sqlite://path.db` or `postgres://…` (`DATABASE_URL`).
+    /// The database: `sqlite://PATH` (created when missing) or `postgres://…`.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://relata.db",
+          value_parser = database_url())]
     pub database_url: String,
-    /// Listen address (`RELATA_BIND`, `--bind`).
+    /// Listen address, HOST:PORT.
+    #[arg(long, global = true, env = "RELATA_BIND", default_value = "127.0.0.1:8080",
+          value_parser = address())]
     pub bind: String,
-    /// HS256 secret (`RELATA_JWT_SECRET`); when `None`, one is generated once and kept in
-    /// the database.
+    /// HS256 secret for access tokens; when unset, one is generated once and kept in the
+    /// database, so that restarts and sibling processes agree.
+    #[arg(long, global = true, env = "RELATA_JWT_SECRET", hide_env_values = true,
+          value_parser = secret())]
     pub jwt_secret: Option<String>,
-    /// Lifetime of access tokens (`RELATA_ACCESS_TTL_SECS`, default 15 minutes).
+    /// Log lines as `json` objects or as human-readable `text`.
+    #[arg(long, global = true, env = "RELATA_LOG", default_value = "text",
+          value_parser = log_format())]
+    pub log: LogFormat,
+    /// Lifetime of access tokens, in seconds (15 minutes).
+    #[arg(long = "access-ttl-secs", global = true, env = "RELATA_ACCESS_TTL_SECS",
+          value_name = "SECS",
+          default_value = "900", value_parser = seconds())]
     pub access_ttl: Duration,
-    /// Lifetime of refresh tokens (`RELATA_REFRESH_TTL_SECS`, default 30 days).
+    /// Lifetime of refresh tokens, in seconds (30 days).
+    #[arg(long = "refresh-ttl-secs", global = true, env = "RELATA_REFRESH_TTL_SECS",
+          value_name = "SECS",
+          default_value = "2592000", value_parser = seconds())]
     pub refresh_ttl: Duration,
-    /// Fail a request that runs more SQL statements than its budget (`RELATA_STRICT_BUDGET=1`).
+    /// Fail a request that runs more SQL statements than its budget.
+    #[arg(long, global = true, env = "RELATA_STRICT_BUDGET",
+          action = clap::ArgAction::SetTrue, value_parser = switch())]
     pub strict_budget: bool,
-    /// Largest number of pooled database connections (`RELATA_DB_MAX_CONNECTIONS`).
+    /// Largest number of pooled database connections.
+    #[arg(long = "db-max-connections", global = true, env = "RELATA_DB_MAX_CONNECTIONS",
+          default_value = "10", value_name = "N",
+          value_parser = count(10_000))]
     pub max_connections: u32,
-    /// Origins allowed by CORS (`RELATA_CORS_ORIGINS`, comma-separated); empty = CORS off.
-    pub cors_origins: Vec<String>,
-    /// Time a request may take before it is answered 503 (`RELATA_REQUEST_TIMEOUT_SECS`).
+    /// Origins allowed by CORS, comma-separated; none = CORS off.
+    #[arg(long, global = true, env = "RELATA_CORS_ORIGINS", default_value = "",
+          value_parser = origins())]
+    // Fully qualified so that clap takes the whole list as one value.
+    pub cors_origins: ::std::vec::Vec<String>,
+    /// Time a request may take before it is answered 503, in seconds.
+    #[arg(long = "request-timeout-secs", global = true, env = "RELATA_REQUEST_TIMEOUT_SECS",
+          value_name = "SECS",
+          default_value = "30", value_parser = seconds())]
     pub request_timeout: Duration,
-    /// Time a client has to send a request's headers (`RELATA_HEADER_TIMEOUT_SECS`).
+    /// Time a client has to send a request's headers, in seconds.
+    #[arg(long = "header-timeout-secs", global = true, env = "RELATA_HEADER_TIMEOUT_SECS",
+          value_name = "SECS",
+          default_value = "10", value_parser = seconds())]
     pub header_read_timeout: Duration,
-    /// Most HTTP connections served at once (`RELATA_MAX_HTTP_CONNECTIONS`).
+    /// Most HTTP connections served at once; more wait in the kernel's backlog.
+    #[arg(long = "max-http-connections", global = true, env = "RELATA_MAX_HTTP_CONNECTIONS",
+          default_value = "1024", value_name = "N",
+          value_parser = count(1_000_000).map(|n| n as usize))]
     pub max_http_connections: usize,
-    /// Time between sweeps of expired tokens and old login attempts
-    /// (`RELATA_SWEEP_INTERVAL_SECS`, default 5 minutes).
+    /// Time between sweeps of expired tokens and old login attempts, in seconds (5 minutes).
+    #[arg(long = "sweep-interval-secs", global = true, env = "RELATA_SWEEP_INTERVAL_SECS",
+          value_name = "SECS",
+          default_value = "300", value_parser = seconds())]
     pub sweep_interval: Duration,
-    /// Serve the Conduit (RealWorld) face under `/api` (`RELATA_CONDUIT`, on unless `off`).
+    /// Serve the Conduit (RealWorld) face under `/api`; `off` leaves it unmounted.
+    #[arg(long, global = true, env = "RELATA_CONDUIT", default_value = "on",
+          value_name = "on|off", action = clap::ArgAction::Set, value_parser = switch())]
     pub conduit: bool,
-    /// Lifetime of the tokens the Conduit face issues (`RELATA_CONDUIT_TOKEN_TTL_SECS`,
-    /// default 7 days: Conduit front-ends have no refresh flow).
+    /// Lifetime of the tokens the Conduit face issues, in seconds (7 days: Conduit
+    /// front-ends have no refresh flow).
+    #[arg(long = "conduit-token-ttl-secs", global = true, env = "RELATA_CONDUIT_TOKEN_TTL_SECS",
+          value_name = "SECS",
+          default_value = "604800", value_parser = seconds())]
     pub conduit_token_ttl: Duration,
 }
 
-/// The default database: `relata.db` in the working directory.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://relata.db";
-/// The default listen address.
-pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
-
-fn env_flag(name: &str) -> bool {
-    matches!(
-        std::env::var(name).as_deref(),
-        Ok("1") | Ok("true") | Ok("yes") | Ok("on")
-    )
+/// How log lines are written (`RELATA_LOG`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
-/// A switch that is on unless set to `off`, `0`, `false` or `no`.
-fn env_switch_on(name: &str) -> bool {
-    !matches!(
-        std::env::var(name)
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref(),
-        Ok("off") | Ok("0") | Ok("false") | Ok("no")
-    )
-}
-
-/// The default lifetime of a Conduit token: 7 days.
-pub const DEFAULT_CONDUIT_TOKEN_TTL_SECS: u64 = 7 * 24 * 3600;
-
-fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
+impl Default for Settings {
+    /// The defaults alone, whatever the environment holds: the `default_value`s above,
+    /// so that they are written once.
+    fn default() -> Self {
+        use clap::{Args, FromArgMatches};
+        let command = Settings::augment_args(clap::Command::new("relata"))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches = command
+            .try_get_matches_from(["relata"])
+            .expect("the defaults are of their accepted forms");
+        Settings::from_arg_matches(&matches).expect("every setting has a default")
+    }
 }
 
 impl Settings {
-    /// Defaults overridden by the environment.
-    pub fn from_env() -> Self {
-        let non_empty = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Settings {
-            database_url: non_empty("DATABASE_URL")
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
-            bind: non_empty("RELATA_BIND").unwrap_or_else(|| DEFAULT_BIND.to_string()),
-            jwt_secret: non_empty("RELATA_JWT_SECRET"),
-            access_ttl: Duration::from_secs(env_number("RELATA_ACCESS_TTL_SECS", 15 * 60)),
-            refresh_ttl: Duration::from_secs(env_number("RELATA_REFRESH_TTL_SECS", 30 * 24 * 3600)),
-            strict_budget: env_flag("RELATA_STRICT_BUDGET"),
-            max_connections: env_number("RELATA_DB_MAX_CONNECTIONS", 10),
-            cors_origins: non_empty("RELATA_CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_string())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            request_timeout: Duration::from_secs(env_number("RELATA_REQUEST_TIMEOUT_SECS", 30)),
-            header_read_timeout: Duration::from_secs(env_number("RELATA_HEADER_TIMEOUT_SECS", 10)),
-            max_http_connections: env_number("RELATA_MAX_HTTP_CONNECTIONS", 1024),
-            sweep_interval: Duration::from_secs(env_number("RELATA_SWEEP_INTERVAL_SECS", 300)),
-            conduit: env_switch_on("RELATA_CONDUIT"),
-            conduit_token_ttl: Duration::from_secs(env_number(
-                "RELATA_CONDUIT_TOKEN_TTL_SECS",
-                DEFAULT_CONDUIT_TOKEN_TTL_SECS,
-            )),
-        }
-    }
-
-    /// Settings for a test or tool that supplies its own database.
+    /// Settings for a test or tool that supplies its own database: the defaults, on a free
+    /// port, with the statement budget enforced.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Settings {
             database_url: database_url.into(),
             bind: "127.0.0.1:0".to_string(),
-            jwt_secret: None,
-            access_ttl: Duration::from_secs(15 * 60),
-            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             strict_budget: true,
-            max_connections: 10,
-            cors_origins: Vec::new(),
-            request_timeout: Duration::from_secs(30),
-            header_read_timeout: Duration::from_secs(10),
-            max_http_connections: 1024,
-            sweep_interval: Duration::from_secs(300),
-            conduit: true,
-            conduit_token_ttl: Duration::from_secs(DEFAULT_CONDUIT_TOKEN_TTL_SECS),
+            ..Settings::default()
         }
+    }
+}
+
+/// An environment variable that is set but empty counts as unset (a deployment's
+/// `RELATA_BIND=` means "the default"), as it did before clap read the environment.
+pub(crate) fn unset_if_empty(arg: clap::Arg) -> clap::Arg {
+    let empty = arg
+        .get_env()
+        .and_then(std::env::var_os)
+        .is_some_and(|v| v.to_string_lossy().trim().is_empty());
+    if empty {
+        arg.env(None::<&'static str>)
+    } else {
+        arg
+    }
+}
+
+/// A value parser that accepts what `parse` accepts and otherwise says what it accepts,
+/// naming the setting's variable and flag.
+#[derive(Clone)]
+struct Accepts<T> {
+    form: String,
+    parse: Arc<Parse<T>>,
+}
+
+/// Reads one value; `None` when it is not of the accepted form.
+type Parse<T> = dyn Fn(&str) -> Option<T> + Send + Sync;
+
+impl<T> Accepts<T> {
+    fn new(
+        form: impl Into<String>,
+        parse: impl Fn(&str) -> Option<T> + Send + Sync + 'static,
+    ) -> Self {
+        Accepts {
+            form: form.into(),
+            parse: Arc::new(parse),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Accepts<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_str().map(str::trim);
+        if let Some(parsed) = text.and_then(|t| (self.parse)(t)) {
+            return Ok(parsed);
+        }
+        let name = match arg {
+            Some(arg) => match (arg.get_env(), arg.get_long()) {
+                (Some(env), Some(long)) => format!("{} (--{long})", env.to_string_lossy()),
+                (None, Some(long)) => format!("--{long}"),
+                _ => arg.get_id().to_string(),
+            },
+            None => "a setting".to_string(),
+        };
+        // A secret is not echoed back into the logs.
+        let shown = if arg.is_some_and(|a| a.is_hide_env_values_set()) {
+            String::new()
+        } else {
+            format!(" {:?}", value.to_string_lossy())
+        };
+        let message = format!(
+            "invalid value{shown} for {name}: it accepts {}\n",
+            self.form
+        );
+        Err(clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(cmd))
+    }
+}
+
+fn database_url() -> Accepts<String> {
+    Accepts::new("sqlite://PATH or postgres://USER@HOST/DATABASE", |s| {
+        ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| s.len() > scheme.len() && s.starts_with(scheme))
+            .then(|| s.to_string())
+    })
+}
+
+fn address() -> Accepts<String> {
+    Accepts::new(
+        "HOST:PORT, e.g. 127.0.0.1:8080, 0.0.0.0:80 or [::1]:8080",
+        |s| {
+            let (host, port) = s.rsplit_once(':')?;
+            let named = !host.is_empty() && !host.contains(char::is_whitespace);
+            (named && port.parse::<u16>().is_ok()).then(|| s.to_string())
+        },
+    )
+}
+
+fn secret() -> Accepts<String> {
+    Accepts::new("any text of at least 1 character", |s| {
+        (!s.is_empty()).then(|| s.to_string())
+    })
+}
+
+fn log_format() -> Accepts<LogFormat> {
+    Accepts::new("json or text", |s| match s.to_ascii_lowercase().as_str() {
+        "json" => Some(LogFormat::Json),
+        "text" => Some(LogFormat::Text),
+        _ => None,
+    })
+}
+
+/// Seconds, at most ten years: a longer time would overflow the clocks that add it.
+fn seconds() -> Accepts<Duration> {
+    Accepts::new("a whole number of seconds from 1 to 315360000", |s| {
+        s.parse::<u64>()
+            .ok()
+            .filter(|n| (1..=315_360_000).contains(n))
+            .map(Duration::from_secs)
+    })
+}
+
+fn switch() -> Accepts<bool> {
+    Accepts::new(
+        "1, true, yes or on to turn it on; 0, false, no or off to leave it off",
+        |s| match s.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(true),
+            "0" | "false" | "no" | "off" => Some(false),
+            _ => None,
+        },
+    )
+}
+
+fn count(max: u32) -> Accepts<u32> {
+    Accepts::new(format!("a whole number from 1 to {max}"), move |s| {
+        s.parse().ok().filter(|n| (1..=max).contains(n))
+    })
+}
+
+fn origins() -> Accepts<Vec<String>> {
+    Accepts::new(
+        "comma-separated origins, each http(s)://HOST[:PORT], e.g. https://app.example, or * for any",
+        |s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    // `*`: any origin (CONDUIT.md).
+                    if o == "*" {
+                        return Some(o.to_string());
+                    }
+                    let rest = o
+                        .strip_prefix("https://")
+                        .or_else(|| o.strip_prefix("http://"))?;
+                    let plain = !rest.is_empty()
+                        && !rest.contains('/')
+                        && rest.bytes().all(|b| b.is_ascii_graphic());
+                    plain.then(|| o.to_string())
+                })
+                .collect()
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    //! One test per setting: a bad value is refused with the variable's name and the
+    //! accepted form, a good one is taken. Values come in by flag here (the environment
+    //! is process-wide and tests run in parallel); `tests/process.rs` sends one through
+    //! the environment of the real binary.
+
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{Args, Parser};
+
+    fn parse(args: &[&str]) -> Result<Settings, String> {
+        let argv = ["relata"].iter().chain(args).chain(&["check"]);
+        Cli::try_parse_from(argv)
+            .map(|cli| cli.settings)
+            .map_err(|e| e.to_string())
+    }
+
+    fn refused(flag: &str, value: &str, variable: &str, form: &str) {
+        let err = parse(&[&format!("--{flag}={value}")]).expect_err(value);
+        assert!(err.contains(variable), "names {variable}: {err}");
+        assert!(err.contains(&format!("--{flag}")), "names --{flag}: {err}");
+        assert!(err.contains(form), "says what it accepts ({form}): {err}");
+    }
+
+    #[test]
+    fn the_defaults_are_those_of_spec_section_1() {
+        let s = Settings::default();
+        assert_eq!(s.database_url, "sqlite://relata.db");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.jwt_secret, None);
+        assert_eq!(s.log, LogFormat::Text);
+        assert_eq!(s.access_ttl, Duration::from_secs(900));
+        assert_eq!(s.refresh_ttl, Duration::from_secs(30 * 24 * 3600));
+        assert!(!s.strict_budget);
+        assert_eq!(s.max_connections, 10);
+        assert!(s.cors_origins.is_empty());
+        assert_eq!(s.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_http_connections, 1024);
+        assert_eq!(s.sweep_interval, Duration::from_secs(300));
+        assert!(s.conduit);
+        assert_eq!(s.conduit_token_ttl, Duration::from_secs(7 * 24 * 3600));
+    }
+
+    #[test]
+    fn conduit_takes_a_switch_and_its_token_lifetime_whole_seconds() {
+        assert!(!parse(&["--conduit", "off"]).unwrap().conduit);
+        assert!(parse(&["--conduit=on"]).unwrap().conduit);
+        refused("conduit", "maybe", "RELATA_CONDUIT", "1, true");
+        let s = parse(&["--conduit-token-ttl-secs", "60"]).unwrap();
+        assert_eq!(s.conduit_token_ttl, Duration::from_secs(60));
+        refused(
+            "conduit-token-ttl-secs",
+            "7d",
+            "RELATA_CONDUIT_TOKEN_TTL_SECS",
+            "whole number of seconds",
+        );
+        assert_eq!(parse(&["--cors-origins", "*"]).unwrap().cors_origins, ["*"]);
+    }
+
+    #[test]
+    fn database_url_takes_sqlite_or_postgres() {
+        let s = parse(&["--database-url", "postgres://postgres@127.0.0.1/relata"]).unwrap();
+        assert_eq!(s.database_url, "postgres://postgres@127.0.0.1/relata");
+        refused(
+            "database-url",
+            "mysql://x",
+            "DATABASE_URL",
+            "sqlite://PATH or postgres://",
+        );
+    }
+
+    #[test]
+    fn bind_takes_host_and_port() {
+        assert_eq!(parse(&["--bind", "[::1]:9000"]).unwrap().bind, "[::1]:9000");
+        refused("bind", "8080", "RELATA_BIND", "HOST:PORT");
+        refused("bind", "localhost:http", "RELATA_BIND", "HOST:PORT");
+    }
+
+    #[test]
+    fn jwt_secret_takes_any_text_and_is_not_echoed() {
+        let s = parse(&["--jwt-secret", "s3cret"]).unwrap();
+        assert_eq!(s.jwt_secret.as_deref(), Some("s3cret"));
+        let err = parse(&["--jwt-secret="]).unwrap_err();
+        assert!(
+            err.contains("RELATA_JWT_SECRET") && err.contains("at least 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn log_takes_json_or_text() {
+        assert_eq!(parse(&["--log", "JSON"]).unwrap().log, LogFormat::Json);
+        refused("log", "yaml", "RELATA_LOG", "json or text");
+    }
+
+    #[test]
+    fn access_ttl_takes_whole_seconds() {
+        let s = parse(&["--access-ttl-secs", "7200"]).unwrap();
+        assert_eq!(s.access_ttl, Duration::from_secs(7200));
+        refused(
+            "access-ttl-secs",
+            "15m",
+            "RELATA_ACCESS_TTL_SECS",
+            "whole number of seconds",
+        );
+        refused(
+            "access-ttl-secs",
+            "0",
+            "RELATA_ACCESS_TTL_SECS",
+            "from 1 to",
+        );
+    }
+
+    #[test]
+    fn refresh_ttl_takes_whole_seconds() {
+        let s = parse(&["--refresh-ttl-secs", "60"]).unwrap();
+        assert_eq!(s.refresh_ttl, Duration::from_secs(60));
+        refused(
+            "refresh-ttl-secs",
+            "-1",
+            "RELATA_REFRESH_TTL_SECS",
+            "whole number of seconds",
+        );
+    }
+
+    #[test]
+    fn strict_budget_takes_a_switch() {
+        assert!(parse(&["--strict-budget"]).unwrap().strict_budget);
+        let err = parse(&["--strict-budget=maybe"]).unwrap_err();
+        // A flag takes no value on the command line; a wrong one from the environment is
+        // refused by the same parser, which `switch_accepts_…` pins down.
+        assert!(err.contains("--strict-budget"), "{err}");
+        let parser = switch();
+        let cmd = Settings::augment_args(clap::Command::new("relata"));
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "strict_budget")
+            .unwrap();
+        for (value, on) in [("1", true), ("ON", true), ("0", false), ("off", false)] {
+            assert_eq!(
+                parser.parse_ref(&cmd, Some(arg), value.as_ref()).unwrap(),
+                on
+            );
+        }
+        let err = parser
+            .parse_ref(&cmd, Some(arg), "maybe".as_ref())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RELATA_STRICT_BUDGET") && err.contains("1, true"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn db_max_connections_takes_a_count() {
+        let s = parse(&["--db-max-connections", "20"]).unwrap();
+        assert_eq!(s.max_connections, 20);
+        refused(
+            "db-max-connections",
+            "ten",
+            "RELATA_DB_MAX_CONNECTIONS",
+            "whole number from 1",
+        );
+        refused(
+            "db-max-connections",
+            "0",
+            "RELATA_DB_MAX_CONNECTIONS",
+            "from 1 to 10000",
+        );
+    }
+
+    #[test]
+    fn cors_origins_takes_a_list_of_origins() {
+        let s = parse(&[
+            "--cors-origins",
+            "https://a.example, http://b.example:8080,",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.cors_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
+        refused(
+            "cors-origins",
+            "a.example",
+            "RELATA_CORS_ORIGINS",
+            "http(s)://HOST",
+        );
+        refused(
+            "cors-origins",
+            "https://a.example/path",
+            "RELATA_CORS_ORIGINS",
+            "comma-separated origins",
+        );
+    }
+
+    #[test]
+    fn request_timeout_takes_whole_seconds() {
+        let s = parse(&["--request-timeout-secs", "5"]).unwrap();
+        assert_eq!(s.request_timeout, Duration::from_secs(5));
+        refused(
+            "request-timeout-secs",
+            "1.5",
+            "RELATA_REQUEST_TIMEOUT_SECS",
+            "whole number",
+        );
+    }
+
+    #[test]
+    fn header_timeout_takes_whole_seconds() {
+        let s = parse(&["--header-timeout-secs", "3"]).unwrap();
+        assert_eq!(s.header_read_timeout, Duration::from_secs(3));
+        refused(
+            "header-timeout-secs",
+            "",
+            "RELATA_HEADER_TIMEOUT_SECS",
+            "whole number",
+        );
+    }
+
+    #[test]
+    fn max_http_connections_takes_a_count() {
+        let s = parse(&["--max-http-connections", "64"]).unwrap();
+        assert_eq!(s.max_http_connections, 64);
+        refused(
+            "max-http-connections",
+            "lots",
+            "RELATA_MAX_HTTP_CONNECTIONS",
+            "from 1 to 1000000",
+        );
+    }
+
+    #[test]
+    fn sweep_interval_takes_whole_seconds() {
+        let s = parse(&["--sweep-interval-secs", "60"]).unwrap();
+        assert_eq!(s.sweep_interval, Duration::from_secs(60));
+        refused(
+            "sweep-interval-secs",
+            "0",
+            "RELATA_SWEEP_INTERVAL_SECS",
+            "from 1 to",
+        );
+    }
+
+    #[test]
+    fn a_setting_is_taken_after_the_subcommand_too() {
+        let cli = Cli::try_parse_from(["relata", "serve", "--bind", "127.0.0.1:0"]).unwrap();
+        assert_eq!(cli.settings.bind, "127.0.0.1:0");
     }
 }

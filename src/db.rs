@@ -207,6 +207,19 @@ impl std::ops::Deref for WriteTxn<'_> {
     }
 }
 
+/// The connection of a one-statement write; on SQLite it also holds the write gate.
+pub struct SingleWrite<'a> {
+    db: &'a DatabaseConnection,
+    _gate: Option<MutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for SingleWrite<'_> {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        self.db
+    }
+}
+
 impl WriteTxn<'_> {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
@@ -223,6 +236,19 @@ impl Writer {
     /// The connection, for the statements that need no transaction.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Waits for the write gate (SQLite) and returns the connection, for a write that is
+    /// one statement (atomic on its own) and needs no `BEGIN`/`COMMIT` round trips.
+    pub async fn single(&self) -> SingleWrite<'_> {
+        let gate = match &self.gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        SingleWrite {
+            db: &self.db,
+            _gate: gate,
+        }
     }
 
     /// Begins a transaction that will write.

@@ -8,7 +8,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
+use rand::{RngCore, TryRngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Result};
@@ -64,7 +64,9 @@ pub fn unix_now() -> u64 {
 /// Random bytes from the operating system's generator, hex-encoded.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
+    // Panics only when the operating system cannot supply randomness, as rand 0.8's
+    // `OsRng` did.
+    rand::rngs::OsRng.unwrap_err().fill_bytes(&mut buf);
     hex::encode(buf)
 }
 

@@ -1,5 +1,6 @@
 //! The real `relata` binary as operators run it: a fresh start that creates its database,
-//! JSON logs, graceful shutdown on SIGTERM, and `relata check`'s exit code.
+//! JSON logs, a bad setting refused at start-up, graceful shutdown on SIGTERM, and `relata
+//! check`'s exit code.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,7 +14,14 @@ use support::{BIN, Server};
 #[test]
 fn a_fresh_start_creates_relata_db_and_answers_health_with_json_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[]);
+    // Set but empty counts as unset: the defaults apply.
+    let mut server = Server::start(
+        dir.path(),
+        &[
+            ("RELATA_DB_MAX_CONNECTIONS", ""),
+            ("RELATA_JWT_SECRET", " "),
+        ],
+    );
     let (status, body) = server.get("/api/v1/health");
     assert_eq!(status, 200, "{body}");
     assert!(
@@ -36,6 +44,32 @@ fn a_fresh_start_creates_relata_db_and_answers_health_with_json_logs() {
     assert!(request["latency_ms"].is_number());
     server.signal("-TERM");
     assert!(server.wait_exit(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn a_setting_of_the_wrong_form_stops_relata_naming_the_variable_and_what_it_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("RELATA_DB_MAX_CONNECTIONS", "ten")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(r#"invalid value "ten" for RELATA_DB_MAX_CONNECTIONS"#),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a whole number from 1 to 10000"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("relata.db").exists(),
+        "it stops before touching the database"
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! `/auth`: registration, login, token refresh, logout and the caller's own record.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -12,12 +12,12 @@ use crate::api::openapi::parts::{
     BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
     UnsupportedMediaType, UserIncludes,
 };
-use crate::api::respond::OneRead;
+use crate::api::respond::{OneRead, created};
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
-use crate::error::{AppError, Result};
+use crate::error::Result;
 use crate::error::{FieldErrors, Problem};
 use crate::service::auth::{self, TokenPair};
 use crate::service::include::Resource;
@@ -113,16 +113,12 @@ pub async fn register(State(state): State<AppState>, body: JsonBody) -> Result<R
     // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
     // commit's error is lost (README, Guarantees).
     let txn = state.writer.begin().await?;
-    let created = users::register(&*txn, account).await?;
+    let user = users::register(&*txn, account).await?;
     txn.commit().await?;
-    let location = HeaderValue::from_str(&format!("/api/v1/users/{}", created.id))
-        .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(UserOut::own(&created)),
-    )
-        .into_response())
+    Ok(created(
+        format!("/api/v1/users/{}", user.id),
+        UserOut::own(&user),
+    ))
 }
 
 /// `POST /auth/login`: `login` is a username or an email.

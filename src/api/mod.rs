@@ -93,9 +93,3 @@ pub async fn count_statements(State(state): State<AppState>, req: Request, next:
     }
     res
 }
-
-/// The query budget of a GET (SPEC §3): 2, plus 1 with a token, plus one per relation in
-/// the include tree and per counts relation, plus 1 with `count=true`.
-pub fn declare_budget(token: bool, expand_statements: usize, count: bool) {
-    crate::db::set_budget(2 + usize::from(token) + expand_statements + usize::from(count));
-}

@@ -11,10 +11,9 @@ use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;
+use serde::Serialize;
 
-use crate::api::declare_budget;
 use crate::api::extract::{IncludeParams, ListParams, parse_bounded};
-use crate::api::users::refuse_include;
 use crate::error::{AppError, Result};
 use crate::service::auth::Viewer;
 use crate::service::include::{Expand, IncludeRequest, Resource};
@@ -47,6 +46,20 @@ fn marking(include: &IncludeParams, viewer: Option<&Viewer>) -> Result<Option<i6
             "missing_token",
             "`viewer=true` needs a bearer token.",
         )),
+    }
+}
+
+/// Answers 400 when an endpoint that takes no `include`/`counts` is given some, or an
+/// `include_limit` (which could limit nothing there).
+fn refuse_include(include: &IncludeParams) -> Result<()> {
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if given(&include.include) || given(&include.counts) || include.include_limit.is_some() {
+        Err(AppError::bad_request(
+            "invalid_include",
+            "This collection takes no `include`, `counts` or `include_limit`.",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -162,12 +175,13 @@ impl<'v> OneRead<'v> {
     }
 }
 
-/// 201 Created with `Location: location` and the created resource (SPEC §3).
-pub fn created(location: String, item: Item) -> Response {
+/// 201 Created with `Location: location` and the created resource (SPEC §3): the one
+/// way every creation answers.
+pub fn created(location: String, body: impl Serialize) -> Response {
     (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(item),
+        Json(body),
     )
         .into_response()
 }
@@ -180,4 +194,10 @@ pub fn linked(created_now: bool, location: String, item: Item) -> Response {
     } else {
         (StatusCode::OK, Json(item)).into_response()
     }
+}
+
+/// The query budget of a GET (SPEC §3): 2, plus 1 with a token, plus one per relation in
+/// the include tree and per counts relation, plus 1 with `count=true`.
+fn declare_budget(token: bool, expand_statements: usize, count: bool) {
+    crate::db::set_budget(2 + usize::from(token) + expand_statements + usize::from(count));
 }

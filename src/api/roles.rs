@@ -5,7 +5,7 @@
 //! ([`policy`]). Checks follow SPEC §3's order: 401, the request's form, 404, 403, 422, 409.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use crate::api::openapi::parts::{
     RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
     UserPath, UserRolePath, ViewerParam,
 };
-use crate::api::respond::{ListRead, OneRead};
+use crate::api::respond::{ListRead, OneRead, created, linked};
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
@@ -45,11 +45,6 @@ pub fn router() -> Router<AppState> {
             "/users/{id}/roles/{name}",
             put(assign_role).delete(unassign_role),
         )
-}
-
-fn location(path: String) -> Result<HeaderValue> {
-    HeaderValue::from_str(&path)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("a Location header: {e}")))
 }
 
 /// Roles by name.
@@ -168,15 +163,12 @@ pub async fn create_role(
     // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
     // commit's error is lost (README, Guarantees).
     let txn = state.writer.begin().await?;
-    let created = roles::create(&*txn, name, description).await?;
+    let role = roles::create(&*txn, name, description).await?;
     txn.commit().await?;
-    let location = location(format!("/api/v1/roles/{}", created.name))?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(RoleOut::from(&created)),
-    )
-        .into_response())
+    Ok(created(
+        format!("/api/v1/roles/{}", role.name),
+        RoleOut::from(&role),
+    ))
 }
 
 /// `PATCH /roles/{name}`: only the description changes (`null` clears it); a role's
@@ -355,14 +347,12 @@ pub async fn assign_role(
     users::find(&state.reader()?, user_id).await?;
     let target = roles::find(&state.reader()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let (created, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
-    let body = Json(row.into_item());
-    if created {
-        let location = location(format!("/api/v1/users/{user_id}/roles/{}", target.name))?;
-        Ok((StatusCode::CREATED, [(header::LOCATION, location)], body).into_response())
-    } else {
-        Ok((StatusCode::OK, body).into_response())
-    }
+    let (created_now, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
+    Ok(linked(
+        created_now,
+        format!("/api/v1/users/{user_id}/roles/{}", target.name),
+        row.into_item(),
+    ))
 }
 
 /// 204; 404 when the user does not hold the role; 409 `last_admin`.

@@ -24,7 +24,7 @@ use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
-use crate::error::{AppError, FieldErrors, Problem, Result};
+use crate::error::{FieldErrors, Problem, Result};
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
 use crate::service::page::ListScope;
@@ -250,19 +250,5 @@ pub async fn delete_user(
     match users::delete(&state.writer, id, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
-}
-
-/// Answers 400 when an endpoint that takes no `include`/`counts` is given some, or an
-/// `include_limit` (which could limit nothing there).
-pub(crate) fn refuse_include(include: &IncludeParams) -> Result<()> {
-    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
-    if given(&include.include) || given(&include.counts) || include.include_limit.is_some() {
-        Err(AppError::bad_request(
-            "invalid_include",
-            "This collection takes no `include`, `counts` or `include_limit`.",
-        ))
-    } else {
-        Ok(())
     }
 }

@@ -42,9 +42,9 @@ pub fn with_suffix(title: &str, suffix: &str) -> String {
 /// A slug for a new post: the title's base and eight random lower-case letters and digits.
 pub fn generate(title: &str) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let suffix: String = (0..SUFFIX_LEN)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
     with_suffix(title, &suffix)
 }

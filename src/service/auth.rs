@@ -16,7 +16,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
@@ -183,9 +184,8 @@ static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_blocking(&random_hex(16)).unwrap_or_default());
 
 fn hash_blocking(password: &str) -> std::result::Result<String, argon2::password_hash::Error> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+    // A random 16-byte salt from the operating system, as before.
+    PasswordHasher::<PasswordHash>::hash_password(&Argon2::default(), password.as_bytes())
         .map(|hash| hash.to_string())
 }
 
@@ -577,4 +577,29 @@ pub async fn logout(db: &Writer, viewer: &Viewer) -> Result<()> {
         .await?;
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored hashes outlive the crate that made them: this one was made by argon2 0.5
+    /// (`relata seed`'s demo password) before the move to argon2 0.6.
+    #[tokio::test]
+    async fn a_hash_made_by_argon2_0_5_still_verifies() {
+        let stored = "$argon2id$v=19$m=19456,t=2,p=1$eWeF3ACcShjkmYqcuzh1xQ$U3nOThIY41+Cn6TKS8ak6TBUWRwVD2TaBdHyu45f+EU";
+        let demo = crate::service::seed::DEMO_PASSWORD;
+        assert!(verify_password(Some(stored.into()), demo).await.unwrap());
+        assert!(!verify_password(Some(stored.into()), "wrong").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_new_hash_keeps_the_parameters_and_salt_length_of_before() {
+        let hash = hash_blocking("password123").unwrap();
+        let prefix = "$argon2id$v=19$m=19456,t=2,p=1$";
+        assert!(hash.starts_with(prefix), "{hash}");
+        let salt = hash[prefix.len()..].split('$').next().unwrap();
+        assert_eq!(salt.len(), 22, "16 bytes of salt, unpadded base64: {hash}");
+        assert!(verify_password(Some(hash), "password123").await.unwrap());
+    }
 }

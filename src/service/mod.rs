@@ -12,6 +12,7 @@ pub mod favorites;
 pub mod follows;
 pub mod include;
 pub mod item;
+pub mod like;
 pub mod linked;
 pub mod lookup;
 pub mod page;

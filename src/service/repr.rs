@@ -1,8 +1,9 @@
 //! The wire representations of SPEC §4, and the default order of each collection.
 //!
 //! Entities never go on the wire: each resource has its own output type here, built from
-//! its model, and an [`Item`] (the output type with what is attached to it, in
-//! `service::item`) is what lists and the include loader work with.
+//! its model, and an `Item` (the output type with what is attached to it, in
+//! `service::item`, which depends on this module and not the reverse) is what lists and
+//! the include loader work with.
 
 use sea_orm::sea_query::Expr;
 use serde::Serialize;
@@ -12,8 +13,6 @@ use crate::entity::{comment, favorite, follow, post, profile, role, tag, user, u
 use crate::service::auth::Viewer;
 use crate::service::page::{KeyKind, SortKey, SortOrder};
 use crate::time;
-
-pub use crate::service::item::Item;
 
 /// A user. `email` is present only for the user themself and for admins.
 #[derive(Serialize, ToSchema, Clone)]

@@ -130,7 +130,7 @@ const MAX_TAGS: usize = 4;
 /// An index in `0..n` that favours the low end (about a third of the draws land in the
 /// first twentieth), so that some users, posts and tags collect far more than others.
 fn skewed(rng: &mut StdRng, n: usize) -> usize {
-    let u: f64 = rng.r#gen();
+    let u: f64 = rng.random();
     ((u * u * u) * n as f64) as usize % n.max(1)
 }
 
@@ -157,7 +157,7 @@ fn phrase(rng: &mut StdRng, words: usize) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(WORDS[rng.gen_range(0..WORDS.len())]);
+        out.push_str(WORDS[rng.random_range(0..WORDS.len())]);
     }
     out
 }
@@ -312,12 +312,13 @@ async fn resync_sequence(db: &DatabaseConnection, table: &str) -> Result<()> {
 /// Hashes the demo password once.
 pub async fn demo_password_hash() -> Result<String> {
     tokio::task::spawn_blocking(|| {
-        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(DEMO_PASSWORD.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing the demo password: {e}")))
+        use argon2::password_hash::{PasswordHasher, phc::PasswordHash};
+        PasswordHasher::<PasswordHash>::hash_password(
+            &argon2::Argon2::default(),
+            DEMO_PASSWORD.as_bytes(),
+        )
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing the demo password: {e}")))
     })
     .await?
 }
@@ -419,7 +420,7 @@ pub async fn run_with_first_user_posts(
             bar,
         );
         for i in 0..users {
-            let with_profile = rng.gen_bool(0.5);
+            let with_profile = rng.random_bool(0.5);
             if !with_profile {
                 bar.inc(1);
                 continue;
@@ -492,15 +493,15 @@ pub async fn run_with_first_user_posts(
             };
             for _ in 0..posts {
                 let at = epoch
-                    + Duration::seconds(rng.gen_range(0..365 * 24 * 3600))
-                    + Duration::microseconds(rng.gen_range(0..1_000_000));
+                    + Duration::seconds(rng.random_range(0..365 * 24 * 3600))
+                    + Duration::microseconds(rng.random_range(0..1_000_000));
                 let title = phrase(&mut rng, 4);
                 let content = phrase(&mut rng, 24);
                 for c in 0..plan.comments_per_post {
-                    let by = first_user + rng.gen_range(0..users);
+                    let by = first_user + rng.random_range(0..users);
                     let cat = at
                         + Duration::minutes(1 + c as i64)
-                        + Duration::microseconds(rng.gen_range(0..1_000_000));
+                        + Duration::microseconds(rng.random_range(0..1_000_000));
                     held.push(vec![
                         comment_id.into(),
                         post_id.into(),
@@ -573,7 +574,7 @@ pub async fn run_with_first_user_posts(
             bar,
         );
         for i in 0..users {
-            if i > 0 && rng.gen_ratio(1, 50) {
+            if i > 0 && rng.random_ratio(1, 50) {
                 let at = epoch + Duration::days(1) + Duration::seconds(i);
                 links
                     .push(vec![
@@ -660,9 +661,9 @@ async fn seed_relationships(
             bar,
         );
         for i in 0..users {
-            let k = rng.gen_range(1..=MAX_FOLLOWS);
+            let k = rng.random_range(1..=MAX_FOLLOWS);
             for followee in distinct_skewed(&mut rng, users, k, Some(i)) {
-                let at = epoch + Duration::seconds(rng.gen_range(0..180 * 24 * 3600));
+                let at = epoch + Duration::seconds(rng.random_range(0..180 * 24 * 3600));
                 out.push(vec![
                     (first_user + i as i64).into(),
                     (first_user + followee as i64).into(),
@@ -688,7 +689,7 @@ async fn seed_relationships(
             bar,
         );
         for p in 0..posts {
-            let k = rng.gen_range(0..=MAX_TAGS);
+            let k = rng.random_range(0..=MAX_TAGS);
             for (position, t) in distinct_skewed(&mut rng, tag_ids.len(), k, None)
                 .into_iter()
                 .enumerate()
@@ -718,9 +719,9 @@ async fn seed_relationships(
             bar,
         );
         for i in 0..users {
-            let k = rng.gen_range(0..=MAX_FAVORITES);
+            let k = rng.random_range(0..=MAX_FAVORITES);
             for p in distinct_skewed(&mut rng, posts, k, None) {
-                let at = epoch + Duration::seconds(rng.gen_range(0..180 * 24 * 3600));
+                let at = epoch + Duration::seconds(rng.random_range(0..180 * 24 * 3600));
                 out.push(vec![
                     (first_user + i as i64).into(),
                     (first_post + p as i64).into(),

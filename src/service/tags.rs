@@ -59,6 +59,15 @@ pub async fn set_for_post<C: ConnectionTrait>(db: &C, post_id: i64, tags: &TagLi
         .filter(post_tag::Column::PostId.eq(post_id))
         .exec(db)
         .await?;
+    add_to_new_post(db, post_id, tags).await
+}
+
+/// Gives a post that has no tags yet `tags`, in order (nothing to delete first).
+pub async fn add_to_new_post<C: ConnectionTrait>(
+    db: &C,
+    post_id: i64,
+    tags: &TagList,
+) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QueryTrait, Set,
@@ -23,6 +23,7 @@ use crate::entity::{refresh_token, role, user};
 use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::{self, Viewer};
 use crate::service::counts::{col, count_where, read_counts};
+use crate::service::like::{self, Position};
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
@@ -146,19 +147,6 @@ pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Res
         .ok_or_else(|| AppError::not_found("User"))
 }
 
-/// Escapes `%`, `_` and the escape character itself so that text matches literally in
-/// `LIKE … ESCAPE '!'` (`!` avoids the quoting differences `\` has between databases).
-fn like_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '!') {
-            out.push('!');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A page of users in id order; `prefix` keeps those whose username starts with it,
 /// compared case-insensitively.
 pub async fn list<C: ConnectionTrait>(
@@ -168,14 +156,12 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Fetched<user::Model>> {
     let mut select = user::Entity::find();
     if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
-        let pattern = format!("{}%", like_literal(&prefix.to_lowercase()));
-        select = select.filter(
-            Expr::expr(Func::lower(Expr::col((
-                user::Entity,
-                user::Column::Username,
-            ))))
-            .like(LikeExpr::new(pattern).escape('!')),
-        );
+        select = select.filter(like::case_insensitive(
+            db.backend(),
+            Expr::col((user::Entity, user::Column::Username)),
+            prefix,
+            Position::Prefix,
+        ));
     }
     page::fetch(db, select.into_query(), &order::users(), req).await
 }

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::fixtures::login_pair;
+use crate::helpers::login_pair;
 use crate::helpers::{Backend, TestApp};
 
 const SECRET: &[u8] = b"test-secret-test-secret-test-secret";
@@ -300,7 +300,7 @@ db_test!(a_success_clears_the_failures_of_a_login, |app| {
 db_test!(
     a_deactivated_user_cannot_log_in_and_loses_access_at_once,
     |app| {
-        let (_, admin) = crate::fixtures::admin(&app).await;
+        let (_, admin) = crate::helpers::admin(&app).await;
         let alice = app.register("alice").await;
         let (token, refresh) = login_pair(&app, "alice").await;
         app.patch(

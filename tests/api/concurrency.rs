@@ -9,8 +9,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::db_test;
-use crate::fixtures::admin;
 use crate::helpers::Res;
+use crate::helpers::admin;
 
 /// How many answers had each status.
 fn tally(answers: &[Res]) -> BTreeMap<u16, usize> {

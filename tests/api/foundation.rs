@@ -3,66 +3,13 @@
 
 use relata::entity::{comment, post, profile, role, user, user_role};
 use relata::service::check;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db_test;
-use crate::fixtures::{insert_comment, insert_post};
 use crate::helpers::Backend;
-
-async fn insert_user(db: &DatabaseConnection, name: &str) -> i64 {
-    let now = relata::time::now();
-    user::ActiveModel {
-        username: Set(name.to_string()),
-        email: Set(format!("{name}@example.com")),
-        password_hash: Set("x".to_string()),
-        display_name: Set(None),
-        is_active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("inserting a user")
-    .id
-}
-
-async fn insert_profile(
-    db: &DatabaseConnection,
-    user_id: i64,
-) -> Result<profile::Model, sea_orm::DbErr> {
-    let now = relata::time::now();
-    profile::ActiveModel {
-        user_id: Set(user_id),
-        bio: Set(Some("hello".into())),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-}
-
-async fn assign(db: &DatabaseConnection, user_id: i64, role_name: &str, by: Option<i64>) {
-    let role = role::Entity::find()
-        .filter(role::Column::Name.eq(role_name))
-        .one(db)
-        .await
-        .unwrap()
-        .expect("built-in role");
-    user_role::ActiveModel {
-        user_id: Set(user_id),
-        role_id: Set(role.id),
-        assigned_at: Set(relata::time::now()),
-        assigned_by: Set(by),
-    }
-    .insert(db)
-    .await
-    .expect("assigning a role");
-}
+use crate::helpers::{
+    insert_assignment, insert_comment, insert_post, insert_user, try_insert_profile,
+};
 
 db_test!(health_answers_ok_with_statement_headers, |app| {
     let res = app.get("/api/v1/health", None).await;
@@ -198,8 +145,10 @@ db_test!(
     |app| {
         let db = app.raw_db().await;
         let id = insert_user(&db, "alice").await;
-        insert_profile(&db, id).await.expect("the first profile");
-        let err = insert_profile(&db, id)
+        try_insert_profile(&db, id)
+            .await
+            .expect("the first profile");
+        let err = try_insert_profile(&db, id)
             .await
             .expect_err("a second profile must be refused");
         assert!(relata::error::unique_violation(&err).is_some(), "{err}");
@@ -212,14 +161,14 @@ db_test!(
         let db = app.raw_db().await;
         let alice = insert_user(&db, "alice").await;
         let bob = insert_user(&db, "bob").await;
-        insert_profile(&db, alice).await.unwrap();
+        try_insert_profile(&db, alice).await.unwrap();
         let alice_post = insert_post(&db, alice).await;
         let bob_post = insert_post(&db, bob).await;
         insert_comment(&db, alice_post, bob).await; // on alice's post: goes
         insert_comment(&db, bob_post, alice).await; // by alice: goes
         let kept = insert_comment(&db, bob_post, bob).await;
-        assign(&db, alice, "moderator", None).await;
-        assign(&db, bob, "moderator", Some(alice)).await; // made by alice: stays, assigned_by null
+        insert_assignment(&db, alice, "moderator", None).await;
+        insert_assignment(&db, bob, "moderator", Some(alice)).await; // made by alice: stays, assigned_by null
 
         user::Entity::delete_by_id(alice).exec(&db).await.unwrap();
 

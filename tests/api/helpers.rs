@@ -344,18 +344,7 @@ impl TestApp {
 
     /// Logs a user in with `password123`; returns the access token.
     pub async fn login(&self, username: &str) -> String {
-        let res = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"login": username, "password": "password123"}),
-            )
-            .await;
-        res.assert_status(200);
-        res.body["access_token"]
-            .as_str()
-            .expect("an access token")
-            .to_string()
+        login_pair(self, username).await.0
     }
 
     /// Registers and logs in; returns (id, access token).
@@ -373,24 +362,7 @@ impl TestApp {
 
     /// Inserts a `user_roles` row below the API.
     pub async fn grant_in_db(&self, user_id: i64, role: &str) {
-        use relata::entity::{role as role_entity, user_role};
-        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-        let db = self.raw_db().await;
-        let role = role_entity::Entity::find()
-            .filter(role_entity::Column::Name.eq(role))
-            .one(&db)
-            .await
-            .expect("reading roles")
-            .expect("the role exists");
-        user_role::ActiveModel {
-            user_id: Set(user_id),
-            role_id: Set(role.id),
-            assigned_at: Set(relata::time::now()),
-            assigned_by: Set(None),
-        }
-        .insert(&db)
-        .await
-        .expect("granting a role");
+        insert_assignment(&self.raw_db().await, user_id, role, None).await;
     }
 }
 
@@ -418,23 +390,7 @@ impl TestApp {
     /// Inserts an active user row and mints a 15-minute access token for it; returns
     /// (id, token).
     pub async fn seed_user(&self, username: &str) -> (i64, String) {
-        use relata::entity::user;
-        use sea_orm::{ActiveModelTrait, Set};
-        let now = relata::time::now();
-        let id = user::ActiveModel {
-            username: Set(username.to_string()),
-            email: Set(format!("{}@example.com", username.to_lowercase())),
-            password_hash: Set("not-a-hash: seeded users never log in".to_string()),
-            display_name: Set(None),
-            is_active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&self.state.db)
-        .await
-        .expect("inserting a user")
-        .id;
+        let id = insert_user(&self.state.db, username).await;
         let (token, _, _) =
             relata::jwt::issue_access_token(&self.state.jwt, id, 900).expect("signing a token");
         (id, token)
@@ -465,20 +421,7 @@ impl TestApp {
         title: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> i64 {
-        use relata::entity::post;
-        use sea_orm::{ActiveModelTrait, Set};
-        post::ActiveModel {
-            author_id: Set(author_id),
-            title: Set(title.to_string()),
-            content: Set(format!("content of {title}")),
-            created_at: Set(at),
-            updated_at: Set(at),
-            ..Default::default()
-        }
-        .insert(&self.state.db)
-        .await
-        .expect("inserting a post")
-        .id
+        insert_post_at(&self.state.db, author_id, title, at).await
     }
 
     /// Inserts a post below the API, created now.
@@ -519,20 +462,7 @@ impl TestApp {
         author_id: i64,
         at: chrono::DateTime<chrono::Utc>,
     ) -> i64 {
-        use relata::entity::comment;
-        use sea_orm::{ActiveModelTrait, Set};
-        comment::ActiveModel {
-            post_id: Set(post_id),
-            author_id: Set(author_id),
-            body: Set("a comment".to_string()),
-            created_at: Set(at),
-            updated_at: Set(at),
-            ..Default::default()
-        }
-        .insert(&self.state.db)
-        .await
-        .expect("inserting a comment")
-        .id
+        insert_comment_at(&self.state.db, post_id, author_id, at).await
     }
 
     /// Inserts a comment below the API, created now.
@@ -591,4 +521,184 @@ pub struct Cast {
     pub other: (i64, String),
     pub moderator: (i64, String),
     pub admin: (i64, String),
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows arranged below the API on a connection of the test's choosing (one with foreign
+// keys off, a transaction): many users at once (no argon2 per user), and the posts,
+// comments and profiles whose endpoints live in another module. `TestApp::seed_*` above
+// insert the same rows through the application's own connection.
+
+/// An active user row named `username` whose password hash is not a real hash, so that
+/// it cannot log in.
+fn user_row(
+    username: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> relata::entity::user::ActiveModel {
+    use sea_orm::Set;
+    relata::entity::user::ActiveModel {
+        username: Set(username.to_string()),
+        email: Set(format!("{}@example.com", username.to_lowercase())),
+        password_hash: Set("not-a-hash: seeded users never log in".to_string()),
+        display_name: Set(None),
+        is_active: Set(true),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+}
+
+/// Inserts `n` users named `{prefix}{i}` in one transaction (see [`user_row`]).
+pub async fn insert_users(db: &sea_orm::DatabaseConnection, prefix: &str, n: usize) {
+    use sea_orm::{EntityTrait, TransactionTrait};
+    let now = relata::time::now();
+    let txn = db.begin().await.expect("a transaction");
+    let rows: Vec<_> = (0..n)
+        .map(|i| user_row(&format!("{prefix}{i}"), now))
+        .collect();
+    relata::entity::user::Entity::insert_many(rows)
+        .exec_without_returning(&txn)
+        .await
+        .expect("inserting users");
+    txn.commit().await.expect("committing users");
+}
+
+/// Inserts a post by `author` created at `at`; returns its id.
+pub async fn insert_post_at(
+    db: &impl sea_orm::ConnectionTrait,
+    author: i64,
+    title: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    use sea_orm::{ActiveModelTrait, Set};
+    relata::entity::post::ActiveModel {
+        author_id: Set(author),
+        title: Set(title.to_string()),
+        content: Set(format!("content of {title}")),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("inserting a post")
+    .id
+}
+
+/// Inserts a post by `author`, created now; returns its id.
+pub async fn insert_post(db: &impl sea_orm::ConnectionTrait, author: i64) -> i64 {
+    insert_post_at(db, author, "A title", relata::time::now()).await
+}
+
+/// Inserts a comment on `post` by `author` created at `at`; returns its id.
+pub async fn insert_comment_at(
+    db: &impl sea_orm::ConnectionTrait,
+    post: i64,
+    author: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    use sea_orm::{ActiveModelTrait, Set};
+    relata::entity::comment::ActiveModel {
+        post_id: Set(post),
+        author_id: Set(author),
+        body: Set("a comment".to_string()),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .expect("inserting a comment")
+    .id
+}
+
+/// Inserts a comment on `post` by `author`, created now; returns its id.
+pub async fn insert_comment(db: &impl sea_orm::ConnectionTrait, post: i64, author: i64) -> i64 {
+    insert_comment_at(db, post, author, relata::time::now()).await
+}
+
+/// Inserts a profile for `user_id`; the database's refusal, if any, is the error.
+pub async fn try_insert_profile(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+) -> Result<relata::entity::profile::Model, sea_orm::DbErr> {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = relata::time::now();
+    relata::entity::profile::ActiveModel {
+        user_id: Set(user_id),
+        bio: Set(Some("Hello".into())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Inserts a profile for `user_id`; returns its id.
+pub async fn insert_profile(db: &impl sea_orm::ConnectionTrait, user_id: i64) -> i64 {
+    try_insert_profile(db, user_id)
+        .await
+        .expect("inserting a profile")
+        .id
+}
+
+/// Inserts one user (see [`user_row`]); returns its id.
+pub async fn insert_user(db: &impl sea_orm::ConnectionTrait, username: &str) -> i64 {
+    use sea_orm::ActiveModelTrait;
+    user_row(username, relata::time::now())
+        .insert(db)
+        .await
+        .expect("inserting a user")
+        .id
+}
+
+/// Gives `user_id` the role named `role`, recorded as assigned by `by`.
+pub async fn insert_assignment(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: i64,
+    role: &str,
+    by: Option<i64>,
+) {
+    use relata::entity::{role as role_entity, user_role};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let role = role_entity::Entity::find()
+        .filter(role_entity::Column::Name.eq(role))
+        .one(db)
+        .await
+        .expect("reading roles")
+        .expect("the role exists");
+    user_role::ActiveModel {
+        user_id: Set(user_id),
+        role_id: Set(role.id),
+        assigned_at: Set(relata::time::now()),
+        assigned_by: Set(by),
+    }
+    .insert(db)
+    .await
+    .expect("granting a role");
+}
+
+/// An admin named `root`, registered through the API: (id, access token).
+pub async fn admin(app: &TestApp) -> (i64, String) {
+    app.user_with_role("root", "admin").await
+}
+
+/// The access and refresh tokens of a fresh login with `password123`.
+pub async fn login_pair(app: &TestApp, login: &str) -> (String, String) {
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"login": login, "password": "password123"}),
+        )
+        .await;
+    res.assert_status(200);
+    let token = |name: &str| {
+        res.body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("a {name}"))
+            .to_string()
+    };
+    (token("access_token"), token("refresh_token"))
 }

@@ -86,7 +86,7 @@ async fn arrange(app: &TestApp) -> World {
     let (user, _) = app.seed_user("alice").await;
     let post = app.seed_post(user, "A post").await;
     let comment = app.seed_comment(post, user).await;
-    crate::fixtures::insert_profile(&app.state.db, user).await;
+    crate::helpers::insert_profile(&app.state.db, user).await;
     World {
         admin,
         user,

@@ -12,7 +12,6 @@ mod conduit_faces;
 mod cursors;
 mod errors;
 mod favorites;
-mod fixtures;
 mod follows;
 mod foundation;
 mod hostile;

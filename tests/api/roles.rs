@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::fixtures::{admin, insert_users};
+use crate::helpers::{admin, insert_users};
 
 db_test!(roles_are_listed_by_name_and_need_a_token, |app| {
     let (_, token) = app.user("alice").await;

@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
 use serde_json::json;
 
 use crate::db_test;
-use crate::fixtures::login_pair;
+use crate::helpers::login_pair;
 
 /// Rows of (refresh_tokens, revoked_tokens, login_attempts).
 async fn auth_rows(db: &DatabaseConnection) -> (u64, u64, u64) {

@@ -98,7 +98,7 @@ db_test!(
     fifty_parallel_logins_for_fifty_accounts_all_succeed,
     |app| {
         // Real hashes, made once: fifty argon2 hashes would dominate the test's time.
-        crate::fixtures::insert_users(&app.state.db, "member", 50).await;
+        crate::helpers::insert_users(&app.state.db, "member", 50).await;
         let password = relata::domain::password::Password::parse("password123").unwrap();
         let hash = relata::service::auth::hash_password(&password)
             .await

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::fixtures::{admin, insert_comment, insert_post, insert_profile, insert_users};
+use crate::helpers::{admin, insert_comment, insert_post, insert_profile, insert_users};
 
 fn usernames(body: &Value) -> Vec<String> {
     body["items"]
