@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
-use crate::entity::{favorite, follow, post_tag, profile, tag, user};
+use crate::entity::{favorite, post_tag, profile, tag, user};
 use crate::error::Result;
 use crate::from_row;
 use crate::service::read::{Fields, FromRow, Reader, Row};
@@ -92,41 +92,8 @@ pub async fn person_named<C: ConnectionTrait>(
     Ok(db.first(&stmt).await?)
 }
 
-/// Which of `post_ids` the viewer favorited: one statement.
-pub async fn favorited_among<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    viewer_id: i64,
-    post_ids: &[i64],
-) -> Result<HashSet<i64>> {
-    if post_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let stmt = Query::select()
-        .column((favorite::Entity, favorite::Column::PostId))
-        .from(favorite::Entity)
-        .and_where(Expr::col((favorite::Entity, favorite::Column::UserId)).eq(viewer_id))
-        .and_where(Expr::col((favorite::Entity, favorite::Column::PostId)).is_in(dedup(post_ids)))
-        .to_owned();
-    Ok(db.all::<i64>(&stmt).await?.into_iter().collect())
-}
-
-/// Which of `user_ids` the viewer follows: one statement.
-pub async fn followed_among<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    viewer_id: i64,
-    user_ids: &[i64],
-) -> Result<HashSet<i64>> {
-    if user_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let stmt = Query::select()
-        .column((follow::Entity, follow::Column::FolloweeId))
-        .from(follow::Entity)
-        .and_where(Expr::col((follow::Entity, follow::Column::FollowerId)).eq(viewer_id))
-        .and_where(Expr::col((follow::Entity, follow::Column::FolloweeId)).is_in(dedup(user_ids)))
-        .to_owned();
-    Ok(db.all::<i64>(&stmt).await?.into_iter().collect())
-}
+// The viewer's side of the relationships is `viewer=true`'s, written once.
+pub use crate::service::include::viewer::{favorited_among, followed_among};
 
 /// How many users favorited each of `post_ids` (absent: none): one statement.
 pub async fn favorite_counts<C: ConnectionTrait>(
