@@ -496,7 +496,7 @@ def extra_fields(a, b):
         return None
 
 
-def save_bodies(backend, servers, scs, token, res):
+def save_bodies(backend, servers, scs_of, token, res):
     """Each scenario's answer from every target, before any measurement (GETs first, on all
     targets, then the POSTs, so that every target sees the same newest posts)."""
     root = os.path.join(WORK, f"bodies-{backend}")
@@ -506,7 +506,7 @@ def save_bodies(backend, servers, scs, token, res):
     for method_pass in ("GET", "POST"):
         for tname, srv in servers.items():
             os.makedirs(os.path.join(root, tname), exist_ok=True)
-            for name, (method, path, _, needs) in scs.items():
+            for name, (method, path, _, needs) in scs_of[tname].items():
                 if method != method_pass:
                     continue
                 # A POST twice: an older schema's writer may succeed once only (a unique
@@ -645,8 +645,11 @@ def bench_backend(args, bins, backend, results):
             token_big = login(big.http)
             scs_big = scenarios(big.http)
         token = login(servers["current"].http)
-        scs = scenarios(servers["current"].http)
-        bodies = save_bodies(backend, servers, scs, token, res)
+        # Each target pages to its own deep cursor: cursors are bound to the list and to
+        # their format, so another build's cursor may be refused (SPEC §5 "Cursors").
+        scs_of = {tname: scenarios(srv.http) for tname, srv in servers.items()}
+        scs = scs_of["current"]
+        bodies = save_bodies(backend, servers, scs_of, token, res)
         cleaner.clean()
         if args.http_floor:
             floor = subprocess.Popen([f"{bins['tools']}/floor_http",
@@ -667,7 +670,8 @@ def bench_backend(args, bins, backend, results):
                         if name in res["unsupported"].get(tname, {}):
                             continue
                         srv = servers[tname]
-                        r = srv.measure(lambda: wrk_scenario(srv.http.base, name, sc, conns,
+                        r = srv.measure(lambda: wrk_scenario(srv.http.base, name,
+                                                             scs_of[tname][name], conns,
                                                              args.duration, token))
                         res["runs"].setdefault(tname, {}).setdefault(key, []).append(r)
                     if floor:
