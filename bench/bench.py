@@ -647,7 +647,8 @@ def bench_backend(args, bins, backend, results):
         token = login(servers["current"].http)
         # Each target pages to its own deep cursor: cursors are bound to the list and to
         # their format, so another build's cursor may be refused (SPEC §5 "Cursors").
-        scs_of = {tname: scenarios(srv.http) for tname, srv in servers.items()}
+        scs_of = {tname: {n: sc for n, sc in scenarios(srv.http).items() if n in names}
+                  for tname, srv in servers.items()}
         scs = scs_of["current"]
         bodies = save_bodies(backend, servers, scs_of, token, res)
         cleaner.clean()
