@@ -25,15 +25,7 @@ pub async fn call(
     if let Some(body) = body {
         req = req.json(&body);
     }
-    let res = req.send().await.expect("the server answers");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.bytes().await.unwrap_or_default();
-    Res {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Res::read(req.send().await.expect("the server answers")).await
 }
 
 pub async fn get(app: &TestApp, path: &str, token: Option<&str>) -> Res {

@@ -297,6 +297,7 @@ db_test!(
             .get("/api/v1/users?include=posts&include_limit=1", None)
             .await;
         page.assert_status(200);
+        let mut checked = 0;
         for user in page.body["items"].as_array().expect("items") {
             let id = user["id"].as_i64().expect("id");
             let Some(cursor) = user["posts_next_cursor"].as_str() else {
@@ -311,6 +312,8 @@ db_test!(
                 &[format!("/api/v1/users/{other}/posts")],
             )
             .await;
+            checked += 1;
         }
+        assert_eq!(checked, 2, "alice's and bob's embedded posts were both cut");
     }
 );

@@ -12,16 +12,7 @@ async fn get_with_headers(app: &TestApp, path: &str, extra: &[(String, String)])
     for (name, value) in extra {
         req = req.header(name, value);
     }
-    let res = req.send().await.expect("the server answers");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = serde_json::from_slice(&res.bytes().await.unwrap_or_default())
-        .unwrap_or(serde_json::Value::Null);
-    Res {
-        status,
-        headers,
-        body,
-    }
+    Res::read(req.send().await.expect("the server answers")).await
 }
 
 db_test!(every_unmatched_path_is_a_problem_404, |app| {

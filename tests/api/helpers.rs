@@ -125,6 +125,19 @@ pub struct Res {
 }
 
 impl Res {
+    /// Reads a response whole: its status, headers, and body as JSON (`null` when the
+    /// body is not JSON).
+    pub async fn read(res: reqwest::Response) -> Res {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.unwrap_or_default();
+        Res {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -266,16 +279,7 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let res = req.send().await.expect("the server answers");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.unwrap_or_default();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Res {
-            status,
-            headers,
-            body,
-        }
+        Res::read(req.send().await.expect("the server answers")).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
@@ -310,15 +314,7 @@ impl TestApp {
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        let res = req.send().await.expect("the server answers");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.unwrap_or_default();
-        Res {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        Res::read(req.send().await.expect("the server answers")).await
     }
 
     /// A second connection to the test's database, for arranging and inspecting rows

@@ -110,15 +110,7 @@ async fn send(
     if let Some(body) = body {
         req = req.header("content-type", "application/json").body(body);
     }
-    let res = req.send().await.expect("the server answers");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.bytes().await.unwrap_or_default();
-    Res {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Res::read(req.send().await.expect("the server answers")).await
 }
 
 /// The refusals that were not what they should be.

@@ -90,16 +90,18 @@ pub fn attach(
         }
     }
     let order = rel.link.order();
-    for item in items.iter_mut() {
-        let endpoint_of = |item: &Item| -> Option<ListScope> {
-            let (before, field, after) = rel.link.endpoint()?;
-            let fields = item.fields();
-            let parent = match fields.get(field)? {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            Some(ListScope::new(format!("{before}{parent}{after}")))
+    // The relation's own endpoint for one parent, which its cursor is bound to; only
+    // needed when the embedded list was cut.
+    let endpoint_of = |item: &Item| -> Option<ListScope> {
+        let (before, field, after) = rel.link.endpoint()?;
+        let fields = item.fields();
+        let parent = match fields.get(field)? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
         };
+        Some(ListScope::new(format!("{before}{parent}{after}")))
+    };
+    for item in items.iter_mut() {
         let found = item.out.int(rel.parent_key).and_then(|k| {
             let left = askers.get_mut(&k)?;
             *left -= 1;
