@@ -198,11 +198,11 @@ class Server:
     """A server under test on one database: `relata serve` as shipped (default log level,
     to a file; no strict budget; default pool size), or the node-fast peer."""
 
-    def __init__(self, name, cmd, backend, size, port, env_extra=None):
+    def __init__(self, name, cmd, backend, size, port, env_extra=None, url=None):
         self.name, self.port = name, port
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("RELATA_") and k not in ("RUST_LOG", "DATABASE_URL")}
-        env.update(DATABASE_URL=db_url(backend, size), RELATA_BIND=f"127.0.0.1:{port}",
+        env.update(DATABASE_URL=url or db_url(backend, size), RELATA_BIND=f"127.0.0.1:{port}",
                    RELATA_ACCESS_TTL_SECS="7200", RELATA_JWT_SECRET=JWT_SECRET,
                    **(env_extra or {}))
         self.logfile = open(f"{WORK}/serve-{backend}-{name}.log", "w")

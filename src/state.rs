@@ -12,9 +12,14 @@ use crate::metrics::Metrics;
 use crate::service::read::Reader;
 use crate::service::read::direct::DirectPool;
 
-/// Shared, cheaply cloned application state.
+/// Shared application state; a clone (axum makes several per request) is one reference
+/// count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct State {
     pub db: DatabaseConnection,
     /// The same connection, for services that write in a transaction.
     pub writer: Writer,
@@ -25,19 +30,36 @@ pub struct AppState {
     direct: Option<Arc<DirectPool>>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(db: DatabaseConnection, jwt: JwtKeys, settings: Settings) -> Self {
         let direct = crate::db::sqlite_file(&db).map(|path| Arc::new(DirectPool::new(&path)));
-        AppState {
+        AppState(Arc::new(State {
             writer: Writer::new(db.clone()),
             db,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             direct,
-        }
+        }))
     }
 
+    /// The same state reading through SeaORM on SQLite too (the tests compare the two).
+    pub fn without_direct_reads(&self) -> Self {
+        AppState(Arc::new(State {
+            direct: None,
+            ..State::clone(&self.0)
+        }))
+    }
+}
+
+impl State {
     /// Where this request's reads go: a direct SQLite read transaction, or SeaORM's pool.
     /// Take it for a read and drop it before writing (it holds a read snapshot).
     pub fn reader(&self) -> Result<Reader<'_>, DbErr> {
@@ -45,11 +67,5 @@ impl AppState {
             Some(pool) => pool.session().map(Reader::Direct),
             None => Ok(Reader::Orm(&self.db)),
         }
-    }
-
-    /// The same state reading through SeaORM on SQLite too (the tests compare the two).
-    pub fn without_direct_reads(mut self) -> Self {
-        self.direct = None;
-        self
     }
 }

@@ -127,12 +127,9 @@ db_test!(
     every_read_answers_the_same_bytes_through_either_executor,
     |app| {
         let hub = arrange(&app).await;
-        let orm = relata::Application::with_state(
-            app.state.clone().without_direct_reads(),
-            "127.0.0.1:0",
-        )
-        .await
-        .expect("a second server on the same database");
+        let orm = relata::Application::with_state(app.state.without_direct_reads(), "127.0.0.1:0")
+            .await
+            .expect("a second server on the same database");
         let orm_base = format!("http://{}", orm.address());
         let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(orm.run_until(

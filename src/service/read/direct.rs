@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, Value as LiteValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder, Value};
@@ -56,6 +57,13 @@ impl DirectPool {
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456;",
         )
         .map_err(lite_err)?;
+        // The query planner stability guarantee: plans do not depend on bound values.
+        // Without it SQLite marks a statement whose plan looked at a parameter (every
+        // `LIMIT ?`) as expired on each new binding, and re-parses and re-plans it on the
+        // next step: a cached statement was prepared again on every request, 12% of the
+        // CPU of S4 (bench/README.md, "Designs tried").
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(lite_err)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
