@@ -33,7 +33,7 @@ impl Resource {
 }
 
 /// How one relation's children are fetched, for many parents at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Link {
     /// `users WHERE id IN (…)`.
     UserById,

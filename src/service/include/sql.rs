@@ -3,8 +3,10 @@
 //! (…)`, `ROW_NUMBER() OVER (PARTITION BY key …)` capping to-many relations per parent),
 //! one grouped `COUNT(*)` per counted relation; and the row types they return.
 
+use std::sync::LazyLock;
+
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement,
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, Value,
     WindowStatement,
 };
 use sea_orm::{DbBackend, DbErr, EntityTrait, QueryTrait};
@@ -14,7 +16,7 @@ use crate::service::favorites::{self, PostFavoriteRow, UserFavoriteRow};
 use crate::service::follows::{self, FollowRow};
 use crate::service::include::relations::{Link, Relation};
 use crate::service::page::SortOrder;
-use crate::service::read::{Decoder, FromRow, Row};
+use crate::service::read::{Built, Decoder, FromRow, Row, ShapeCache};
 
 /// `table.column IN (…)` for any number of keys in one statement: a plain list for the
 /// usual page, and past that a single JSON-array parameter unpacked by the database, so
@@ -56,6 +58,48 @@ fn top_n_per_key(
         .and_where(Expr::col(Alias::new("rn")).lte(n as i64))
         .order_by(Alias::new("rn"), Order::Asc)
         .to_owned()
+}
+
+/// Key lists up to this long have their statements' text kept per length (a page and
+/// its first level of includes never pass it: `limit` and `include_limit` are at most
+/// 100); longer ones are built each time, so the texts kept stay under about 2 MB.
+const KEPT_KEY_LISTS: usize = 128;
+
+/// Texts of [`children`] by link and number of keys.
+static CHILDREN: LazyLock<ShapeCache<(Link, usize)>> = LazyLock::new(ShapeCache::default);
+/// Texts of [`counts`] by link and number of keys.
+static COUNTS: LazyLock<ShapeCache<(Link, usize)>> = LazyLock::new(ShapeCache::default);
+
+/// The values of a statement on `keys` whose only other value is `then` (the cap).
+fn key_values(keys: &[i64], then: Option<i64>) -> Vec<Value> {
+    keys.iter()
+        .chain(then.as_ref())
+        .map(|&k| Value::BigInt(Some(k)))
+        .collect()
+}
+
+/// [`children`], built, its text reused from earlier requests with as many keys.
+pub fn children_built(link: Link, keys: &[i64], cap: u64, backend: DbBackend) -> Built {
+    let build = || children(link, keys, cap, backend);
+    if keys.len() > KEPT_KEY_LISTS {
+        return Built::now(backend, &build());
+    }
+    let cap = link.order().map(|_| cap as i64);
+    CHILDREN.get(backend, (link, keys.len()), key_values(keys, cap), build)
+}
+
+/// [`counts`], built, its text reused from earlier requests with as many keys.
+pub fn counts_built(rel: &Relation, keys: &[i64], backend: DbBackend) -> Built {
+    let build = || counts(rel, keys, backend);
+    if keys.len() > KEPT_KEY_LISTS {
+        return Built::now(backend, &build());
+    }
+    COUNTS.get(
+        backend,
+        (rel.link, keys.len()),
+        key_values(keys, None),
+        build,
+    )
 }
 
 /// The children of `link` for all of `keys`, at most `cap` per key for a to-many link,

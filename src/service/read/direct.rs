@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, Value as LiteValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
-use sea_orm::sea_query::{SelectStatement, SqliteQueryBuilder, Value};
+use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, DbErr, Statement, Values};
 
+use super::Built;
 use super::row::Decoder;
 
 /// Idle read connections kept open; more may be open while many reads run at once.
@@ -166,18 +167,17 @@ impl ToSql for Bound<'_> {
 }
 
 impl Session {
-    /// Runs `stmt` and decodes every row; reports the statement to db.rs like SeaORM's
+    /// Runs `built` and decodes every row; reports the statement to db.rs like SeaORM's
     /// metric callback does.
-    pub fn all_by<D: Decoder>(
-        &self,
-        stmt: &SelectStatement,
-        decoder: &D,
-    ) -> Result<Vec<D::Out>, DbErr> {
-        let (sql, values) = stmt.build(SqliteQueryBuilder);
+    pub fn all<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
         let started = Instant::now();
-        let result = self.run(&sql, &values, decoder);
+        let result = self.run(&built.sql, &built.values, decoder);
         crate::db::record_statement(started.elapsed(), result.is_err(), || {
-            Statement::from_sql_and_values(DbBackend::Sqlite, sql.clone(), values.clone())
+            Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                built.sql.to_string(),
+                built.values.clone(),
+            )
         });
         result
     }

@@ -15,11 +15,13 @@
 pub mod direct;
 mod models;
 pub mod row;
+pub mod shape;
 
 use sea_orm::sea_query::SelectStatement;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 pub use row::{Column, Decoder, Fields, FromRow, Row};
+pub use shape::{Built, ShapeCache};
 
 /// Where a request's reads go.
 pub enum Reader<'a, C: ConnectionTrait = DatabaseConnection> {
@@ -44,14 +46,29 @@ impl<C: ConnectionTrait> Reader<'_, C> {
         stmt: &SelectStatement,
         decoder: &D,
     ) -> Result<Vec<D::Out>, DbErr> {
+        self.all_built(&Built::now(self.backend(), stmt), decoder)
+            .await
+    }
+
+    /// Every row of a statement built before (see [`ShapeCache`]), each decoded by
+    /// `decoder`.
+    pub async fn all_built<D: Decoder>(
+        &self,
+        built: &Built,
+        decoder: &D,
+    ) -> Result<Vec<D::Out>, DbErr> {
         match self {
             Reader::Orm(db) => db
-                .query_all(stmt)
+                .query_all_raw(Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    built.sql.to_string(),
+                    built.values.clone(),
+                ))
                 .await?
                 .iter()
                 .map(|row| decoder.decode(row))
                 .collect(),
-            Reader::Direct(session) => session.all_by(stmt, decoder),
+            Reader::Direct(session) => session.all(built, decoder),
         }
     }
 
@@ -72,7 +89,7 @@ impl<C: ConnectionTrait> Reader<'_, C> {
 }
 
 /// A row whose columns are not read.
-struct Nothing;
+pub struct Nothing;
 
 impl FromRow for Nothing {
     fn from_row<R: Row>(_: &R) -> Result<Self, DbErr> {
