@@ -18,7 +18,7 @@ use std::time::Duration;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, Value};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -31,7 +31,8 @@ use crate::domain::password::Password;
 use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
 use crate::error::{AppError, Result};
 use crate::jwt::{Audience, JwtKeys, decode_token, issue_access_token, random_hex};
-use crate::service::read::Reader;
+use crate::service::read::row::ByType;
+use crate::service::read::{Built, Reader, ShapeCache};
 use crate::time;
 
 /// Who is calling, as established by a valid token.
@@ -82,6 +83,42 @@ fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// The text of [`caller_built`]'s statement, built once.
+static CALLER: LazyLock<ShapeCache<()>> = LazyLock::new(ShapeCache::default);
+
+/// The statement of [`authenticate_for`]: the caller's row, whether they hold the admin
+/// and moderator roles, and whether token `jti` is revoked.
+fn caller_built(backend: DbBackend, user_id: i64, jti: &str) -> Built {
+    let values = vec![
+        Value::Int(Some(1)),
+        Value::String(Some(role::ADMIN.to_string())),
+        Value::Int(Some(1)),
+        Value::String(Some(role::MODERATOR.to_string())),
+        Value::Int(Some(1)),
+        Value::String(Some(jti.to_string())),
+        Value::BigInt(Some(user_id)),
+    ];
+    CALLER.get(backend, (), values, || {
+        let revoked = Query::select()
+            .expr(Expr::val(1))
+            .from(revoked_token::Entity)
+            .and_where(Expr::col((revoked_token::Entity, revoked_token::Column::Jti)).eq(jti))
+            .to_owned();
+        Query::select()
+            .columns([
+                (user::Entity, user::Column::Id),
+                (user::Entity, user::Column::Username),
+                (user::Entity, user::Column::IsActive),
+            ])
+            .expr_as(Expr::exists(has_role(role::ADMIN)), "is_admin")
+            .expr_as(Expr::exists(has_role(role::MODERATOR)), "is_moderator")
+            .expr_as(Expr::exists(revoked), "revoked")
+            .from(user::Entity)
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
+            .to_owned()
+    })
+}
+
 /// Turns a bearer token into the caller, in one statement; 401 when the token is bad,
 /// expired or revoked, or its user is gone or deactivated.
 pub async fn authenticate<C: ConnectionTrait>(
@@ -104,26 +141,12 @@ pub async fn authenticate_for<C: ConnectionTrait>(
         .sub
         .parse()
         .map_err(|_| AppError::unauthorized("invalid_token", "The access token is not valid."))?;
-    let revoked = Query::select()
-        .expr(Expr::val(1))
-        .from(revoked_token::Entity)
-        .and_where(
-            Expr::col((revoked_token::Entity, revoked_token::Column::Jti)).eq(claims.jti.as_str()),
-        )
-        .to_owned();
-    let stmt = Query::select()
-        .columns([
-            (user::Entity, user::Column::Id),
-            (user::Entity, user::Column::Username),
-            (user::Entity, user::Column::IsActive),
-        ])
-        .expr_as(Expr::exists(has_role(role::ADMIN)), "is_admin")
-        .expr_as(Expr::exists(has_role(role::MODERATOR)), "is_moderator")
-        .expr_as(Expr::exists(revoked), "revoked")
-        .from(user::Entity)
-        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
-        .to_owned();
-    let row: Option<CallerRow> = db.first(&stmt).await?;
+    let built = caller_built(db.backend(), user_id, &claims.jti);
+    let row: Option<CallerRow> = db
+        .all_built(&built, &ByType::<CallerRow>::default())
+        .await?
+        .into_iter()
+        .next();
     match row {
         Some(r) if r.is_active && !r.revoked => Ok(Viewer {
             id: r.id,
@@ -581,6 +604,19 @@ pub async fn logout(db: &Writer, viewer: &Viewer) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_caller_statement_is_built_once() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            caller_built(backend, 7, "a");
+            let again = caller_built(backend, 8, "b");
+            assert!(
+                CALLER.holds(backend, ()),
+                "{backend:?}: its values disagree"
+            );
+            assert_eq!(again.values.0.last(), Some(&Value::BigInt(Some(8))));
+        }
+    }
+
     use super::*;
 
     /// Stored hashes outlive the crate that made them: this one was made by argon2 0.5

@@ -2,11 +2,51 @@
 //! relationship endpoint (`/users/{id}/posts` answers 404 for an absent user before it
 //! reads a page): one statement, and a 404 naming what was missing.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ConnectionTrait, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
+use std::any::TypeId;
+use std::sync::LazyLock;
+
+use sea_orm::sea_query::{Expr, Value};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
 
 use crate::error::{AppError, Result};
-use crate::service::read::{FromRow, Reader};
+use crate::service::read::row::ByType;
+use crate::service::read::{Built, FromRow, Nothing, Reader, ShapeCache};
+
+/// The two statements' texts per entity (`true`: the existence check).
+static LOOKUPS: LazyLock<ShapeCache<(TypeId, bool)>> = LazyLock::new(ShapeCache::default);
+
+/// Their values: the id, then `LIMIT 1`.
+fn id_values(id: i64) -> Vec<Value> {
+    vec![Value::BigInt(Some(id)), Value::BigUnsigned(Some(1))]
+}
+
+/// The statement of [`find`].
+pub fn find_built<E>(backend: DbBackend, id: i64) -> Built
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    LOOKUPS.get(backend, (TypeId::of::<E>(), false), id_values(id), || {
+        E::find_by_id(id).limit(1).into_query()
+    })
+}
+
+/// The statement of [`require`].
+pub fn require_built<E>(backend: DbBackend, id: i64) -> Built
+where
+    E: EntityTrait,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    // `SELECT 1` binds its 1 first.
+    let values = [vec![Value::Int(Some(1))], id_values(id)].concat();
+    LOOKUPS.get(backend, (TypeId::of::<E>(), true), values, || {
+        E::find_by_id(id)
+            .select_only()
+            .expr(Expr::val(1))
+            .limit(1)
+            .into_query()
+    })
+}
 
 /// The row of `E` with primary key `id`, or 404 "`what` not found.".
 pub async fn find<E, C>(db: &Reader<'_, C>, id: i64, what: &str) -> Result<E::Model>
@@ -16,9 +56,11 @@ where
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
     C: ConnectionTrait,
 {
-    let stmt = E::find_by_id(id).limit(1).into_query();
-    db.first(&stmt)
+    let built = find_built::<E>(db.backend(), id);
+    db.all_built(&built, &ByType::<E::Model>::default())
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| AppError::not_found(what))
 }
 
@@ -29,14 +71,42 @@ where
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
     C: ConnectionTrait,
 {
-    let stmt = E::find_by_id(id)
-        .select_only()
-        .expr(Expr::val(1))
-        .limit(1)
-        .into_query();
-    if db.exists(&stmt).await? {
+    let built = require_built::<E>(db.backend(), id);
+    if !db
+        .all_built(&built, &ByType::<Nothing>::default())
+        .await?
+        .is_empty()
+    {
         Ok(())
     } else {
         Err(AppError::not_found(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{post, user};
+
+    #[test]
+    fn lookups_keep_one_text_per_entity_and_statement() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+            for id in [3, 4] {
+                assert_eq!(
+                    find_built::<post::Entity>(backend, id).values.0,
+                    id_values(id)
+                );
+                require_built::<post::Entity>(backend, id);
+                find_built::<user::Entity>(backend, id);
+            }
+            // Kept at the first build, where the values agreed with sea-query's.
+            for key in [
+                (TypeId::of::<post::Entity>(), false),
+                (TypeId::of::<post::Entity>(), true),
+                (TypeId::of::<user::Entity>(), false),
+            ] {
+                assert!(LOOKUPS.holds(backend, key), "{backend:?} {key:?}");
+            }
+        }
     }
 }
