@@ -63,14 +63,17 @@ def main():
               f"load at the end {bench.loadavg()}\n")
         print("| scenario | " + " | ".join(f"{n} req/s" for n in names) + " | "
               + " | ".join(f"{n} ÷ {names[0]}" for n in names[1:]) + " | "
-              + " | ".join(f"{n} CPU µs/req" for n in names) + " |")
-        print("|---" * (1 + 2 * len(names) + len(names) - 1) + "|")
+              + " | ".join(f"{n} CPU µs/req" for n in names) + " | "
+              + " | ".join(f"{n} peak RSS MB" for n in names) + " |")
+        print("|---" * (1 + 3 * len(names) + len(names) - 1) + "|")
         for sc in args.scenarios.split(","):
             rps = [statistics.median(r["rps"] for r in res[(sc, n)]) for n in names]
             cpu = [statistics.median(r["cpu_us_per_req"] for r in res[(sc, n)]) for n in names]
             print(f"| {sc} | " + " | ".join(f"{m:.0f}" for m in rps) + " | "
                   + " | ".join(f"{m / rps[0]:.2f}" for m in rps[1:]) + " | "
-                  + " | ".join(f"{c:.0f}" for c in cpu) + " |")
+                  + " | ".join(f"{c:.0f}" for c in cpu) + " | "
+                  + " | ".join(f"{max(r['peak_kb'] for r in res[(sc, n)]) / 1024:.0f}"
+                               for n in names) + " |")
     finally:
         for srv in servers:
             srv.stop()
