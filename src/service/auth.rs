@@ -31,7 +31,6 @@ use crate::domain::password::Password;
 use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
 use crate::error::{AppError, Result};
 use crate::jwt::{Audience, JwtKeys, decode_token, issue_access_token, random_hex};
-use crate::service::read::row::ByType;
 use crate::service::read::{Built, Reader, ShapeCache};
 use crate::time;
 
@@ -141,12 +140,9 @@ pub async fn authenticate_for<C: ConnectionTrait>(
         .sub
         .parse()
         .map_err(|_| AppError::unauthorized("invalid_token", "The access token is not valid."))?;
-    let built = caller_built(db.backend(), user_id, &claims.jti);
     let row: Option<CallerRow> = db
-        .all_built(&built, &ByType::<CallerRow>::default())
-        .await?
-        .into_iter()
-        .next();
+        .first(caller_built(db.backend(), user_id, &claims.jti))
+        .await?;
     match row {
         Some(r) if r.is_active && !r.revoked => Ok(Viewer {
             id: r.id,
@@ -604,6 +600,8 @@ pub async fn logout(db: &Writer, viewer: &Viewer) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_caller_statement_is_built_once() {
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
@@ -616,8 +614,6 @@ mod tests {
             assert_eq!(again.values.0.last(), Some(&Value::BigInt(Some(8))));
         }
     }
-
-    use super::*;
 
     /// Stored hashes outlive the crate that made them: this one was made by argon2 0.5
     /// (`relata seed`'s demo password) before the move to argon2 0.6.

@@ -9,8 +9,7 @@ use sea_orm::sea_query::{Expr, Value};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
 
 use crate::error::{AppError, Result};
-use crate::service::read::row::ByType;
-use crate::service::read::{Built, FromRow, Nothing, Reader, ShapeCache};
+use crate::service::read::{Built, FromRow, Reader, ShapeCache};
 
 /// The two statements' texts per entity (`true`: the existence check).
 static LOOKUPS: LazyLock<ShapeCache<(TypeId, bool)>> = LazyLock::new(ShapeCache::default);
@@ -56,11 +55,8 @@ where
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
     C: ConnectionTrait,
 {
-    let built = find_built::<E>(db.backend(), id);
-    db.all_built(&built, &ByType::<E::Model>::default())
+    db.first(find_built::<E>(db.backend(), id))
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| AppError::not_found(what))
 }
 
@@ -71,12 +67,7 @@ where
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
     C: ConnectionTrait,
 {
-    let built = require_built::<E>(db.backend(), id);
-    if !db
-        .all_built(&built, &ByType::<Nothing>::default())
-        .await?
-        .is_empty()
-    {
+    if db.exists(require_built::<E>(db.backend(), id)).await? {
         Ok(())
     } else {
         Err(AppError::not_found(what))

@@ -33,7 +33,6 @@ use crate::error::Result;
 use crate::service::auth::Viewer;
 use crate::service::item::Item;
 use crate::service::read::Reader;
-use crate::service::read::row::ByType;
 
 pub use paths::{IncludeRequest, Node};
 pub use relations::{Relation, Resource, countable, valid_paths};
@@ -87,8 +86,8 @@ impl Expand {
         let counts = join_all(self.counts.iter().map(|rel| {
             let keys = assemble::distinct_keys(items, rel.parent_key);
             async move {
-                let built = sql::counts_built(rel, &keys, db.backend());
-                db.all_built(&built, &ByType::<(i64, i64)>::default()).await
+                db.all::<(i64, i64)>(sql::counts_built(rel, &keys, db.backend()))
+                    .await
             }
         }));
         let children = load_level(db, viewer, &self.nodes, self.per_parent, items);
@@ -158,7 +157,7 @@ async fn load_node<C: ConnectionTrait>(
     let link = node.relation.link;
     // One more than shown tells whether the embedded list was cut.
     let built = sql::children_built(link, &keys, per_parent + 1, db.backend());
-    let rows = db.all_built(&built, &link).await?;
+    let rows = db.all_by(built, &link).await?;
     let (keys, mut items): (Vec<i64>, Vec<Item>) = rows
         .into_iter()
         .map(|row| assemble::child(link, row, viewer))

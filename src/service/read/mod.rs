@@ -6,8 +6,8 @@
 //! - on SQLite, [`direct`]: SQLite's C library on the request's own task, one read
 //!   transaction per request, no thread hand-off;
 //! - on PostgreSQL (and on SQLite when direct reads are off), SeaORM's pool. Statements
-//!   that do not depend on each other may run concurrently ([`Reader::all_of`] callers
-//!   use `futures::join`), on the same task, so the request's counter still sees them.
+//!   that do not depend on each other may run concurrently (callers use
+//!   `futures::join`), on the same task, so the request's counter still sees them.
 //!
 //! Both report each statement through `db::record_statement`, which feeds
 //! `X-Query-Count`, `Server-Timing` and the query budget (SPEC §3).
@@ -43,53 +43,61 @@ impl<C: ConnectionTrait> Reader<'_, C> {
     /// Every row of `stmt`, each decoded by `decoder`.
     pub async fn all_by<D: Decoder>(
         &self,
-        stmt: &SelectStatement,
+        stmt: impl IntoBuilt,
         decoder: &D,
     ) -> Result<Vec<D::Out>, DbErr> {
-        self.all_built(&Built::now(self.backend(), stmt), decoder)
-            .await
-    }
-
-    /// Every row of a statement built before (see [`ShapeCache`]), each decoded by
-    /// `decoder`.
-    pub async fn all_built<D: Decoder>(
-        &self,
-        built: &Built,
-        decoder: &D,
-    ) -> Result<Vec<D::Out>, DbErr> {
+        let built = stmt.into_built(self.backend());
         match self {
             Reader::Orm(db) => db
                 .query_all_raw(Statement::from_sql_and_values(
                     db.get_database_backend(),
                     built.sql.to_string(),
-                    built.values.clone(),
+                    built.values,
                 ))
                 .await?
                 .iter()
                 .map(|row| decoder.decode(row))
                 .collect(),
-            Reader::Direct(session) => session.all(built, decoder),
+            Reader::Direct(session) => session.all(&built, decoder),
         }
     }
 
     /// Every row of `stmt`.
-    pub async fn all<T: FromRow>(&self, stmt: &SelectStatement) -> Result<Vec<T>, DbErr> {
+    pub async fn all<T: FromRow>(&self, stmt: impl IntoBuilt) -> Result<Vec<T>, DbErr> {
         self.all_by(stmt, &row::ByType::<T>::default()).await
     }
 
     /// The first row of `stmt`, if any.
-    pub async fn first<T: FromRow>(&self, stmt: &SelectStatement) -> Result<Option<T>, DbErr> {
+    pub async fn first<T: FromRow>(&self, stmt: impl IntoBuilt) -> Result<Option<T>, DbErr> {
         Ok(self.all(stmt).await?.into_iter().next())
     }
 
     /// Whether `stmt` returns a row (its columns are not read).
-    pub async fn exists(&self, stmt: &SelectStatement) -> Result<bool, DbErr> {
+    pub async fn exists(&self, stmt: impl IntoBuilt) -> Result<bool, DbErr> {
         Ok(!self.all::<Nothing>(stmt).await?.is_empty())
     }
 }
 
+/// What a [`Reader`] runs: a sea-query statement, built for the reader's backend when it
+/// runs, or a statement [`Built`] before (by a [`ShapeCache`]).
+pub trait IntoBuilt {
+    fn into_built(self, backend: DbBackend) -> Built;
+}
+
+impl IntoBuilt for &SelectStatement {
+    fn into_built(self, backend: DbBackend) -> Built {
+        Built::now(backend, self)
+    }
+}
+
+impl IntoBuilt for Built {
+    fn into_built(self, _: DbBackend) -> Built {
+        self
+    }
+}
+
 /// A row whose columns are not read.
-pub struct Nothing;
+struct Nothing;
 
 impl FromRow for Nothing {
     fn from_row<R: Row>(_: &R) -> Result<Self, DbErr> {
