@@ -2,7 +2,7 @@
 //!
 //! The include loader's statements differ from one request to the next only in their
 //! values and in how many keys their `IN (…)` list holds. Building each one again with
-//! sea-query (the statement tree, then its text) was about 14% of S4's CPU on SQLite
+//! sea-query (the statement tree, then its text) was about 13% of S4's CPU on SQLite
 //! (bench/README.md, "Designs tried"). A [`ShapeCache`] keeps the text sea-query built
 //! for a shape, and a request supplies only the values.
 //!
