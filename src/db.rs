@@ -176,6 +176,11 @@ pub fn sqlite_file(db: &DatabaseConnection) -> Option<std::path::PathBuf> {
     Some(path.to_path_buf())
 }
 
+/// True for PostgreSQL.
+pub fn is_postgres(db: &DatabaseConnection) -> bool {
+    matches!(db.get_database_backend(), DbBackend::Postgres)
+}
+
 /// True for SQLite, whose writers take one database-wide lock.
 pub fn is_sqlite(db: &DatabaseConnection) -> bool {
     matches!(db.get_database_backend(), DbBackend::Sqlite)

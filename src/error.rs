@@ -230,7 +230,7 @@ fn sqlx_outage(err: &sea_orm::sqlx::Error) -> Option<Outage> {
 /// PostgreSQL SQLSTATEs of an outage: disk full (53100), other insufficient resources
 /// (class 53), connection exceptions (class 08), shutdown or start-up in progress (57P),
 /// a read-only transaction (25006: a standby, or `default_transaction_read_only`).
-fn postgres_outage(sqlstate: &str) -> Option<Outage> {
+pub(crate) fn postgres_outage(sqlstate: &str) -> Option<Outage> {
     match sqlstate {
         "53100" => Some(Outage::StorageFull),
         "25006" | "57P01" | "57P02" | "57P03" => Some(Outage::Unavailable),

@@ -1,5 +1,5 @@
-//! The state every handler receives: the database (and its write gate), the direct SQLite
-//! read pool, the token keys, the settings and the metrics.
+//! The state every handler receives: the database (and its write gate), the direct read
+//! pool (SQLite or PostgreSQL), the token keys, the settings and the metrics.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crate::jwt::JwtKeys;
 use crate::metrics::Metrics;
 use crate::service::read::Reader;
 use crate::service::read::direct::DirectPool;
+use crate::service::read::pg::PgReadPool;
 
 /// Shared application state; a clone (axum makes several per request) is one reference
 /// count.
@@ -26,8 +27,15 @@ pub struct State {
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
-    /// Read connections of the direct SQLite executor; `None` on PostgreSQL.
-    direct: Option<Arc<DirectPool>>,
+    /// Read connections of the direct executor, if this database has one.
+    direct: Option<DirectReads>,
+}
+
+/// The direct read executor of the database (`service::read`).
+#[derive(Clone)]
+enum DirectReads {
+    Sqlite(Arc<DirectPool>),
+    Postgres(Arc<PgReadPool>),
 }
 
 impl std::ops::Deref for AppState {
@@ -39,7 +47,14 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, jwt: JwtKeys, settings: Settings) -> Self {
-        let direct = crate::db::sqlite_file(&db).map(|path| Arc::new(DirectPool::new(&path)));
+        let direct = match crate::db::sqlite_file(&db) {
+            Some(path) => Some(DirectReads::Sqlite(Arc::new(DirectPool::new(&path)))),
+            None if crate::db::is_postgres(&db) => {
+                PgReadPool::for_url(&settings.database_url, settings.max_connections)
+                    .map(|pool| DirectReads::Postgres(Arc::new(pool)))
+            }
+            None => None,
+        };
         AppState(Arc::new(State {
             writer: Writer::new(db.clone()),
             db,
@@ -50,7 +65,7 @@ impl AppState {
         }))
     }
 
-    /// The same state reading through SeaORM on SQLite too (the tests compare the two).
+    /// The same state reading through SeaORM (the tests compare the executors).
     pub fn without_direct_reads(&self) -> Self {
         AppState(Arc::new(State {
             direct: None,
@@ -60,11 +75,13 @@ impl AppState {
 }
 
 impl State {
-    /// Where this request's reads go: a direct SQLite read transaction, or SeaORM's pool.
-    /// Take it for a read and drop it before writing (it holds a read snapshot).
+    /// Where this request's reads go: a direct SQLite read transaction, a direct
+    /// PostgreSQL connection, or SeaORM's pool. Take it for a read and drop it before
+    /// writing (on SQLite it holds a read snapshot, on PostgreSQL a connection).
     pub fn reader(&self) -> Result<Reader<'_>, DbErr> {
         match &self.direct {
-            Some(pool) => pool.session().map(Reader::Direct),
+            Some(DirectReads::Sqlite(pool)) => pool.session().map(Reader::Direct),
+            Some(DirectReads::Postgres(pool)) => Ok(Reader::Pg(pool.session())),
             None => Ok(Reader::Orm(&self.db)),
         }
     }

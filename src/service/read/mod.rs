@@ -5,15 +5,21 @@
 //!
 //! - on SQLite, [`direct`]: SQLite's C library on the request's own task, one read
 //!   transaction per request, no thread hand-off;
-//! - on PostgreSQL (and on SQLite when direct reads are off), SeaORM's pool. Statements
-//!   that do not depend on each other may run concurrently (callers use
-//!   `futures::join`), on the same task, so the request's counter still sees them.
+//! - on PostgreSQL, [`pg`]: tokio-postgres on one pooled connection per request, each
+//!   statement prepared once per connection;
+//! - when direct reads are off (a test compares the executors, or a PostgreSQL URL that
+//!   only sqlx can serve), SeaORM's pool.
+//!
+//! Statements that do not depend on each other may run concurrently (callers use
+//! `futures::join`), on the same task, so the request's counter still sees them; on
+//! PostgreSQL they are pipelined on the request's connection.
 //!
 //! Both report each statement through `db::record_statement`, which feeds
 //! `X-Query-Count`, `Server-Timing` and the query budget (SPEC §3).
 
 pub mod direct;
 mod models;
+pub mod pg;
 pub mod row;
 pub mod shape;
 
@@ -29,6 +35,8 @@ pub enum Reader<'a, C: ConnectionTrait = DatabaseConnection> {
     Orm(&'a C),
     /// A direct SQLite read transaction.
     Direct(direct::Session),
+    /// A direct PostgreSQL connection.
+    Pg(pg::Session),
 }
 
 impl<C: ConnectionTrait> Reader<'_, C> {
@@ -37,6 +45,7 @@ impl<C: ConnectionTrait> Reader<'_, C> {
         match self {
             Reader::Orm(db) => db.get_database_backend(),
             Reader::Direct(_) => DbBackend::Sqlite,
+            Reader::Pg(_) => DbBackend::Postgres,
         }
     }
 
@@ -59,6 +68,7 @@ impl<C: ConnectionTrait> Reader<'_, C> {
                 .map(|row| decoder.decode(row))
                 .collect(),
             Reader::Direct(session) => session.all(&built, decoder),
+            Reader::Pg(session) => session.all(&built, decoder).await,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Typed rows, decoded by position from either executor: a SeaORM `QueryResult` (any
-//! backend) or a rusqlite row (the direct SQLite executor).
+//! Typed rows, decoded by position from any executor: a SeaORM `QueryResult` (any
+//! backend), a rusqlite row (the direct SQLite executor) or a tokio-postgres row (the
+//! direct PostgreSQL executor).
 //!
 //! A row type lists its fields in the order its statement selects them ([`from_row!`]);
 //! for entity models that order is the entity's column order, which a unit test checks
@@ -9,10 +10,15 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use sea_orm::{DbErr, QueryResult, TryGetable};
 
+use super::pg;
+
 /// A value a row column decodes into, on both executors.
 pub trait Column: TryGetable + Sized {
     /// Decodes a value the SQLite C library returned, exactly as sqlx-sqlite would.
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr>;
+
+    /// Decodes column `index` of a tokio-postgres row, as sqlx-postgres would.
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr>;
 }
 
 fn type_error(expected: &str, got: ValueRef<'_>) -> DbErr {
@@ -26,6 +32,10 @@ impl Column for i64 {
             other => Err(type_error("an integer", other)),
         }
     }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::integer(row, index)
+    }
 }
 
 impl Column for i32 {
@@ -37,6 +47,11 @@ impl Column for i32 {
             other => Err(type_error("an integer", other)),
         }
     }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        let n = pg::integer(row, index)?;
+        i32::try_from(n).map_err(|_| DbErr::Type(format!("{n} does not fit an i32")))
+    }
 }
 
 impl Column for bool {
@@ -45,6 +60,10 @@ impl Column for bool {
             ValueRef::Integer(n) => Ok(n != 0),
             other => Err(type_error("a boolean", other)),
         }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::get(row, index)
     }
 }
 
@@ -56,6 +75,10 @@ impl Column for String {
                 .map_err(|e| DbErr::Type(format!("text is not UTF-8: {e}"))),
             other => Err(type_error("text", other)),
         }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::get(row, index)
     }
 }
 
@@ -70,6 +93,10 @@ impl Column for DateTime<Utc> {
         };
         parsed.ok_or_else(|| type_error("a timestamp", value))
     }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::get(row, index)
+    }
 }
 
 impl<T: Column> Column for Option<T> {
@@ -77,6 +104,14 @@ impl<T: Column> Column for Option<T> {
         match value {
             ValueRef::Null => Ok(None),
             other => T::from_sqlite(other).map(Some),
+        }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        if pg::is_null(row, index)? {
+            Ok(None)
+        } else {
+            T::from_pg(row, index).map(Some)
         }
     }
 }
@@ -148,6 +183,12 @@ impl Row for rusqlite::Row<'_> {
             .get_ref(index)
             .map_err(|e| DbErr::Type(format!("column {index}: {e}")))?;
         T::from_sqlite(value)
+    }
+}
+
+impl Row for tokio_postgres::Row {
+    fn get<T: Column>(&self, index: usize) -> Result<T, DbErr> {
+        T::from_pg(self, index)
     }
 }
 
