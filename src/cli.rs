@@ -98,16 +98,28 @@ pub enum MigrateAction {
 }
 
 /// Sets up logging: human-readable, or JSON with `RELATA_LOG=json`; level from `RUST_LOG`.
-pub fn init_logging(format: LogFormat) {
+pub fn init_logging(format: LogFormat) -> LogGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A request's line goes to a thread of its own, which writes what has queued up in
+    // one `write(2)`: under load the write on the request's thread was half the cost of
+    // its log line (bench/README.md, design 15). Lossless: a full queue makes the logging
+    // thread wait rather than drop lines.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("relata-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     // Colours only for a terminal: a log file or a collector gets plain text (and the
     // styling was a measurable part of each request's log line).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_ansi(terminal)
+        .with_writer(writer);
     if format == LogFormat::Json {
         builder
             .json()
@@ -117,6 +129,13 @@ pub fn init_logging(format: LogFormat) {
     } else {
         builder.init();
     }
+    LogGuard { _writer: guard }
+}
+
+/// Keeps the log writer's thread; dropping it writes out the lines still queued.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: tracing_appender::non_blocking::WorkerGuard,
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.

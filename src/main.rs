@@ -8,12 +8,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let cli = relata::cli::Cli::from_env_and_args();
-    relata::cli::init_logging(cli.settings.log);
-    match relata::cli::run(cli).await {
-        Ok(code) => std::process::exit(code),
+    let logs = relata::cli::init_logging(cli.settings.log);
+    let code = match relata::cli::run(cli).await {
+        Ok(code) => code,
         Err(err) => {
+            drop(logs);
             eprintln!("error: {err:#}");
             std::process::exit(1);
         }
-    }
+    };
+    // `exit` runs no destructors: the queued log lines are written out first.
+    drop(logs);
+    std::process::exit(code)
 }
