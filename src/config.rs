@@ -49,7 +49,7 @@ pub struct Settings {
     #[arg(long, global = true, env = "RELATA_STRICT_BUDGET",
           action = clap::ArgAction::SetTrue, value_parser = switch())]
     pub strict_budget: bool,
-    /// Largest number of pooled database connections.
+    /// Largest number of pooled database connections (on PostgreSQL, of each pool: writes, reads).
     #[arg(long = "db-max-connections", global = true, env = "RELATA_DB_MAX_CONNECTIONS",
           default_value = "10", value_name = "N",
           value_parser = count(10_000))]
