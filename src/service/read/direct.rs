@@ -16,7 +16,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::types::{ToSqlOutput, Value as LiteValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use sea_orm::sea_query::Value;
-use sea_orm::{DbBackend, DbErr, Statement, Values};
+use sea_orm::{DbBackend, DbErr, Values};
 
 use super::Built;
 use super::row::Decoder;
@@ -167,18 +167,11 @@ impl ToSql for Bound<'_> {
 }
 
 impl Session {
-    /// Runs `built` and decodes every row; reports the statement to db.rs like SeaORM's
-    /// metric callback does.
+    /// Runs `built`, decodes every row, and reports the statement.
     pub fn all<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
         let started = Instant::now();
         let result = self.run(&built.sql, &built.values, decoder);
-        crate::db::record_statement(started.elapsed(), result.is_err(), || {
-            Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                built.sql.to_string(),
-                built.values.clone(),
-            )
-        });
+        built.record(DbBackend::Sqlite, started.elapsed(), result.is_err());
         result
     }
 

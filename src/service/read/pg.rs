@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use sea_orm::sea_query::Value;
-use sea_orm::{DbBackend, DbErr, Statement as OrmStatement};
+use sea_orm::{DbBackend, DbErr};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
@@ -168,18 +168,11 @@ impl Drop for Session {
 }
 
 impl Session {
-    /// Runs `built` and decodes every row; reports the statement to db.rs like SeaORM's
-    /// metric callback does.
+    /// Runs `built`, decodes every row, and reports the statement.
     pub async fn all<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
         let started = Instant::now();
         let result = self.run(built, decoder).await;
-        crate::db::record_statement(started.elapsed(), result.is_err(), || {
-            OrmStatement::from_sql_and_values(
-                DbBackend::Postgres,
-                built.sql.to_string(),
-                built.values.clone(),
-            )
-        });
+        built.record(DbBackend::Postgres, started.elapsed(), result.is_err());
         result
     }
 

@@ -13,9 +13,10 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use sea_orm::sea_query::{SelectStatement, Value};
-use sea_orm::{DbBackend, Values};
+use sea_orm::{DbBackend, Statement, Values};
 
 /// A statement ready to send: its text for one backend and its values.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +33,14 @@ impl Built {
             sql: built.sql.into(),
             values: built.values.unwrap_or(Values(Vec::new())),
         }
+    }
+
+    /// Reports this statement, run by a direct executor on `backend`, to the request's
+    /// counter (`db::record_statement`), as SeaORM's metric callback does for its own.
+    pub fn record(&self, backend: DbBackend, elapsed: Duration, failed: bool) {
+        crate::db::record_statement(elapsed, failed, || {
+            Statement::from_sql_and_values(backend, self.sql.to_string(), self.values.clone())
+        });
     }
 }
 
