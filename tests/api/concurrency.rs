@@ -197,3 +197,32 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    forty_simultaneous_reads_on_one_pooled_connection_all_answer,
+    settings = |s| s.max_connections = 1,
+    |app| {
+        // On PostgreSQL a read holds one connection of the read pool for its request, and
+        // a token request checks out twice in turn (token check, then handler): with a
+        // pool of one, a request that held two at once would wait on itself forever.
+        let (author, token) = app.seed_user_with_role("reader", "admin").await;
+        let post = app.seed_post(author, "one post").await;
+        app.seed_comment(post, author).await;
+        let paths = [
+            "/api/v1/users?limit=5&include=profile,roles,posts&counts=posts".to_string(),
+            format!("/api/v1/posts/{post}?include=author.profile,comments.author"),
+            format!("/api/v1/users/{author}/posts?limit=5&counts=comments"),
+        ];
+        let requests = (0..40).map(|i| app.get(&paths[i % paths.len()], Some(&token)));
+        let answers =
+            tokio::time::timeout(std::time::Duration::from_secs(20), all_at_once(requests))
+                .await
+                .expect("every read answers within 20 s");
+        assert_eq!(
+            tally(&answers),
+            BTreeMap::from([(200, 40)]),
+            "{:#?}",
+            bodies(&answers)
+        );
+    }
+);
