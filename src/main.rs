@@ -9,15 +9,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() {
     let cli = relata::cli::Cli::from_env_and_args();
     let logs = relata::cli::init_logging(cli.settings.log);
-    let code = match relata::cli::run(cli).await {
-        Ok(code) => code,
-        Err(err) => {
-            drop(logs);
-            eprintln!("error: {err:#}");
-            std::process::exit(1);
-        }
-    };
+    let result = relata::cli::run(cli).await;
     // `exit` runs no destructors: the queued log lines are written out first.
     drop(logs);
+    let code = result.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        1
+    });
     std::process::exit(code)
 }

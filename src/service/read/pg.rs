@@ -37,7 +37,7 @@ const STATEMENT_CACHE: usize = 512;
 /// answers 503 for a database that cannot be reached or is shutting down, and 500 for
 /// what is a bug here.
 fn pg_err(err: tokio_postgres::Error) -> DbErr {
-    let message = format!("postgres: {err}");
+    let text = err.to_string();
     let outage = match err.as_db_error() {
         // (A full disk, 53100, is 507 through SeaORM; on a read it is a sort's temporary
         // file, and 503 "try again" serves the client as well.)
@@ -55,10 +55,10 @@ fn pg_err(err: tokio_postgres::Error) -> DbErr {
                 "error connecting to server",
                 "timeout waiting for server",
             ];
-            let text = err.to_string();
             connection.iter().any(|prefix| text.starts_with(prefix))
         }
     };
+    let message = format!("postgres: {text}");
     if outage {
         DbErr::Conn(sea_orm::RuntimeErr::Internal(message))
     } else {

@@ -38,19 +38,21 @@ impl Column for i64 {
     }
 }
 
+/// An integer column read into an `i32`, refused when it does not fit.
+fn narrow(n: i64) -> Result<i32, DbErr> {
+    i32::try_from(n).map_err(|_| DbErr::Type(format!("{n} does not fit an i32")))
+}
+
 impl Column for i32 {
     fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
         match value {
-            ValueRef::Integer(n) => {
-                i32::try_from(n).map_err(|_| DbErr::Type(format!("{n} does not fit an i32")))
-            }
+            ValueRef::Integer(n) => narrow(n),
             other => Err(type_error("an integer", other)),
         }
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        let n = pg::integer(row, index)?;
-        i32::try_from(n).map_err(|_| DbErr::Type(format!("{n} does not fit an i32")))
+        narrow(pg::integer(row, index)?)
     }
 }
 
