@@ -323,7 +323,7 @@ async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::R
                 password,
                 display_name: None,
             };
-            let created = users::create_admin(&state.writer, account)
+            let created = users::create_admin(&state.writer, &state.passwords, account)
                 .await
                 .map_err(refused)?;
             println!("{}", created.id);

@@ -89,6 +89,40 @@ pub struct Settings {
           value_name = "SECS",
           default_value = "604800", value_parser = seconds())]
     pub conduit_token_ttl: Duration,
+    /// Time a request's body may stall (no byte arriving) before it is answered 408, in
+    /// seconds; at most half the request timeout is used.
+    #[arg(long = "body-timeout-secs", global = true, env = "RELATA_BODY_TIMEOUT_SECS",
+          value_name = "SECS",
+          default_value = "10", value_parser = seconds())]
+    pub body_timeout: Duration,
+    /// Most items (top-level and included objects) one response may hold; past it a GET is
+    /// 400 `response_too_large`.
+    #[arg(long = "max-response-items", global = true, env = "RELATA_MAX_RESPONSE_ITEMS",
+          default_value = "20000", value_name = "N",
+          value_parser = count(10_000_000).map(u64::from))]
+    pub max_response_items: u64,
+    /// Most HTTP connections one client address may hold at once; 0 = no cap.
+    #[arg(long = "max-connections-per-client", global = true,
+          env = "RELATA_MAX_CONNECTIONS_PER_CLIENT",
+          default_value = "256", value_name = "N",
+          value_parser = count_or_off(1_000_000).map(|n| n as usize))]
+    pub max_connections_per_client: usize,
+    /// Registrations one client address may make per minute (both faces); 0 = no limit.
+    #[arg(long = "registrations-per-minute", global = true,
+          env = "RELATA_REGISTRATIONS_PER_MINUTE",
+          default_value = "120", value_name = "N",
+          value_parser = count_or_off(1_000_000))]
+    pub registrations_per_minute: u32,
+    /// Login attempts one client address may make per minute (both faces); 0 = no limit.
+    #[arg(long = "logins-per-minute", global = true, env = "RELATA_LOGINS_PER_MINUTE",
+          default_value = "600", value_name = "N",
+          value_parser = count_or_off(1_000_000))]
+    pub logins_per_minute: u32,
+    /// Password hashes computed at once by this process; 0 = half the CPU cores (at least 1).
+    #[arg(long = "max-concurrent-hashes", global = true, env = "RELATA_MAX_CONCURRENT_HASHES",
+          default_value = "0", value_name = "N",
+          value_parser = count_or_off(1_024))]
+    pub max_concurrent_hashes: u32,
 }
 
 /// How log lines are written (`RELATA_LOG`).
@@ -115,6 +149,22 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Password hashes computed at once: the setting, or when it is 0 half the CPU cores
+    /// (at least one), so that a flood of logins leaves cores for every other request.
+    pub fn concurrent_hashes(&self) -> usize {
+        match self.max_concurrent_hashes {
+            0 => std::thread::available_parallelism().map_or(1, |n| (usize::from(n) / 2).max(1)),
+            n => n as usize,
+        }
+    }
+
+    /// How long a body may stall before it is answered 408: the body timeout, but at
+    /// most half the request timeout, so that a stalled body is always answered 408 and
+    /// never left to the request timeout's 503.
+    pub fn body_stall_timeout(&self) -> Duration {
+        self.body_timeout.min(self.request_timeout / 2)
+    }
+
     /// Settings for a test or tool that supplies its own database: the defaults, on a free
     /// port, with the statement budget enforced.
     pub fn for_database(database_url: impl Into<String>) -> Self {
@@ -260,6 +310,13 @@ fn count(max: u32) -> Accepts<u32> {
     })
 }
 
+/// A count where 0 has a meaning of its own (no limit, or "as many as cores").
+fn count_or_off(max: u32) -> Accepts<u32> {
+    Accepts::new(format!("a whole number from 0 to {max}"), move |s| {
+        s.parse().ok().filter(|n| *n <= max)
+    })
+}
+
 fn origins() -> Accepts<Vec<String>> {
     Accepts::new(
         "comma-separated origins, each http(s)://HOST[:PORT], e.g. https://app.example, or * for any",
@@ -328,6 +385,57 @@ mod tests {
         assert_eq!(s.sweep_interval, Duration::from_secs(300));
         assert!(s.conduit);
         assert_eq!(s.conduit_token_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(s.body_timeout, Duration::from_secs(10));
+        assert_eq!(s.max_response_items, 20_000);
+        assert_eq!(s.max_connections_per_client, 256);
+        assert_eq!(s.registrations_per_minute, 120);
+        assert_eq!(s.logins_per_minute, 600);
+        assert_eq!(s.max_concurrent_hashes, 0);
+        assert!(s.concurrent_hashes() >= 1);
+        assert_eq!(s.body_stall_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_limits_of_api_1_2_take_counts_and_0_turns_the_per_client_ones_off() {
+        let s = parse(&[
+            "--max-response-items=500",
+            "--max-connections-per-client=0",
+            "--registrations-per-minute=0",
+            "--logins-per-minute=10",
+            "--max-concurrent-hashes=3",
+            "--body-timeout-secs=2",
+        ])
+        .unwrap();
+        assert_eq!(s.max_response_items, 500);
+        assert_eq!(s.max_connections_per_client, 0);
+        assert_eq!(s.registrations_per_minute, 0);
+        assert_eq!(s.logins_per_minute, 10);
+        assert_eq!(s.concurrent_hashes(), 3);
+        assert_eq!(s.body_timeout, Duration::from_secs(2));
+        refused(
+            "max-response-items",
+            "0",
+            "RELATA_MAX_RESPONSE_ITEMS",
+            "from 1 to",
+        );
+        refused(
+            "logins-per-minute",
+            "-1",
+            "RELATA_LOGINS_PER_MINUTE",
+            "from 0 to",
+        );
+        refused(
+            "max-connections-per-client",
+            "many",
+            "RELATA_MAX_CONNECTIONS_PER_CLIENT",
+            "from 0 to",
+        );
+    }
+
+    #[test]
+    fn a_stalled_body_is_given_up_on_before_the_request_times_out() {
+        let s = parse(&["--body-timeout-secs=30", "--request-timeout-secs=4"]).unwrap();
+        assert_eq!(s.body_stall_timeout(), Duration::from_secs(2));
     }
 
     #[test]

@@ -145,6 +145,12 @@ impl AppError {
         e
     }
 
+    /// The same error, saying `detail` instead.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
     /// 500 whose cause is logged and not shown.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(

@@ -39,6 +39,11 @@ pub struct Claims {
     /// tokens the Conduit face issues, which `/api/v1` refuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// The user's session epoch when the token was issued (SPEC §6): a password change
+    /// starts a new epoch, and tokens of an earlier one are refused. Tokens issued before
+    /// API 1.2 carry none, which reads as epoch 0, the epoch of a password never changed.
+    #[serde(default)]
+    pub epoch: i64,
 }
 
 /// The `aud` of the tokens the Conduit face (`/api`) issues.
@@ -70,20 +75,23 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
-/// Signs an access token for `user_id`; returns the token, its `jti` and its expiry.
+/// Signs an access token for `user_id` in session epoch `epoch`; returns the token, its
+/// `jti` and its expiry.
 pub fn issue_access_token(
     keys: &JwtKeys,
     user_id: i64,
+    epoch: i64,
     ttl_secs: u64,
 ) -> Result<(String, String, u64)> {
-    issue_token(keys, user_id, ttl_secs, None)
+    issue_token(keys, user_id, epoch, ttl_secs, None)
 }
 
-/// Signs a token for `user_id` with audience `aud` (none for `/api/v1` access tokens);
-/// returns the token, its `jti` and its expiry.
+/// Signs a token for `user_id` in session epoch `epoch` with audience `aud` (none for
+/// `/api/v1` access tokens); returns the token, its `jti` and its expiry.
 pub fn issue_token(
     keys: &JwtKeys,
     user_id: i64,
+    epoch: i64,
     ttl_secs: u64,
     aud: Option<&str>,
 ) -> Result<(String, String, u64)> {
@@ -96,6 +104,7 @@ pub fn issue_token(
         iat,
         jti: jti.clone(),
         aud: aud.map(str::to_string),
+        epoch,
     };
     let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
         .map_err(|e| AppError::internal(anyhow::anyhow!("signing a token: {e}")))?;
@@ -145,14 +154,26 @@ mod tests {
     #[test]
     fn each_face_takes_only_the_tokens_meant_for_it() {
         let keys = JwtKeys::new(b"a test secret, long enough for HS256");
-        let (api, _, _) = issue_access_token(&keys, 7, 60).unwrap();
-        let (conduit, _, _) = issue_token(&keys, 7, 60, Some(CONDUIT_AUDIENCE)).unwrap();
-        let (other, _, _) = issue_token(&keys, 7, 60, Some("elsewhere")).unwrap();
+        let (api, _, _) = issue_access_token(&keys, 7, 0, 60).unwrap();
+        let (conduit, _, _) = issue_token(&keys, 7, 0, 60, Some(CONDUIT_AUDIENCE)).unwrap();
+        let (other, _, _) = issue_token(&keys, 7, 0, 60, Some("elsewhere")).unwrap();
         assert_eq!(decode_token(&keys, &api, Audience::Api).unwrap().sub, "7");
         assert!(decode_token(&keys, &api, Audience::Conduit).is_ok());
         assert!(decode_token(&keys, &conduit, Audience::Conduit).is_ok());
         assert!(decode_access_token(&keys, &conduit).is_err());
         assert!(decode_token(&keys, &other, Audience::Conduit).is_err());
         assert!(decode_token(&keys, &other, Audience::Api).is_err());
+    }
+
+    #[test]
+    fn a_token_carries_its_epoch_and_one_without_reads_as_epoch_0() {
+        let keys = JwtKeys::new(b"a test secret, long enough for HS256");
+        let (token, _, _) = issue_access_token(&keys, 7, 3, 60).unwrap();
+        assert_eq!(decode_access_token(&keys, &token).unwrap().epoch, 3);
+        let before =
+            serde_json::json!({"sub": "7", "exp": unix_now() + 60, "iat": unix_now(), "jti": "x"});
+        let old =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &before, &keys.encoding).unwrap();
+        assert_eq!(decode_access_token(&keys, &old).unwrap().epoch, 0);
     }
 }

@@ -12,9 +12,11 @@ pub mod domain;
 pub mod entity;
 pub mod error;
 pub mod jwt;
+pub mod limits;
 pub mod metrics;
 pub mod migration;
 pub mod observe;
+pub mod request_body;
 pub mod service;
 pub mod state;
 pub mod time;
@@ -30,10 +32,10 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
+use crate::limits::ClientAddr;
 use crate::state::AppState;
 
-/// Largest request body (SPEC §3).
-pub const BODY_LIMIT: usize = 1024 * 1024;
+pub use crate::request_body::BODY_LIMIT;
 
 /// The whole HTTP application for `state`.
 pub fn build_router(state: AppState) -> Router {
@@ -49,7 +51,13 @@ pub fn build_router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(api::head_limits::refuse_oversized_head))
         .with_state(state.clone());
-    let router = observe::layers(router, &state);
+    let router = observe::layers(router, &state)
+        // Outermost, so that a request answered by the timeout layer still says
+        // `Connection: close` when its body was left unread.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_body::guard,
+        ));
     match cors_layer(&state.settings.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -160,11 +168,14 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish for up to
     /// `grace` before returning.
     ///
-    /// The accept loop is ours rather than `axum::serve` for two limits a public server
+    /// The accept loop is ours rather than `axum::serve` for the limits a public server
     /// needs: a cap on concurrent connections (past it, new connections wait in the
-    /// kernel's backlog) and a deadline for reading a request's headers, so a client that
-    /// trickles bytes cannot hold a connection; the request timeout of `observe` bounds
-    /// the rest of the request.
+    /// kernel's backlog), a cap per client address (past it, a new connection from that
+    /// address is closed at once, so that one client cannot take every slot), and a
+    /// deadline for reading a request's headers, so a client that trickles bytes cannot
+    /// hold a connection; the body timeout of `request_body` and the request timeout of
+    /// `observe` bound the rest of the request. Each request carries its client's address
+    /// ([`ClientAddr`]) for the per-address rate limits.
     pub async fn run_until<F>(self, shutdown: F, grace: Duration) -> anyhow::Result<()>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
@@ -197,9 +208,9 @@ impl Application {
                 slot = slots.clone().acquire_owned() => slot?,
                 _ = &mut shutdown => break,
             };
-            let stream = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok(accepted) => accepted,
                     Err(err) => {
                         // Out of file descriptors and the like: pause instead of spinning.
                         tracing::warn!(%err, "accepting a connection failed");
@@ -209,13 +220,19 @@ impl Application {
                 },
                 _ = &mut shutdown => break,
             };
+            let client = ClientAddr::new(peer.ip());
+            let Some(client_slot) = self.state.limits.connect(client) else {
+                tracing::debug!(client = %client.0, "closing a connection past the client's share");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            let service =
-                router
-                    .clone()
-                    .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
-                        req.map(axum::body::Body::new)
-                    });
+            let service = router.clone().map_request(
+                move |req: axum::http::Request<hyper::body::Incoming>| {
+                    let mut req = req.map(axum::body::Body::new);
+                    req.extensions_mut().insert(client);
+                    req
+                },
+            );
             let connection = builder
                 .serve_connection_with_upgrades(
                     TokioIo::new(stream),
@@ -225,6 +242,7 @@ impl Application {
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 let _ = connection.await;
+                drop(client_slot);
                 drop(slot);
             });
         }

@@ -1,5 +1,6 @@
 //! The state every handler receives: the database (and its write gate), the direct read
-//! pool (SQLite or PostgreSQL), the token keys, the settings and the metrics.
+//! pool (SQLite or PostgreSQL), the token keys, the password hasher and its bound, the
+//! per-client limits, the settings and the metrics.
 
 use std::sync::Arc;
 
@@ -8,7 +9,9 @@ use sea_orm::{DatabaseConnection, DbErr};
 use crate::config::Settings;
 use crate::db::Writer;
 use crate::jwt::JwtKeys;
+use crate::limits::ClientLimits;
 use crate::metrics::Metrics;
+use crate::service::auth::Passwords;
 use crate::service::read::Reader;
 use crate::service::read::direct::DirectPool;
 use crate::service::read::pg::PgReadPool;
@@ -25,6 +28,10 @@ pub struct State {
     /// The same connection, for services that write in a transaction.
     pub writer: Writer,
     pub jwt: Arc<JwtKeys>,
+    /// Hashes and verifies passwords, at most `RELATA_MAX_CONCURRENT_HASHES` at once.
+    pub passwords: Arc<Passwords>,
+    /// Connections, registrations and logins per client address.
+    pub limits: Arc<ClientLimits>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
     /// Read connections of the direct executor, if this database has one.
@@ -59,6 +66,8 @@ impl AppState {
             writer: Writer::new(db.clone()),
             db,
             jwt: Arc::new(jwt),
+            passwords: Arc::new(Passwords::new(settings.concurrent_hashes())),
+            limits: Arc::new(ClientLimits::new(&settings)),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             direct,

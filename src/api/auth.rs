@@ -19,6 +19,7 @@ use crate::domain::password::Password;
 use crate::domain::username::Username;
 use crate::error::Result;
 use crate::error::{FieldErrors, Problem};
+use crate::limits::Client;
 use crate::service::auth::{self, TokenPair};
 use crate::service::include::Resource;
 use crate::service::item::Item;
@@ -104,17 +105,19 @@ impl RegisterRequest {
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
     ))]
-pub async fn register(State(state): State<AppState>, body: JsonBody) -> Result<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: JsonBody,
+) -> Result<Response> {
+    state.limits.register(client)?;
+    let _turn = state.limits.password_turn(client).await?;
     let account = body
         .parse::<RegisterRequest>()?
         .check(RegisterRequest::into_account)?;
-    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
-    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
-    // commit's error is lost (README, Guarantees).
-    let txn = state.writer.begin().await?;
-    let user = users::register(&*txn, account).await?;
-    txn.commit().await?;
+    let user = users::register(&state.writer, &state.passwords, account).await?;
     Ok(created(
         format!("/api/v1/users/{}", user.id),
         UserOut::own(&user),
@@ -156,13 +159,25 @@ impl LoginRequest {
         (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
     ))]
-pub async fn login(State(state): State<AppState>, body: JsonBody) -> Result<Json<TokenPair>> {
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: JsonBody,
+) -> Result<Json<TokenPair>> {
+    state.limits.login(client)?;
+    let _turn = state.limits.password_turn(client).await?;
     let (login, password) = body
         .parse::<LoginRequest>()?
         .check(LoginRequest::into_credentials)?;
-    auth::login(&state.writer, &issuer(&state), &login, &password)
-        .await
-        .map(Json)
+    auth::login(
+        &state.writer,
+        &state.passwords,
+        &issuer(&state),
+        &login,
+        &password,
+    )
+    .await
+    .map(Json)
 }
 
 /// `POST /auth/refresh`.
@@ -228,7 +243,12 @@ pub async fn get_me(
     AuthUser(viewer): AuthUser,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::User, &include, Some(&viewer))?;
+    let read = OneRead::prepare(
+        Resource::User,
+        &include,
+        Some(&viewer),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let me = users::find(&db, viewer.id).await?;
     read.respond(&db, Item::from(UserOut::own(&me))).await

@@ -108,6 +108,7 @@ pub async fn list_post_comments(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     lookup::require::<post::Entity, _>(&db, post_id, "Post").await?;
@@ -140,6 +141,7 @@ pub async fn list_user_comments(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
@@ -202,7 +204,12 @@ pub async fn get_comment(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Comment, &include, viewer.as_ref())?;
+    let read = OneRead::prepare(
+        Resource::Comment,
+        &include,
+        viewer.as_ref(),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let comment = comments::find(&db, id).await?;
     read.respond(&db, comment_item(&comment)).await

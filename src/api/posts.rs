@@ -209,6 +209,7 @@ pub async fn list_posts(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
@@ -243,6 +244,7 @@ pub async fn list_user_posts(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
@@ -278,6 +280,7 @@ pub async fn list_tag_posts(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     let tag = tags::find_by_name(&db, &name).await?;
@@ -313,6 +316,7 @@ pub async fn list_feed(
         &list,
         &include,
         Some(&viewer),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
@@ -365,7 +369,12 @@ pub async fn get_post(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
+    let read = OneRead::prepare(
+        Resource::Post,
+        &include,
+        viewer.as_ref(),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let post = posts::find(&db, id).await?;
     read.respond(&db, post_item(&post)).await

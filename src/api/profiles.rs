@@ -117,7 +117,12 @@ pub async fn get_user_profile(
     AppPath(Id(user_id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
+    let read = OneRead::prepare(
+        Resource::Profile,
+        &include,
+        viewer.as_ref(),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let profile = profiles::find_by_user(&db, user_id).await?;
     read.respond(&db, profile_item(&profile)).await
@@ -140,7 +145,12 @@ pub async fn get_profile(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
+    let read = OneRead::prepare(
+        Resource::Profile,
+        &include,
+        viewer.as_ref(),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let profile = profiles::find(&db, id).await?;
     read.respond(&db, profile_item(&profile)).await

@@ -21,8 +21,14 @@ use crate::service::item::{Item, Page};
 use crate::service::page::{Fetched, ListScope, PageRequest, SortOrder};
 use crate::service::read::Reader;
 
-/// Parses `include`, `counts`, `include_limit` and `viewer` for `resource`.
-fn expand(resource: Resource, include: &IncludeParams, viewer: Option<&Viewer>) -> Result<Expand> {
+/// Parses `include`, `counts`, `include_limit` and `viewer` for `resource`; the answer
+/// may hold at most `ceiling` objects.
+fn expand(
+    resource: Resource,
+    include: &IncludeParams,
+    viewer: Option<&Viewer>,
+    ceiling: u64,
+) -> Result<Expand> {
     let mark_for = marking(include, viewer)?;
     let request = IncludeRequest {
         include: include.include.as_deref(),
@@ -30,7 +36,7 @@ fn expand(resource: Resource, include: &IncludeParams, viewer: Option<&Viewer>) 
     };
     let (nodes, counts) = crate::service::include::paths::parse(resource, request, viewer)?;
     let per_parent = parse_bounded("include_limit", include.include_limit.as_deref(), 20, 100)?;
-    let expand = Expand::new(nodes, counts, per_parent);
+    let expand = Expand::new(nodes, counts, per_parent, ceiling);
     Ok(match mark_for {
         Some(id) => expand.marking_for(id),
         None => expand,
@@ -73,7 +79,8 @@ pub struct ListRead<'v> {
 
 impl<'v> ListRead<'v> {
     /// Checks the parameters of the list `scope` of `resource` in `order` and declares
-    /// the budget.
+    /// the budget; the answer may hold at most `ceiling` objects
+    /// (`RELATA_MAX_RESPONSE_ITEMS`).
     pub fn prepare(
         resource: Resource,
         order: SortOrder,
@@ -81,8 +88,9 @@ impl<'v> ListRead<'v> {
         list: &ListParams,
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
+        ceiling: u64,
     ) -> Result<Self> {
-        let expand = expand(resource, include, viewer)?;
+        let expand = expand(resource, include, viewer, ceiling)?;
         Self::checked(order.bound_to(&scope), list, Some(expand), viewer)
     }
 
@@ -154,13 +162,15 @@ pub struct OneRead<'v> {
 }
 
 impl<'v> OneRead<'v> {
-    /// Checks `include`/`counts` for one `resource` and declares the budget.
+    /// Checks `include`/`counts` for one `resource` and declares the budget; the answer
+    /// may hold at most `ceiling` objects (`RELATA_MAX_RESPONSE_ITEMS`).
     pub fn prepare(
         resource: Resource,
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
+        ceiling: u64,
     ) -> Result<Self> {
-        let expand = expand(resource, include, viewer)?;
+        let expand = expand(resource, include, viewer, ceiling)?;
         declare_budget(viewer.is_some(), expand.statements(), false);
         Ok(OneRead { expand, viewer })
     }

@@ -70,6 +70,7 @@ pub async fn list_roles(
         &list,
         &include,
         Some(&viewer),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     let fetched = roles::list(&db, &read.page).await?;
@@ -94,7 +95,12 @@ pub async fn get_role(
     AppPath(name): AppPath<String>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Role, &include, Some(&viewer))?;
+    let read = OneRead::prepare(
+        Resource::Role,
+        &include,
+        Some(&viewer),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let found = roles::find(&db, &name).await?;
     read.respond(&db, Item::from(RoleOut::from(&found))).await

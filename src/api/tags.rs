@@ -44,6 +44,7 @@ pub async fn list_tags(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     let fetched = tags::list(&db, &read.page).await?;

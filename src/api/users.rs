@@ -16,8 +16,8 @@ use crate::api::extract::{
     MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::api::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, UnprocessableEntity,
-    UnsupportedMediaType, UserIncludes, UserPage, UserPath,
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
+    UnprocessableEntity, UnsupportedMediaType, UserIncludes, UserPage, UserPath,
 };
 use crate::api::respond::{ListRead, OneRead};
 use crate::domain::display_name::DisplayName;
@@ -25,6 +25,7 @@ use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
 use crate::error::{FieldErrors, Problem, Result};
+use crate::service::auth;
 use crate::service::include::Resource;
 use crate::service::item::{Item, Page};
 use crate::service::page::ListScope;
@@ -72,6 +73,7 @@ pub async fn list_users(
         &list,
         &include,
         viewer.as_ref(),
+        state.settings.max_response_items,
     )?;
     let db = state.reader()?;
     let fetched = users::list(&db, q.as_deref(), &read.page).await?;
@@ -98,7 +100,12 @@ pub async fn get_user(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::User, &include, viewer.as_ref())?;
+    let read = OneRead::prepare(
+        Resource::User,
+        &include,
+        viewer.as_ref(),
+        state.settings.max_response_items,
+    )?;
     let db = state.reader()?;
     let found = users::find(&db, id).await?;
     read.respond(&db, Item::from(UserOut::new(&found, viewer.as_ref())))
@@ -118,14 +125,17 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "de_present")]
     #[schema(value_type = Option<String>, max_length = 80)]
     display_name: Option<Option<String>>,
+    /// Needs `current_password` unless the caller is an admin (API 1.2).
     #[serde(default, deserialize_with = "de_present")]
     #[schema(value_type = String, required = false, max_length = 254, format = Email)]
     email: Option<Option<String>>,
-    /// Needs `current_password` unless the caller is an admin.
+    /// Needs `current_password` unless the caller is an admin; ends the user's other
+    /// sessions (API 1.2).
     #[serde(default, deserialize_with = "de_present")]
     #[schema(value_type = String, required = false, min_length = 8, max_length = 128, format = Password)]
     password: Option<Option<String>>,
-    /// The caller's password, to change it (wrong: 403 `wrong_password`).
+    /// The caller's password, to change the password or the email (wrong: 403
+    /// `wrong_password`; after 5 wrong ones within 15 minutes, 429 like logins).
     #[serde(default, deserialize_with = "de_present")]
     #[schema(value_type = String, required = false, format = Password)]
     current_password: Option<Option<String>>,
@@ -140,8 +150,15 @@ fn not_null<T>(value: Option<T>) -> std::result::Result<T, String> {
 }
 
 impl UpdateUserRequest {
+    /// Whether the request changes a credential (the password or the email), which needs
+    /// proof: `current_password`, unless an admin sends it.
+    fn changes_credentials(&self) -> bool {
+        self.password.is_some() || self.email.is_some()
+    }
+
     /// Parses every field, naming all the bad ones; `current_password` is required for a
-    /// new password when `needs_current` (it has been checked already when present).
+    /// new password or email when `needs_current` (it has been checked already when
+    /// present).
     fn into_changes(self, mut fields: FieldErrors, needs_current: bool) -> Result<AccountChanges> {
         let username = self
             .username
@@ -161,8 +178,11 @@ impl UpdateUserRequest {
             .is_active
             .map(|raw| fields.check("is_active", not_null(raw)));
         let has_current = matches!(self.current_password, Some(Some(_)));
-        if password.is_some() && needs_current && !has_current {
-            fields.reject("current_password", "is required to change the password");
+        if (password.is_some() || email.is_some()) && needs_current && !has_current {
+            fields.reject(
+                "current_password",
+                "is required to change the password or the email",
+            );
         }
         fields.into_result()?;
         // After `finish`, no field that failed (and so holds `Some(None)`) is left.
@@ -192,6 +212,7 @@ impl UpdateUserRequest {
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
+        (status = 429, response = TooManyRequests),
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -211,15 +232,16 @@ pub async fn update_user(
         fields,
     } = body.parse::<UpdateUserRequest>()?;
     let needs_current = policy::needs_current_password(&viewer);
-    // A wrong current password is 403, which outranks the fields' 422s.
+    // A wrong current password is 403 (or 429 once guessed too often), which outranks the
+    // fields' 422s.
     if needs_current
-        && matches!(request.password, Some(Some(_)))
+        && request.changes_credentials()
         && let Some(Some(current)) = &request.current_password
     {
-        users::ensure_current_password(&target, current).await?;
+        auth::check_current_password(&state.writer, &state.passwords, &target, current).await?;
     }
     let changes = request.into_changes(fields, needs_current)?;
-    let updated = users::update(&state.writer, &viewer, target, changes).await?;
+    let updated = users::update(&state.writer, &state.passwords, &viewer, target, changes).await?;
     Ok(Json(UserOut::new(&updated, Some(&viewer))))
 }
 

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "The comments, oldest first", body = CommentList),
         (status = 401, description = "A token was sent and does not work", body = ErrorsBody),
+        (status = 400, description = "More comments than one answer may hold (`RELATA_MAX_RESPONSE_ITEMS`)", body = ErrorsBody),
         (status = 404, description = "`article: not found`", body = ErrorsBody),
     ))]
 pub async fn list_comments(
@@ -44,7 +45,22 @@ pub async fn list_comments(
     crate::db::set_budget(3 + 2 * usize::from(viewer.is_some()));
     let db = state.reader()?;
     let post = posts::find_by_slug(&db, &slug).await?;
-    let rows = comments::all_for_post(&db, post.id).await?;
+    // Each comment carries its author: two objects of the response ceiling (SPEC §6).
+    let ceiling = state.settings.max_response_items;
+    let rows = comments::all_for_post(&db, post.id, ceiling / 2)
+        .await?
+        .ok_or_else(|| {
+            ConduitError::new(
+                StatusCode::BAD_REQUEST,
+                "comments",
+                format!(
+                    "are more than one answer may hold ({ceiling} items with their authors, \
+                     RELATA_MAX_RESPONSE_ITEMS); read them page by page from \
+                     /api/v1/posts/{}/comments",
+                    post.id
+                ),
+            )
+        })?;
     Ok(Json(CommentList {
         comments: view::comments(&db, viewer, rows).await?,
     }))

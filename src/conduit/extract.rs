@@ -2,7 +2,6 @@
 //! or `Bearer <jwt>`), its body (wrapped, `{"user": {…}}`, unknown fields ignored) and its
 //! query. Every refusal is a [`ConduitError`].
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -12,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ConduitError, Refusals, Result};
 use crate::jwt::Audience;
+use crate::request_body::{self, BodyRefusal};
 use crate::service::auth::{self, Viewer};
 use crate::state::AppState;
 
@@ -79,16 +79,27 @@ pub struct Body(Bytes);
 impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ConduitError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self> {
-        Bytes::from_request(req, state)
+    /// 415 unless the body is sent as JSON (so that a plain cross-site form cannot post
+    /// one), 413 over the limit, 408 when it stalls.
+    async fn from_request(req: Request, _: &S) -> Result<Self> {
+        if !request_body::is_json(req.headers()) {
+            return Err(ConduitError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "body",
+                "must be sent with Content-Type: application/json",
+            ));
+        }
+        request_body::read(req)
             .await
             .map(Body)
-            .map_err(|rejection: BytesRejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ConduitError::new(StatusCode::PAYLOAD_TOO_LARGE, "body", "is too large")
-                } else {
-                    ConduitError::invalid("body", "could not be read")
+            .map_err(|refusal| match refusal {
+                BodyRefusal::TooLarge => {
+                    ConduitError::new(refusal.status(), "body", "is too large")
                 }
+                BodyRefusal::Stalled => {
+                    ConduitError::new(refusal.status(), "body", "stopped arriving")
+                }
+                BodyRefusal::Broken => ConduitError::invalid("body", "could not be read"),
             })
     }
 }
@@ -183,13 +194,39 @@ impl Fields {
     }
 }
 
-/// A query string; one that does not parse is 422.
+/// A query string. A value that is not percent-encoded UTF-8, or that holds NUL, is
+/// refused as `/api/v1` refuses it (400, naming the parameter): decoded lossily it would
+/// search for text the client never sent. One that does not parse is 422.
 pub struct ConduitQuery<T>(pub T);
+
+/// The first parameter of a raw query whose value is not percent-encoded UTF-8 or holds
+/// NUL, with what is wrong with it.
+fn malformed_parameter(raw: &str) -> Option<(String, &'static str)> {
+    raw.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = percent_encoding::percent_decode_str(name)
+            .decode_utf8_lossy()
+            .into_owned();
+        if value.as_bytes().windows(3).any(|w| w == b"%00") {
+            Some((name, NUL_MESSAGE))
+        } else if percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .is_err()
+        {
+            Some((name, "must be percent-encoded UTF-8"))
+        } else {
+            None
+        }
+    })
+}
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ConduitQuery<T> {
     type Rejection = ConduitError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        if let Some((name, message)) = malformed_parameter(parts.uri.query().unwrap_or("")) {
+            return Err(ConduitError::new(StatusCode::BAD_REQUEST, &name, message));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ConduitQuery(v))
@@ -262,5 +299,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Conduit
                 };
                 ConduitError::not_found(what)
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_that_is_not_utf8_or_holds_nul_is_named() {
+        assert_eq!(
+            malformed_parameter("limit=5&tag=%ff"),
+            Some(("tag".to_string(), "must be percent-encoded UTF-8"))
+        );
+        assert_eq!(
+            malformed_parameter("author=a%00b"),
+            Some(("author".to_string(), NUL_MESSAGE))
+        );
+        assert_eq!(malformed_parameter("tag=caf%C3%A9&author=%2500"), None);
+        assert_eq!(malformed_parameter(""), None);
     }
 }

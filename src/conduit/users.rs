@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::error::{ErrorsBody, Refusals, Result};
+use super::error::{ConduitError, ErrorsBody, Refusals, Result};
 use super::extract::{Auth, Body, Given};
 use super::view::{User, UserBody};
 use crate::domain::email::Email;
@@ -15,6 +15,7 @@ use crate::domain::password::Password;
 use crate::domain::text::Bio;
 use crate::domain::url::AbsoluteUrl;
 use crate::domain::username::Username;
+use crate::limits::Client;
 use crate::service::annotate;
 use crate::service::auth;
 use crate::service::users::{self, AccountChanges, NewAccount, ProfileChanges};
@@ -63,12 +64,26 @@ pub struct NewUserRequest {
         (status = 201, description = "The new user, with a token", body = UserBody),
         (status = 409, description = "`username` or `email` has already been taken", body = ErrorsBody),
         (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
         (status = 422, description = "A field is blank or invalid, or the body is not JSON", body = ErrorsBody),
+        (status = 429, description = "Too many registrations from this address", body = ErrorsBody,
+            headers(("Retry-After" = u64, description = "Seconds until one may be tried again"))),
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    Client(client): Client,
     body: Body,
 ) -> Result<(StatusCode, Json<UserBody>)> {
+    state.limits.register(client).map_err(|limited| {
+        let mut refused = ConduitError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "user",
+            "too many registrations from this address",
+        );
+        refused.retry_after = limited.retry_after;
+        refused
+    })?;
+    let _turn = state.limits.password_turn(client).await?;
     let fields = body.fields("user")?;
     let mut refusals = Refusals::default();
     let username = fields.text("username", &mut refusals);
@@ -87,7 +102,7 @@ pub async fn register(
     };
     refusals.finish()?;
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return Err(super::error::ConduitError::invalid("user", BLANK));
+        return Err(ConduitError::invalid("user", BLANK));
     };
     let account = NewAccount {
         username,
@@ -95,11 +110,10 @@ pub async fn register(
         password,
         display_name: None,
     };
-    let txn = state.writer.begin().await?;
-    let created = users::register(&*txn, account).await?;
-    txn.commit().await?;
+    let created = users::register(&state.writer, &state.passwords, account).await?;
+    // A new account is in session epoch 0: its password has never changed.
     let token =
-        auth::issue_conduit_token(&state.jwt, created.id, state.settings.conduit_token_ttl)?;
+        auth::issue_conduit_token(&state.jwt, created.id, 0, state.settings.conduit_token_ttl)?;
     let person = annotate::Person {
         user: created,
         bio: None,
@@ -137,11 +151,18 @@ pub struct LoginRequest {
         (status = 401, description = "`credentials: invalid`", body = ErrorsBody),
         (status = 403, description = "`account: disabled`", body = ErrorsBody),
         (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
         (status = 422, description = "A field is blank, or the body is not JSON", body = ErrorsBody),
-        (status = 429, description = "`credentials: too many attempts`", body = ErrorsBody,
+        (status = 429, description = "`credentials: too many attempts` (for this account, or from this address)", body = ErrorsBody,
             headers(("Retry-After" = u64, description = "Seconds until a login may be tried again"))),
     ))]
-pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<UserBody>> {
+pub async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    body: Body,
+) -> Result<Json<UserBody>> {
+    state.limits.login(client)?;
+    let _turn = state.limits.password_turn(client).await?;
     let fields = body.fields("user")?;
     let mut refusals = Refusals::default();
     let email = fields.text("email", &mut refusals);
@@ -156,10 +177,11 @@ pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<Use
     };
     refusals.finish()?;
     let (Some(email), Some(password)) = (email, password) else {
-        return Err(super::error::ConduitError::invalid("user", BLANK));
+        return Err(ConduitError::invalid("user", BLANK));
     };
     let (user, token) = auth::login_without_session(
         &state.writer,
+        &state.passwords,
         &state.jwt,
         state.settings.conduit_token_ttl,
         &email,
@@ -168,9 +190,7 @@ pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<Use
     .await?;
     let person = annotate::person(&state.reader()?, user.id)
         .await?
-        .ok_or_else(|| {
-            super::error::ConduitError::new(StatusCode::UNAUTHORIZED, "credentials", "invalid")
-        })?;
+        .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "credentials", "invalid"))?;
     Ok(Json(UserBody {
         user: User::new(person, token),
     }))
@@ -188,7 +208,7 @@ pub async fn get_user(State(state): State<AppState>, Auth(caller): Auth) -> Resu
     crate::db::set_budget(2);
     let person = annotate::person(&state.reader()?, caller.viewer.id)
         .await?
-        .ok_or_else(super::error::ConduitError::token_missing)?;
+        .ok_or_else(ConduitError::token_missing)?;
     Ok(Json(UserBody {
         user: User::new(person, caller.token),
     }))
@@ -249,8 +269,10 @@ fn changed_text<T>(
     }
 }
 
-/// Changes the caller's account and profile; the token sent keeps working, and so do
-/// the caller's other tokens (see the README on password changes).
+/// Changes the caller's account and profile; the token sent keeps working. A new password
+/// ends the caller's other sessions, on both faces (SPEC §6). The password and the email
+/// change only with a token this face issued: an `/api/v1` access token is 403 for them
+/// (CONDUIT.md), so that a stolen short-lived token cannot take the account.
 #[utoipa::path(put, path = "/api/user", tag = "conduit",
     summary = "Conduit: change the current user",
     security(("bearer" = [])),
@@ -258,8 +280,10 @@ fn changed_text<T>(
     responses(
         (status = 200, description = "The caller, with the token they sent", body = UserBody),
         (status = 401, description = "`token: is missing` (or `is invalid`, `has expired`)", body = ErrorsBody),
+        (status = 403, description = "`password` or `email` sent with an `/api/v1` token", body = ErrorsBody),
         (status = 409, description = "`username` or `email` has already been taken", body = ErrorsBody),
         (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
         (status = 422, description = "A field is blank or invalid, or the body is not JSON", body = ErrorsBody),
     ))]
 pub async fn update_user(
@@ -274,6 +298,19 @@ pub async fn update_user(
     let password = fields.text("password", &mut refusals);
     let bio = fields.text("bio", &mut refusals);
     let image = fields.text("image", &mut refusals);
+    // Who may change a credential is a question of right (403), answered before the
+    // fields' 422s.
+    if !caller.viewer.conduit_token {
+        for (field, given) in [("password", &password), ("email", &email)] {
+            if *given != Given::Absent {
+                return Err(ConduitError::new(
+                    StatusCode::FORBIDDEN,
+                    field,
+                    "can only be changed with a token from /api/users/login or /api/users",
+                ));
+            }
+        }
+    }
     let changes = AccountChanges {
         email: changed_text(&mut refusals, "email", email, Email::parse),
         username: changed_text(&mut refusals, "username", username, Username::parse),
@@ -288,10 +325,18 @@ pub async fn update_user(
     };
     refusals.finish()?;
     let target = users::find(&state.reader()?, caller.viewer.id).await?;
-    users::update_with_profile(&state.writer, &caller.viewer, target, changes, profile).await?;
+    users::update_with_profile(
+        &state.writer,
+        &state.passwords,
+        &caller.viewer,
+        target,
+        changes,
+        profile,
+    )
+    .await?;
     let person = annotate::person(&state.reader()?, caller.viewer.id)
         .await?
-        .ok_or_else(super::error::ConduitError::token_missing)?;
+        .ok_or_else(ConduitError::token_missing)?;
     Ok(Json(UserBody {
         user: User::new(person, caller.token),
     }))

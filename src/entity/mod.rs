@@ -17,6 +17,7 @@ pub mod profile;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod role;
+pub mod session_epoch;
 pub mod setting;
 pub mod tag;
 pub mod user;

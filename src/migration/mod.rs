@@ -9,6 +9,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_init;
 mod m0002_relations;
+mod m0003_sessions;
 
 /// The ordered list of Relata's migrations.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_init::Migration),
             Box::new(m0002_relations::Migration),
+            Box::new(m0003_sessions::Migration),
         ]
     }
 }

@@ -5,7 +5,12 @@
 //! whether they are active, their admin/moderator roles and whether the token's `jti` was
 //! revoked, so revocation and deactivation take effect at once in every process.
 //!
-//! Passwords are argon2id, hashed and verified on the blocking pool. A login session is a
+//! A password change starts a new session epoch for its user (`session_epochs`); every
+//! access token carries the epoch it was issued in, and the same statement refuses one
+//! from an earlier epoch, except the token that made the change (SPEC §6).
+//!
+//! Passwords are argon2id, hashed and verified on the blocking pool, at most
+//! [`Passwords`]' bound at once. A login session is a
 //! `refresh_tokens` row holding the SHA-256 digest of 256 random bits and the `jti` of the
 //! access token issued with it; refreshing deletes the row and makes a new one (rotation),
 //! logging out deletes it and records the access token's `jti` in `revoked_tokens`. Login
@@ -28,9 +33,13 @@ use sha2::{Digest, Sha256};
 
 use crate::db::Writer;
 use crate::domain::password::Password;
-use crate::entity::{login_attempt, refresh_token, revoked_token, role, setting, user, user_role};
+use crate::entity::{
+    login_attempt, refresh_token, revoked_token, role, session_epoch, setting, user, user_role,
+};
 use crate::error::{AppError, Result};
-use crate::jwt::{Audience, JwtKeys, decode_token, issue_access_token, random_hex};
+use crate::jwt::{
+    Audience, CONDUIT_AUDIENCE, JwtKeys, decode_token, issue_access_token, random_hex,
+};
 use crate::service::read::{Built, Reader, ShapeCache};
 use crate::time;
 
@@ -45,6 +54,9 @@ pub struct Viewer {
     pub jti: String,
     /// When the access token expires (seconds since the epoch).
     pub exp: u64,
+    /// Whether the token was issued by the Conduit face (audience `conduit`): only such a
+    /// token may change the password or the email under `/api` (CONDUIT.md).
+    pub conduit_token: bool,
 }
 
 struct CallerRow {
@@ -54,6 +66,10 @@ struct CallerRow {
     is_admin: bool,
     is_moderator: bool,
     revoked: bool,
+    /// The user's session epoch; `None` (no row) is epoch 0.
+    epoch: Option<i64>,
+    /// The token that made the last password change, which outlives it.
+    kept_jti: Option<String>,
 }
 
 crate::from_row!(CallerRow {
@@ -63,6 +79,8 @@ crate::from_row!(CallerRow {
     is_admin,
     is_moderator,
     revoked,
+    epoch,
+    kept_jti,
 });
 
 fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
@@ -86,7 +104,7 @@ fn has_role(role_name: &str) -> sea_orm::sea_query::SelectStatement {
 static CALLER: LazyLock<ShapeCache<()>> = LazyLock::new(ShapeCache::default);
 
 /// The statement of [`authenticate_for`]: the caller's row, whether they hold the admin
-/// and moderator roles, and whether token `jti` is revoked.
+/// and moderator roles, whether token `jti` is revoked, and their session epoch.
 fn caller_built(backend: DbBackend, user_id: i64, jti: &str) -> Built {
     let values = vec![
         Value::Int(Some(1)),
@@ -112,14 +130,24 @@ fn caller_built(backend: DbBackend, user_id: i64, jti: &str) -> Built {
             .expr_as(Expr::exists(has_role(role::ADMIN)), "is_admin")
             .expr_as(Expr::exists(has_role(role::MODERATOR)), "is_moderator")
             .expr_as(Expr::exists(revoked), "revoked")
+            .columns([
+                (session_epoch::Entity, session_epoch::Column::Epoch),
+                (session_epoch::Entity, session_epoch::Column::KeptJti),
+            ])
             .from(user::Entity)
+            .left_join(
+                session_epoch::Entity,
+                Expr::col((session_epoch::Entity, session_epoch::Column::UserId))
+                    .equals((user::Entity, user::Column::Id)),
+            )
             .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
             .to_owned()
     })
 }
 
 /// Turns a bearer token into the caller, in one statement; 401 when the token is bad,
-/// expired or revoked, or its user is gone or deactivated.
+/// expired or revoked, from a session epoch its user's password change ended, or its user
+/// is gone or deactivated.
 pub async fn authenticate<C: ConnectionTrait>(
     db: &Reader<'_, C>,
     keys: &JwtKeys,
@@ -143,18 +171,26 @@ pub async fn authenticate_for<C: ConnectionTrait>(
     let row: Option<CallerRow> = db
         .first(caller_built(db.backend(), user_id, &claims.jti))
         .await?;
+    let ended = |r: &CallerRow| {
+        claims.epoch != r.epoch.unwrap_or(0) && r.kept_jti.as_deref() != Some(claims.jti.as_str())
+    };
     match row {
-        Some(r) if r.is_active && !r.revoked => Ok(Viewer {
+        Some(r) if r.is_active && !r.revoked && !ended(&r) => Ok(Viewer {
             id: r.id,
             username: r.username,
             is_admin: r.is_admin,
             is_moderator: r.is_moderator,
+            conduit_token: claims.aud.as_deref() == Some(CONDUIT_AUDIENCE),
             jti: claims.jti,
             exp: claims.exp,
         }),
         Some(r) if r.revoked => Err(AppError::unauthorized(
             "invalid_token",
             "The access token has been revoked.",
+        )),
+        Some(r) if ended(&r) => Err(AppError::unauthorized(
+            "invalid_token",
+            "The access token was issued before the password was changed.",
         )),
         Some(_) => Err(AppError::unauthorized(
             "account_disabled",
@@ -208,32 +244,73 @@ fn hash_blocking(password: &str) -> std::result::Result<String, argon2::password
         .map(|hash| hash.to_string())
 }
 
-/// The argon2id hash of `password`, computed off the async runtime.
-pub async fn hash_password(password: &Password) -> Result<String> {
-    let password = password.expose().to_string();
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await?
-        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing a password: {e}")))
+fn verify_blocking(stored: Option<String>, password: &str) -> bool {
+    let known = stored.is_some();
+    // Forced on both paths, so that the one-off cost of making the dummy hash cannot tell
+    // the first unknown login from a known one.
+    let dummy = &*DUMMY_HASH;
+    let hash = stored.unwrap_or_else(|| dummy.clone());
+    let matched = PasswordHash::new(&hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    });
+    known && matched
 }
 
-/// Whether `password` matches `stored`; with no stored hash (unknown user) it checks the
-/// dummy hash and answers false, taking the same time.
-pub async fn verify_password(stored: Option<String>, password: &str) -> Result<bool> {
-    let password = password.to_string();
-    let known = stored.is_some();
-    let matched = tokio::task::spawn_blocking(move || {
-        // Forced on both paths, so that the one-off cost of making the dummy hash cannot
-        // tell the first unknown login from a known one.
-        let dummy = &*DUMMY_HASH;
-        let hash = stored.unwrap_or_else(|| dummy.clone());
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-    })
-    .await?;
-    Ok(known && matched)
+/// Password hashing and verification for one process, at most `concurrent` at once.
+///
+/// Each argon2id hash costs 19 MiB and tens of milliseconds of a core; without a bound a
+/// flood of logins or registrations would take every core and the memory with it. Past
+/// the bound a request waits its turn, at most [`Passwords::QUEUE_WAIT`], then is refused
+/// with 429 and `Retry-After` rather than left to time out.
+pub struct Passwords {
+    permits: tokio::sync::Semaphore,
+    queue_wait: Duration,
+}
+
+impl Passwords {
+    /// How long a request waits for a turn to hash before it is refused.
+    pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+    pub fn new(concurrent: usize) -> Self {
+        Self::with_queue_wait(concurrent, Self::QUEUE_WAIT)
+    }
+
+    fn with_queue_wait(concurrent: usize, queue_wait: Duration) -> Self {
+        Passwords {
+            permits: tokio::sync::Semaphore::new(concurrent.max(1)),
+            queue_wait,
+        }
+    }
+
+    /// Runs `work` on the blocking pool once a turn is free.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let _turn = tokio::time::timeout(self.queue_wait, self.permits.acquire())
+            .await
+            .map_err(|_| {
+                AppError::rate_limited(1).with_detail(
+                    "Too many passwords are being checked at once; try again in a second.",
+                )
+            })?
+            .map_err(|e| AppError::internal(anyhow::anyhow!("the hashing bound closed: {e}")))?;
+        Ok(tokio::task::spawn_blocking(work).await?)
+    }
+
+    /// The argon2id hash of `password`.
+    pub async fn hash(&self, password: &Password) -> Result<String> {
+        let password = password.expose().to_string();
+        self.run(move || hash_blocking(&password))
+            .await?
+            .map_err(|e| AppError::internal(anyhow::anyhow!("hashing a password: {e}")))
+    }
+
+    /// Whether `password` matches `stored`; with no stored hash (unknown user) it checks
+    /// the dummy hash and answers false, taking the same time.
+    pub async fn verify(&self, stored: Option<String>, password: &str) -> Result<bool> {
+        let password = password.to_string();
+        self.run(move || verify_blocking(stored, &password)).await
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -266,6 +343,52 @@ fn invalid_refresh_token() -> AppError {
     AppError::unauthorized("invalid_token", "The refresh token is not valid.")
 }
 
+/// The session epoch of `user_id`: how many times their password has changed.
+async fn epoch_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<i64> {
+    Ok(session_epoch::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .map_or(0, |row| row.epoch))
+}
+
+/// Ends every session of `user_id` but the caller's own (`kept`, when the caller is that
+/// user): a new session epoch, in which the access tokens issued before are refused
+/// except `kept`, and every refresh token but `kept`'s deleted. Run in the transaction
+/// that changes the password.
+pub async fn end_other_sessions<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    kept: Option<&Viewer>,
+) -> Result<()> {
+    let kept_jti = kept.map(|viewer| viewer.jti.clone());
+    let mut upsert = sea_orm::sea_query::OnConflict::column(session_epoch::Column::UserId);
+    upsert
+        .value(
+            session_epoch::Column::Epoch,
+            Expr::col((session_epoch::Entity, session_epoch::Column::Epoch)).add(1),
+        )
+        .update_columns([
+            session_epoch::Column::KeptJti,
+            session_epoch::Column::ChangedAt,
+        ]);
+    session_epoch::Entity::insert(session_epoch::ActiveModel {
+        user_id: Set(user_id),
+        epoch: Set(1),
+        kept_jti: Set(kept_jti.clone()),
+        changed_at: Set(time::now()),
+    })
+    .on_conflict(upsert)
+    .exec_without_returning(db)
+    .await?;
+    let mut sessions =
+        refresh_token::Entity::delete_many().filter(refresh_token::Column::UserId.eq(user_id));
+    if let Some(jti) = kept_jti {
+        sessions = sessions.filter(refresh_token::Column::AccessJti.ne(jti));
+    }
+    sessions.exec(db).await?;
+    Ok(())
+}
+
 /// Issues an access token and a refresh token for `user_id`, storing the refresh token's
 /// digest tied to the access token's `jti`.
 async fn start_session<C: ConnectionTrait>(
@@ -274,7 +397,8 @@ async fn start_session<C: ConnectionTrait>(
     user_id: i64,
 ) -> Result<TokenPair> {
     let ttl = Ord::max(issuer.access_ttl.as_secs(), 1);
-    let (access_token, jti, _) = issue_access_token(issuer.keys, user_id, ttl)?;
+    let epoch = epoch_of(db, user_id).await?;
+    let (access_token, jti, _) = issue_access_token(issuer.keys, user_id, epoch, ttl)?;
     let refresh_token = random_hex(32);
     let now = time::now();
     refresh_token::ActiveModel {
@@ -449,11 +573,12 @@ fn invalid_credentials() -> AppError {
 #[tracing::instrument(skip_all)]
 pub async fn login(
     db: &Writer,
+    passwords: &Passwords,
     issuer: &Issuer<'_>,
     login: &str,
     password: &str,
 ) -> Result<TokenPair> {
-    let (user, key) = check_credentials(db, login, password).await?;
+    let (user, key) = check_credentials(db, passwords, login, password).await?;
     let txn = db.begin().await?;
     login_attempt::Entity::delete_many()
         .filter(attempts_of(&key, Some(user.id)))
@@ -470,24 +595,32 @@ pub async fn login(
 #[tracing::instrument(skip_all)]
 pub async fn login_without_session(
     db: &Writer,
+    passwords: &Passwords,
     keys: &JwtKeys,
     ttl: Duration,
     login: &str,
     password: &str,
 ) -> Result<(user::Model, String)> {
-    let (user, key) = check_credentials(db, login, password).await?;
+    let (user, key) = check_credentials(db, passwords, login, password).await?;
     login_attempt::Entity::delete_many()
         .filter(attempts_of(&key, Some(user.id)))
         .exec(db.db())
         .await?;
-    let token = issue_conduit_token(keys, user.id, ttl)?;
+    let epoch = epoch_of(db.db(), user.id).await?;
+    let token = issue_conduit_token(keys, user.id, epoch, ttl)?;
     Ok((user, token))
 }
 
-/// A Conduit token (audience `conduit`) for `user_id`, valid for `ttl`.
-pub fn issue_conduit_token(keys: &JwtKeys, user_id: i64, ttl: Duration) -> Result<String> {
+/// A Conduit token (audience `conduit`) for `user_id` in session epoch `epoch`, valid for
+/// `ttl`.
+pub fn issue_conduit_token(
+    keys: &JwtKeys,
+    user_id: i64,
+    epoch: i64,
+    ttl: Duration,
+) -> Result<String> {
     let ttl = Ord::max(ttl.as_secs(), 1);
-    crate::jwt::issue_token(keys, user_id, ttl, Some(crate::jwt::CONDUIT_AUDIENCE))
+    crate::jwt::issue_token(keys, user_id, epoch, ttl, Some(CONDUIT_AUDIENCE))
         .map(|(token, _, _)| token)
 }
 
@@ -495,6 +628,7 @@ pub fn issue_conduit_token(keys: &JwtKeys, user_id: i64, ttl: Duration) -> Resul
 /// or 403 (see [`login`]).
 async fn check_credentials(
     db: &Writer,
+    passwords: &Passwords,
     login: &str,
     password: &str,
 ) -> Result<(user::Model, String)> {
@@ -504,7 +638,9 @@ async fn check_credentials(
     let reserved = reserve_attempt(db, &key, user_id, time::now()).await?;
     let plausible = password.chars().count() <= Password::MAX;
     let matched = plausible
-        && verify_password(found.as_ref().map(|u| u.password_hash.clone()), password).await?;
+        && passwords
+            .verify(found.as_ref().map(|u| u.password_hash.clone()), password)
+            .await?;
     let user = match found {
         Some(user) if matched => user,
         _ => {
@@ -524,6 +660,38 @@ async fn check_credentials(
         ));
     }
     Ok((user, key))
+}
+
+/// 403 `wrong_password` unless `current` is `target`'s password; throttled like a login
+/// of that account (SPEC §6): each guess reserves one of the account's
+/// [`MAX_FAILED_LOGINS`] attempts first (429 once they are spent), a wrong one keeps it as
+/// a failure, and the right one clears the account's failures as a successful login does.
+pub async fn check_current_password(
+    db: &Writer,
+    passwords: &Passwords,
+    target: &user::Model,
+    current: &str,
+) -> Result<()> {
+    let key = login_key(&target.username);
+    let reserved = reserve_attempt(db, &key, Some(target.id), time::now()).await?;
+    let plausible = current.chars().count() <= Password::MAX;
+    let matched = plausible
+        && passwords
+            .verify(Some(target.password_hash.clone()), current)
+            .await?;
+    if !matched {
+        record_failure(db, reserved, &key, Some(target.id)).await?;
+        return Err(AppError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "wrong_password",
+            "The current password is wrong.",
+        ));
+    }
+    login_attempt::Entity::delete_many()
+        .filter(attempts_of(&key, Some(target.id)))
+        .exec(db.db())
+        .await?;
+    Ok(())
 }
 
 /// Trades a refresh token for a new pair. The old refresh token is deleted in the same
@@ -621,8 +789,14 @@ mod tests {
     async fn a_hash_made_by_argon2_0_5_still_verifies() {
         let stored = "$argon2id$v=19$m=19456,t=2,p=1$eWeF3ACcShjkmYqcuzh1xQ$U3nOThIY41+Cn6TKS8ak6TBUWRwVD2TaBdHyu45f+EU";
         let demo = crate::service::seed::DEMO_PASSWORD;
-        assert!(verify_password(Some(stored.into()), demo).await.unwrap());
-        assert!(!verify_password(Some(stored.into()), "wrong").await.unwrap());
+        let passwords = Passwords::new(1);
+        assert!(passwords.verify(Some(stored.into()), demo).await.unwrap());
+        assert!(
+            !passwords
+                .verify(Some(stored.into()), "wrong")
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -632,6 +806,21 @@ mod tests {
         assert!(hash.starts_with(prefix), "{hash}");
         let salt = hash[prefix.len()..].split('$').next().unwrap();
         assert_eq!(salt.len(), 22, "16 bytes of salt, unpadded base64: {hash}");
-        assert!(verify_password(Some(hash), "password123").await.unwrap());
+        assert!(
+            Passwords::new(1)
+                .verify(Some(hash), "password123")
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_a_hash_waits_its_turn_and_then_is_refused() {
+        let passwords = Passwords::with_queue_wait(1, Duration::from_millis(50));
+        let held = passwords.permits.acquire().await.unwrap();
+        let refused = passwords.verify(None, "password123").await.unwrap_err();
+        assert_eq!(refused.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.retry_after, Some(1));
+        drop(held);
     }
 }

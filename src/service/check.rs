@@ -86,13 +86,20 @@ async fn foreign_keys(db: &DatabaseConnection) -> Result<Vec<ForeignKey>> {
         .collect())
 }
 
-/// (table, leading column) of every index.
+/// (table, leading column) of every index. On SQLite, a column declared `INTEGER PRIMARY
+/// KEY` is the table's rowid, the key of the table's own B-tree, and has no index of its
+/// own in the catalog: it counts as the leader of one.
 async fn index_leaders(db: &DatabaseConnection) -> Result<Vec<(String, String)>> {
     let sql = match db.get_database_backend() {
         DbBackend::Sqlite => {
             "SELECT m.name AS tbl, ii.name AS col \
              FROM sqlite_master m, pragma_index_list(m.name) il, pragma_index_info(il.name) ii \
-             WHERE m.type = 'table' AND ii.seqno = 0 AND ii.name IS NOT NULL"
+             WHERE m.type = 'table' AND ii.seqno = 0 AND ii.name IS NOT NULL \
+             UNION ALL \
+             SELECT m.name AS tbl, c.name AS col \
+             FROM sqlite_master m, pragma_table_info(m.name) c \
+             WHERE m.type = 'table' AND c.pk = 1 AND upper(c.type) = 'INTEGER' \
+               AND (SELECT COUNT(*) FROM pragma_table_info(m.name) k WHERE k.pk > 0) = 1"
         }
         _ => {
             "SELECT t.relname::text AS tbl, a.attname::text AS col \

@@ -154,14 +154,18 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
 }
 
 /// Every comment of a post, oldest first, in one statement (the Conduit face does not
-/// page comments).
+/// page comments); `None` when there are more than `at_most`, of which no more than one
+/// over is read.
 pub async fn all_for_post<C: ConnectionTrait>(
     db: &Reader<'_, C>,
     post_id: i64,
-) -> Result<Vec<comment::Model>> {
+    at_most: u64,
+) -> Result<Option<Vec<comment::Model>>> {
     let mut stmt = comment::Entity::find()
         .filter(comment::Column::PostId.eq(post_id))
         .into_query();
     order::comments().apply_order(&mut stmt);
-    Ok(db.all(&stmt).await?)
+    stmt.limit(at_most.saturating_add(1));
+    let rows: Vec<comment::Model> = db.all(&stmt).await?;
+    Ok((rows.len() as u64 <= at_most).then_some(rows))
 }

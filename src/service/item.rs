@@ -160,6 +160,20 @@ impl Item {
         }
     }
 
+    /// The objects this item holds: itself and every object included below it (tag
+    /// names and counts are not objects). What the response ceiling counts (SPEC §6).
+    pub fn objects(&self) -> u64 {
+        1 + self
+            .attached
+            .iter()
+            .map(|(_, attached)| match attached {
+                Attached::One(Some(one)) => one.objects(),
+                Attached::Many { items, .. } => items.iter().map(Item::objects).sum(),
+                Attached::One(None) | Attached::Names(_) | Attached::Counts(_) => 0,
+            })
+            .sum::<u64>()
+    }
+
     /// Adds `counts.<name>`.
     pub fn add_count(&mut self, name: &'static str, n: i64) {
         for (key, attached) in &mut self.attached {

@@ -20,7 +20,7 @@ use crate::domain::text::{Content, Description, Title};
 use crate::entity::{comment, favorite, follow, post, post_tag, tag, user};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
-use crate::service::like::{self, Position};
+use crate::service::like;
 use crate::service::lookup;
 use crate::service::page::{self, Fetched, ListScope, PageRequest};
 use crate::service::read::Reader;
@@ -115,11 +115,10 @@ pub fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> 
         select = select.filter(post::Column::AuthorId.eq(author_id));
     }
     if let Some(needle) = &filter.title_contains {
-        select = select.filter(like::case_insensitive(
+        select = select.filter(like::contains_case_insensitive(
             backend,
             Expr::col((post::Entity, post::Column::Title)),
             needle,
-            Position::Anywhere,
         ));
     }
     for name in &filter.tagged {

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryTrait, Set,
+    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryTrait, Set,
 };
 
 use crate::db::Writer;
@@ -19,11 +19,11 @@ use crate::domain::password::Password;
 use crate::domain::text::Bio;
 use crate::domain::url::AbsoluteUrl;
 use crate::domain::username::Username;
-use crate::entity::{refresh_token, role, user};
+use crate::entity::{role, user};
 use crate::error::{AppError, Result, unique_violation};
-use crate::service::auth::{self, Viewer};
+use crate::service::auth::{self, Passwords, Viewer};
 use crate::service::counts::{col, count_where, read_counts};
-use crate::service::like::{self, Position};
+use crate::service::like;
 use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::read::Reader;
 use crate::service::repr::{CascadePreview, order};
@@ -109,16 +109,31 @@ pub async fn insert_account<C: ConnectionTrait>(
     .map_err(account_conflict)
 }
 
-/// Creates an account (`POST /auth/register`).
+/// Creates an account (`POST /auth/register`, `POST /api/users`). The password is hashed
+/// before the write begins, so that no writer waits on a hash.
 #[tracing::instrument(skip_all, fields(username = account.username.as_str()))]
-pub async fn register<C: ConnectionTrait>(db: &C, account: NewAccount) -> Result<user::Model> {
-    let hash = auth::hash_password(&account.password).await?;
-    insert_account(db, &account, hash).await
+pub async fn register(
+    db: &Writer,
+    passwords: &Passwords,
+    account: NewAccount,
+) -> Result<user::Model> {
+    let hash = passwords.hash(&account.password).await?;
+    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
+    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
+    // commit's error is lost (README, Guarantees).
+    let txn = db.begin().await?;
+    let created = insert_account(&*txn, &account, hash).await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
 /// Creates an account holding the `admin` role, in one transaction (`relata admin create`).
-pub async fn create_admin(db: &Writer, account: NewAccount) -> Result<user::Model> {
-    let hash = auth::hash_password(&account.password).await?;
+pub async fn create_admin(
+    db: &Writer,
+    passwords: &Passwords,
+    account: NewAccount,
+) -> Result<user::Model> {
+    let hash = passwords.hash(&account.password).await?;
     let txn = db.begin().await?;
     let created = insert_account(&*txn, &account, hash).await?;
     let admin = roles::find(&Reader::Orm(&*txn), role::ADMIN).await?;
@@ -156,11 +171,10 @@ pub async fn list<C: ConnectionTrait>(
 ) -> Result<Fetched<user::Model>> {
     let mut select = user::Entity::find();
     if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
-        select = select.filter(like::case_insensitive(
+        select = select.filter(like::starts_with_case_insensitive(
             db.backend(),
             Expr::col((user::Entity, user::Column::Username)),
             prefix,
-            Position::Prefix,
         ));
     }
     page::fetch(db, select.into_query(), &order::users(), req).await
@@ -178,30 +192,26 @@ pub struct AccountChanges {
     pub is_active: Option<bool>,
 }
 
-/// 403 `wrong_password` unless `current` is `target`'s password.
-pub async fn ensure_current_password(target: &user::Model, current: &str) -> Result<()> {
-    if auth::verify_password(Some(target.password_hash.clone()), current).await? {
-        Ok(())
-    } else {
-        Err(AppError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "wrong_password",
-            "The current password is wrong.",
-        ))
-    }
-}
-
-/// Applies `changes` to `target`. A new password ends the user's other sessions
-/// (their refresh tokens, except the one of the caller's own session); deactivating the
-/// last active admin is refused (409 `last_admin`).
+/// Applies `changes` to `target`. A new password ends the user's other sessions (SPEC §6:
+/// [`auth::end_other_sessions`]; the caller's own session continues when the caller is
+/// that user); deactivating the last active admin is refused (409 `last_admin`).
 #[tracing::instrument(skip_all, fields(user_id = target.id))]
 pub async fn update(
     db: &Writer,
+    passwords: &Passwords,
     viewer: &Viewer,
     target: user::Model,
     changes: AccountChanges,
 ) -> Result<user::Model> {
-    update_with_profile(db, viewer, target, changes, ProfileChanges::default()).await
+    update_with_profile(
+        db,
+        passwords,
+        viewer,
+        target,
+        changes,
+        ProfileChanges::default(),
+    )
+    .await
 }
 
 /// The profile fields a Conduit user carries (`bio`, `image`): `None` leaves a field
@@ -218,13 +228,14 @@ pub struct ProfileChanges {
 #[tracing::instrument(skip_all, fields(user_id = target.id))]
 pub async fn update_with_profile(
     db: &Writer,
+    passwords: &Passwords,
     viewer: &Viewer,
     target: user::Model,
     changes: AccountChanges,
     profile: ProfileChanges,
 ) -> Result<user::Model> {
     let password_hash = match &changes.password {
-        Some(password) => Some(auth::hash_password(password).await?),
+        Some(password) => Some(passwords.hash(password).await?),
         None => None,
     };
     let deactivating = changes.is_active == Some(false) && target.is_active;
@@ -259,11 +270,8 @@ pub async fn update_with_profile(
         target.clone()
     };
     if password_hash.is_some() {
-        refresh_token::Entity::delete_many()
-            .filter(refresh_token::Column::UserId.eq(target.id))
-            .filter(refresh_token::Column::AccessJti.ne(viewer.jti.as_str()))
-            .exec(&*txn)
-            .await?;
+        let own_session = (viewer.id == target.id).then_some(viewer);
+        auth::end_other_sessions(&*txn, target.id, own_session).await?;
     }
     profiles::set_bio_and_avatar(&*txn, target.id, profile.bio, profile.avatar_url).await?;
     txn.commit().await?;
@@ -326,6 +334,7 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
             ("refresh_tokens", by_user("user_id", "refresh_tokens")),
             ("revoked_tokens", by_user("user_id", "revoked_tokens")),
             ("login_attempts", by_user("user_id", "login_attempts")),
+            ("session_epochs", by_user("user_id", "session_epochs")),
             ("assigned_by", assigned_to_others),
         ],
     )

@@ -914,7 +914,25 @@ db_test!(
             "profile",
             "not found",
         );
-        assert_refused(&get(&app, "/api/articles?tag=a%00b", None).await, "tag");
+        // A query value is refused as /api/v1 refuses it: 400, naming the parameter.
+        assert_error(
+            &get(&app, "/api/articles?tag=a%00b", None).await,
+            400,
+            "tag",
+            "must not contain the NUL character",
+        );
+        assert_error(
+            &get(&app, "/api/articles?tag=%ff", None).await,
+            400,
+            "tag",
+            "must be percent-encoded UTF-8",
+        );
+        assert_error(
+            &get(&app, "/api/articles/feed?offset=%C0", Some(&jake)).await,
+            400,
+            "offset",
+            "must be percent-encoded UTF-8",
+        );
         // Overlong slugs and usernames.
         let long = "s".repeat(10_000);
         assert_error(

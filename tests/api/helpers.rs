@@ -388,7 +388,7 @@ impl TestApp {
     pub async fn seed_user(&self, username: &str) -> (i64, String) {
         let id = insert_user(&self.state.db, username).await;
         let (token, _, _) =
-            relata::jwt::issue_access_token(&self.state.jwt, id, 900).expect("signing a token");
+            relata::jwt::issue_access_token(&self.state.jwt, id, 0, 900).expect("signing a token");
         (id, token)
     }
 

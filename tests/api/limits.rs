@@ -1,17 +1,21 @@
-//! The limits that keep one client from holding the server (issue 8): the request timeout,
-//! the cap on concurrent connections, the 1 MiB body limit at its exact boundary and
-//! without a `Content-Length`, and the header-read deadline for clients that trickle
-//! bytes.
+//! The limits that keep one client from holding the server (issue 8, and SPEC §6): the
+//! request timeout, the cap on concurrent connections and per client address, the 1 MiB
+//! body limit at its exact boundary, declared and without a `Content-Length`, the body
+//! timeout, connections left usable after an early answer, and the header-read deadline
+//! for clients that trickle bytes.
 //!
-//! These limits live in the HTTP layer, below any database, so each test runs once, on
-//! SQLite, with raw TCP where a well-behaved client library would hide the behaviour.
+//! These limits live in the HTTP layer, below any database; the ones of API 1.2 run on
+//! both databases all the same, the older ones once, on SQLite. Raw TCP where a
+//! well-behaved client library would hide the behaviour.
 
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::db_test;
 use crate::helpers::{Backend, TestApp};
 
 async fn spawn(tweak: impl FnOnce(&mut relata::config::Settings)) -> TestApp {
@@ -56,8 +60,12 @@ async fn read_status(stream: &mut TcpStream) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_uploaded_slower_than_the_request_timeout_is_answered_503_timeout() {
-    let app = spawn(|s| s.request_timeout = Duration::from_secs(1)).await;
+async fn a_body_trickling_in_past_the_request_timeout_is_answered_503_timeout() {
+    let app = spawn(|s| {
+        s.request_timeout = Duration::from_secs(2);
+        s.body_timeout = Duration::from_secs(1);
+    })
+    .await;
     let (_, token) = app.seed_user("alice").await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
     let body = r#"{"title":"slow","content":"upload"}"#;
@@ -66,14 +74,30 @@ async fn a_body_uploaded_slower_than_the_request_timeout_is_answered_503_timeout
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(&body.as_bytes()[..5]).await.unwrap();
-
     let started = Instant::now();
+    // A byte every 300 ms: the body never stalls for the body timeout, but takes longer
+    // than the request may.
     let mut answer = Vec::new();
+    for byte in body.as_bytes() {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        let mut chunk = [0u8; 4096];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(300), stream.read(&mut chunk)).await
+        {
+            answer.extend_from_slice(&chunk[..n]);
+            break;
+        }
+    }
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     let answer = String::from_utf8_lossy(&answer);
 
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "the unread rest of the body ends the connection: {answer}"
+    );
     assert!(
         answer
             .to_ascii_lowercase()
@@ -246,3 +270,332 @@ async fn slow_clients_holding_every_connection_slot_are_dropped_so_others_get_in
         "it waited for a slot, so the cap held"
     );
 }
+
+/// Reads a whole answer from `stream` (until the server closes it or `within` passes);
+/// its head in lower case and its body.
+async fn read_answer(stream: &mut TcpStream, within: Duration) -> (String, String) {
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+db_test!(
+    a_declared_body_over_the_limit_is_413_at_once_on_both_faces,
+    |app| {
+        let (_, token) = app.seed_user("alice").await;
+        for (path, auth) in [
+            ("/api/v1/posts", format!("Bearer {token}")),
+            ("/api/articles", format!("Token {token}")),
+        ] {
+            let mut stream = TcpStream::connect(app.addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: relata\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                10 * 1024 * 1024
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(b"{\"title\":").await.unwrap();
+            let started = Instant::now();
+            let (head, body) = read_answer(&mut stream, Duration::from_secs(10)).await;
+            assert!(head.starts_with("http/1.1 413"), "{path}: {head}");
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{path}: answered at once, not when a timeout passed"
+            );
+            assert!(head.contains("connection: close"), "{path}: {head}");
+            if path.starts_with("/api/v1") {
+                assert!(body.contains(r#""code":"payload_too_large""#), "{body}");
+            } else {
+                assert_eq!(body, r#"{"errors":{"body":["is too large"]}}"#);
+            }
+        }
+    }
+);
+
+db_test!(
+    a_body_that_stalls_is_408_after_the_body_timeout,
+    settings = |s| s.body_timeout = Duration::from_secs(1),
+    |app| {
+        let (_, token) = app.seed_user("alice").await;
+        for (path, auth) in [
+            ("/api/v1/posts", format!("Bearer {token}")),
+            ("/api/articles", format!("Token {token}")),
+        ] {
+            let mut stream = TcpStream::connect(app.addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: relata\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(b"{\"title\":").await.unwrap();
+            let started = Instant::now();
+            let (head, body) = read_answer(&mut stream, Duration::from_secs(10)).await;
+            let waited = started.elapsed();
+            assert!(head.starts_with("http/1.1 408"), "{path}: {head}");
+            assert!(
+                waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+                "{path}: answered at the body timeout, after {waited:?}"
+            );
+            assert!(head.contains("connection: close"), "{path}: {head}");
+            if path.starts_with("/api/v1") {
+                assert!(body.contains(r#""code":"body_timeout""#), "{body}");
+            } else {
+                assert_eq!(body, r#"{"errors":{"body":["stopped arriving"]}}"#);
+            }
+        }
+        let posts = app.get("/api/v1/posts?count=true", None).await;
+        assert_eq!(posts.body["total"], 0, "nothing was written");
+    }
+);
+
+db_test!(
+    an_answer_sent_before_the_body_was_read_leaves_the_connection_usable_or_closes_it,
+    |app| {
+        let (_, token) = app.seed_user("alice").await;
+        // Refused before its body is read: the id is not a number (400), the token is
+        // missing (401), the content type is not JSON (415).
+        let early = [
+            format!("PATCH /api/v1/posts/abc HTTP/1.1\r\nHost: relata\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{{\"title\":\"new\"}}"),
+            "POST /api/v1/posts HTTP/1.1\r\nHost: relata\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"title\":\"new\"}".to_string(),
+            format!("POST /api/v1/posts HTTP/1.1\r\nHost: relata\r\nAuthorization: Bearer {token}\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n{{\"title\":\"new\"}}"),
+        ];
+        for request in early {
+            let mut stream = TcpStream::connect(app.addr).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The answer's head and body (all of these answer with a Content-Length).
+            let (head, _) = loop {
+                let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+                    .await
+                    .expect("an answer")
+                    .unwrap();
+                assert!(n > 0, "the connection closed without an answer");
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .to_ascii_lowercase()
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break (head.to_ascii_lowercase(), body.to_string());
+                    }
+                }
+            };
+            assert!(head.starts_with("http/1.1 4"), "{head}");
+            if head.contains("connection: close") {
+                // Said so: the server closes it, and the client opens another.
+                let (rest, _) = read_answer(&mut stream, Duration::from_secs(5)).await;
+                assert!(
+                    rest.is_empty(),
+                    "nothing more on a closed connection: {rest}"
+                );
+            } else {
+                // Not said: the connection must serve the next request.
+                assert_eq!(
+                    request_on(&mut stream, "/api/v1/health").await,
+                    200,
+                    "{head}"
+                );
+            }
+        }
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_from_one_address_leave_room_for_another_address() {
+    let app = spawn(|_| {}).await;
+    // 1 100 connections from 127.0.0.1 that send half a request line and stall: more
+    // than the 1 024 connection slots.
+    let mut slow = Vec::new();
+    for _ in 0..1100 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        let _ = stream.write_all(b"GET /api/v1/hea").await;
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another client, from 127.0.0.2.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let res = tokio::time::timeout(
+            Duration::from_secs(5),
+            other.get(app.url("/api/v1/health")).send(),
+        )
+        .await
+        .expect("served while the slow client holds its share")
+        .unwrap();
+        took.push(started.elapsed());
+        assert_eq!(res.status(), 200);
+    }
+    took.sort();
+    assert!(
+        took[2] < Duration::from_millis(100),
+        "the median health check took {:?} ({took:?})",
+        took[2]
+    );
+    // The slow client kept only its share (256): the rest were closed at once.
+    let mut closed = 0;
+    for stream in &mut slow {
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut probe)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 1100 - 256, "{closed} of 1100 closed");
+}
+
+db_test!(
+    registrations_and_logins_are_limited_per_client_address,
+    settings = |s| {
+        s.registrations_per_minute = 3;
+        s.logins_per_minute = 4;
+    },
+    |app| {
+        let register = |name: String, face: &'static str| {
+            let app = &app;
+            async move {
+                match face {
+                    "v1" => {
+                        app.post(
+                            "/api/v1/auth/register",
+                            None,
+                            json!({"username": name, "email": format!("{name}@example.com"), "password": "password123"}),
+                        )
+                        .await
+                    }
+                    _ => {
+                        app.post(
+                            "/api/users",
+                            None,
+                            json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password123"}}),
+                        )
+                        .await
+                    }
+                }
+            }
+        };
+        register("user1".into(), "v1").await.assert_status(201);
+        register("user2".into(), "conduit").await.assert_status(201);
+        register("user3".into(), "v1").await.assert_status(201);
+        let refused = register("user4".into(), "v1").await;
+        refused.assert_problem(429, "rate_limited");
+        let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!(
+            (1..=20).contains(&wait),
+            "one comes back every 20 s: {wait}"
+        );
+        let refused = register("user5".into(), "conduit").await;
+        refused.assert_status(429);
+        assert!(
+            refused.body["errors"]["user"].is_array(),
+            "{}",
+            refused.body
+        );
+        assert!(refused.header("retry-after").is_some());
+
+        // Logins: the fifth attempt within the minute, right password or not.
+        for _ in 0..4 {
+            app.post(
+                "/api/v1/auth/login",
+                None,
+                json!({"login": "user1", "password": "password123"}),
+            )
+            .await
+            .assert_status(200);
+        }
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"login": "user1", "password": "password123"}),
+        )
+        .await
+        .assert_problem(429, "rate_limited");
+
+        // Another address has its own allowance.
+        let other = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .unwrap();
+        let res = other
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({"username": "user6", "email": "user6@example.com", "password": "password123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let res = other
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"login": "user6", "password": "password123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+);
+
+db_test!(
+    a_flood_of_logins_from_one_address_does_not_keep_another_from_logging_in,
+    settings = |s| s.max_concurrent_hashes = 1,
+    |app| {
+        app.register("real").await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Eight workers logging in as names that do not exist, as fast as they can.
+        let flood: Vec<_> = (0..8)
+            .map(|w| {
+                let (client, url, stop) = (app.client.clone(), app.url("/api/v1/auth/login"), stop.clone());
+                tokio::spawn(async move {
+                    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let res = client
+                            .post(&url)
+                            .json(&json!({"login": format!("nobody{w}x{i}"), "password": "password123"}))
+                            .send()
+                            .await
+                            .unwrap();
+                        *statuses.entry(res.status().as_u16()).or_default() += 1;
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let other = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+            .build()
+            .unwrap();
+        for _ in 0..5 {
+            let res = other
+                .post(app.url("/api/v1/auth/login"))
+                .json(&json!({"login": "real", "password": "password123"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "the real user logs in during the flood");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut flood_statuses = std::collections::BTreeMap::<u16, usize>::new();
+        for worker in flood {
+            for (status, n) in worker.await.unwrap() {
+                *flood_statuses.entry(status).or_default() += n;
+            }
+        }
+        assert!(
+            flood_statuses.keys().all(|s| [401, 429].contains(s)),
+            "the flood got only 401 and 429: {flood_statuses:?}"
+        );
+    }
+);

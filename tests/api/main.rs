@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod bounds;
 mod budget;
 mod comments;
 mod concurrency;
@@ -25,6 +26,7 @@ mod profiles;
 mod relationships;
 mod roles;
 mod seed;
+mod sessions;
 mod sweep;
 mod tags;
 mod throttle;

@@ -100,9 +100,7 @@ db_test!(
         // Real hashes, made once: fifty argon2 hashes would dominate the test's time.
         crate::helpers::insert_users(&app.state.db, "member", 50).await;
         let password = relata::domain::password::Password::parse("password123").unwrap();
-        let hash = relata::service::auth::hash_password(&password)
-            .await
-            .unwrap();
+        let hash = app.state.passwords.hash(&password).await.unwrap();
         user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(hash))
             .filter(user::Column::Username.starts_with("member"))

@@ -112,7 +112,7 @@ db_test!(a_user_changes_their_own_account, |app| {
         .patch(
             &path,
             Some(&token),
-            json!({"display_name": "Alice", "email": "NEW@example.com"}),
+            json!({"display_name": "Alice", "email": "NEW@example.com", "current_password": "password123"}),
         )
         .await;
     res.assert_status(200);
@@ -125,14 +125,18 @@ db_test!(a_user_changes_their_own_account, |app| {
     assert_eq!(res.body["email"], "new@example.com");
 
     app.register("bob").await;
-    app.patch(&path, Some(&token), json!({"email": "bob@example.com"}))
-        .await
-        .assert_problem(409, "email_taken");
+    app.patch(
+        &path,
+        Some(&token),
+        json!({"email": "bob@example.com", "current_password": "password123"}),
+    )
+    .await
+    .assert_problem(409, "email_taken");
     let res = app
         .patch(
             &path,
             Some(&token),
-            json!({"email": "bad", "display_name": "x".repeat(81)}),
+            json!({"email": "bad", "display_name": "x".repeat(81), "current_password": "password123"}),
         )
         .await;
     res.assert_problem(422, "validation_failed");

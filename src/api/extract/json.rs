@@ -1,5 +1,5 @@
 //! JSON request bodies: [`JsonBody`] checks the form of a body (415 without a JSON content
-//! type, 413 over the limit, 400 for bad syntax), and [`JsonBody::parse`] its shape, so
+//! type, 413 over the limit, 408 for a body that stalls, 400 for bad syntax), and [`JsonBody::parse`] its shape, so
 //! that a handler can find the row and check the caller in between (SPEC §3 orders 404
 //! and 403 before 422).
 //!
@@ -11,63 +11,43 @@
 //! ([`required`]), so that a missing field is one refusal among the others rather than an
 //! error that stops serde.
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
-use bytes::Bytes;
+use axum::http::StatusCode;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, FieldErrors};
+use crate::request_body::{self, BodyRefusal};
 
 /// A JSON body checked for form only; its shape is checked by [`JsonBody::parse`].
 pub struct JsonBody(pub Value);
 
-fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-}
-
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json_content_type(req.headers()) {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        if !request_body::is_json(req.headers()) {
             return Err(AppError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Request bodies must be sent with Content-Type: application/json.",
             ));
         }
-        let bytes =
-            Bytes::from_request(req, state)
-                .await
-                .map_err(|rejection: BytesRejection| {
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        AppError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "payload_too_large",
-                            "The request body is larger than 1 MiB.",
-                        )
-                    } else {
-                        AppError::bad_request(
-                            "malformed_body",
-                            "The request body could not be read.",
-                        )
-                    }
-                })?;
+        let bytes = request_body::read(req).await.map_err(|refusal| {
+            let (code, detail) = match refusal {
+                BodyRefusal::TooLarge => (
+                    "payload_too_large",
+                    "The request body is larger than 1 MiB.",
+                ),
+                BodyRefusal::Stalled => (
+                    "body_timeout",
+                    "The request body stopped arriving before it was complete.",
+                ),
+                BodyRefusal::Broken => ("malformed_body", "The request body could not be read."),
+            };
+            AppError::new(refusal.status(), code, detail)
+        })?;
         // Syntax errors (invalid UTF-8, nesting past serde_json's limit of 128 levels
         // included) are 400.
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {

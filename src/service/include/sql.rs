@@ -37,12 +37,16 @@ pub fn key_in(table: &'static str, column: &'static str, keys: &[i64], backend: 
     Expr::cust_with_values(sql, [json])
 }
 
-/// Wraps `base` so that it returns at most `n` rows per key, in `order` within each key.
+/// Wraps `base` so that it returns at most `n` rows per key, in `order` within each key,
+/// and at most `rows` in all: every key's first row before any key's second, so that a
+/// statement cut by `rows` still shows how many rows there were at least (the response
+/// ceiling, SPEC §6).
 fn top_n_per_key(
     mut base: SelectStatement,
     key: (&'static str, &'static str),
     order: &SortOrder,
     n: u64,
+    rows: u64,
 ) -> SelectStatement {
     let mut window = WindowStatement::partition_by((Alias::new(key.0), Alias::new(key.1)));
     for k in order.keys() {
@@ -57,6 +61,7 @@ fn top_n_per_key(
         .from_subquery(base, Alias::new("t"))
         .and_where(Expr::col(Alias::new("rn")).lte(n as i64))
         .order_by(Alias::new("rn"), Order::Asc)
+        .limit(rows)
         .to_owned()
 }
 
@@ -70,22 +75,32 @@ static CHILDREN: LazyLock<ShapeCache<(Link, usize)>> = LazyLock::new(ShapeCache:
 /// Texts of [`counts`] by link and number of keys.
 static COUNTS: LazyLock<ShapeCache<(Link, usize)>> = LazyLock::new(ShapeCache::default);
 
-/// The values of a statement on `keys` whose only other value is `then` (the cap).
-fn key_values(keys: &[i64], then: Option<i64>) -> Vec<Value> {
+/// The values of a statement on `keys` followed by `then`.
+fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value> {
     keys.iter()
-        .chain(then.as_ref())
         .map(|&k| Value::BigInt(Some(k)))
+        .chain(then)
         .collect()
 }
 
 /// [`children`], built, its text reused from earlier requests with as many keys.
-pub fn children_built(link: Link, keys: &[i64], cap: u64, backend: DbBackend) -> Built {
-    let build = || children(link, keys, cap, backend);
+pub fn children_built(link: Link, keys: &[i64], cap: u64, rows: u64, backend: DbBackend) -> Built {
+    let build = || children(link, keys, cap, rows, backend);
     if keys.len() > KEPT_KEY_LISTS {
         return Built::now(backend, &build());
     }
-    let cap = link.order().map(|_| cap as i64);
-    CHILDREN.get(backend, (link, keys.len()), key_values(keys, cap), build)
+    // A to-many link's statement ends with its cap per key and its row limit.
+    let then = link
+        .order()
+        .map(|_| {
+            [
+                Value::BigInt(Some(cap as i64)),
+                Value::BigUnsigned(Some(rows)),
+            ]
+        })
+        .into_iter()
+        .flatten();
+    CHILDREN.get(backend, (link, keys.len()), key_values(keys, then), build)
 }
 
 /// [`counts`], built, its text reused from earlier requests with as many keys.
@@ -94,17 +109,19 @@ pub fn counts_built(rel: &Relation, keys: &[i64], backend: DbBackend) -> Built {
     if keys.len() > KEPT_KEY_LISTS {
         return Built::now(backend, &build());
     }
-    COUNTS.get(
-        backend,
-        (rel.link, keys.len()),
-        key_values(keys, None),
-        build,
-    )
+    COUNTS.get(backend, (rel.link, keys.len()), key_values(keys, []), build)
 }
 
-/// The children of `link` for all of `keys`, at most `cap` per key for a to-many link,
-/// grouped in the relation's order. The rows are `link`'s [`ChildRow`] shape.
-pub fn children(link: Link, keys: &[i64], cap: u64, backend: DbBackend) -> SelectStatement {
+/// The children of `link` for all of `keys`, for a to-many link at most `cap` per key and
+/// `rows` in all, grouped in the relation's order. The rows are `link`'s [`ChildRow`]
+/// shape.
+pub fn children(
+    link: Link,
+    keys: &[i64],
+    cap: u64,
+    rows: u64,
+    backend: DbBackend,
+) -> SelectStatement {
     let (table, column) = link.key_column();
     let filter = key_in(table, column, keys, backend);
     let mut base = match link {
@@ -123,7 +140,7 @@ pub fn children(link: Link, keys: &[i64], cap: u64, backend: DbBackend) -> Selec
     };
     base.and_where(filter);
     match link.order() {
-        Some(order) => top_n_per_key(base, (table, column), &order, cap),
+        Some(order) => top_n_per_key(base, (table, column), &order, cap, rows),
         None => base,
     }
 }
