@@ -156,3 +156,64 @@ fn two_processes_on_one_postgres_agree_on_races_sessions_and_throttling() {
         assert_eq!(status, 429, "the right password while throttled: {body}");
     }
 }
+
+#[test]
+fn a_password_changed_through_one_process_ends_the_sessions_on_the_other() {
+    let Some((_pg, _dir, servers)) = two_servers() else {
+        return;
+    };
+    let [a, b] = &servers;
+    support::register(&a.addr, "carol");
+    let (changer, _) = support::login(&a.addr, "carol");
+    let (other, other_refresh) = support::login(&b.addr, "carol");
+    let conduit = {
+        let body = json!({"user": {"email": "carol@example.com", "password": "password123"}});
+        let (status, answer) = try_request(
+            &b.addr,
+            "POST",
+            "/api/users/login",
+            None,
+            Some(&body.to_string()),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        answer["user"]["token"].as_str().unwrap().to_string()
+    };
+    let (status, me) =
+        try_request(&a.addr, "GET", "/api/v1/auth/me", Some(&changer), None).unwrap();
+    assert_eq!(status, 200, "{me}");
+    let id = serde_json::from_str::<serde_json::Value>(&me).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    let change = json!({"password": "a new password", "current_password": "password123"});
+    let (status, body) = try_request(
+        &a.addr,
+        "PATCH",
+        &format!("/api/v1/users/{id}"),
+        Some(&changer),
+        Some(&change.to_string()),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    // On the other process, at once: the other tokens are refused, the changer's is not.
+    for (token, path, expected) in [
+        (&other, "/api/v1/auth/me", 401),
+        (&conduit, "/api/user", 401),
+        (&changer, "/api/v1/auth/me", 200),
+    ] {
+        let (status, body) = try_request(&b.addr, "GET", path, Some(token), None).unwrap();
+        assert_eq!(status, expected, "{path}: {body}");
+    }
+    let (status, body) = try_request(
+        &b.addr,
+        "POST",
+        "/api/v1/auth/refresh",
+        None,
+        Some(&json!({"refresh_token": other_refresh}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(status, 401, "{body}");
+}
