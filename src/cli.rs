@@ -8,11 +8,20 @@ use sea_orm_migration::MigratorTrait;
 use crate::config::{LogFormat, Settings};
 use crate::migration::Migrator;
 
+/// What `relata --help` says relata is.
+const ABOUT: &str = "Relata: a REST service for a community and publishing app whose data is \
+relationships (users, profiles, posts, comments, roles, follows, favorites, tags), with \
+eager loading in a fixed number of SQL statements, on SQLite or PostgreSQL. It serves its \
+own API under /api/v1 and the RealWorld (Conduit) API under /api.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "relata",
-    version,
-    about = "Relata: a relationship-centred REST service"
+    version = crate::version::DESCRIPTION,
+    about = ABOUT,
+    long_about = ABOUT,
+    after_help = "Every setting is also read from its environment variable (shown in [env: …]). \
+Docs: the README, and /docs on a running server."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -163,8 +172,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let settings = cli.settings;
     match cli.command {
         Command::Serve => {
+            let database = settings.database_url_shown();
             let app = crate::Application::build(settings).await?;
-            tracing::info!(address = %app.address(), "relata is listening");
+            let address = app.address();
+            tracing::info!(
+                %address,
+                %database,
+                docs = %format!("http://{address}/docs"),
+                version = crate::version::DESCRIPTION,
+                "relata is listening"
+            );
             app.run_until(shutdown_signal(), Duration::from_secs(20))
                 .await?;
             Ok(0)

@@ -158,6 +158,17 @@ impl Settings {
         }
     }
 
+    /// `DATABASE_URL` fit for a log line: a password in it is shown as `***`.
+    pub fn database_url_shown(&self) -> String {
+        match url::Url::parse(&self.database_url) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+
     /// How long a body may stall before it is answered 408: the body timeout, but at
     /// most half the request timeout, so that a stalled body is always answered 408 and
     /// never left to the request timeout's 503.
@@ -430,6 +441,21 @@ mod tests {
             "RELATA_MAX_CONNECTIONS_PER_CLIENT",
             "from 0 to",
         );
+    }
+
+    #[test]
+    fn a_database_password_is_never_shown() {
+        let s = parse(&[
+            "--database-url",
+            "postgres://app:s3cret@db.example:5432/relata",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.database_url_shown(),
+            "postgres://app:***@db.example:5432/relata"
+        );
+        let s = parse(&["--database-url", "sqlite://relata.db"]).unwrap();
+        assert_eq!(s.database_url_shown(), "sqlite://relata.db");
     }
 
     #[test]

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Result};
 
+/// The shortest secret that is a full HS256 key (RFC 7518 §3.2: at least as long as the
+/// hash, 256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The HS256 key pair built from the secret.
 pub struct JwtKeys {
     encoding: EncodingKey,

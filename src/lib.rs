@@ -20,6 +20,7 @@ pub mod request_body;
 pub mod service;
 pub mod state;
 pub mod time;
+pub mod version;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +30,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{And, DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
@@ -57,12 +61,27 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_body::guard,
-        ));
+        ))
+        .layer(compression());
     match cors_layer(&state.settings.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
     }
 }
+
+/// Bodies of [`COMPRESS_ABOVE`] bytes or more are compressed with gzip or brotli when the
+/// client's `Accept-Encoding` asks for one (tower-http's negotiation; brotli preferred at
+/// equal weight); smaller ones cost more to compress than they save.
+fn compression() -> CompressionLayer<And<DefaultPredicate, SizeAbove>> {
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .quality(CompressionLevel::Fastest)
+        .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE)))
+}
+
+/// The smallest body worth compressing, in bytes.
+pub const COMPRESS_ABOVE: u16 = 1024;
 
 /// CORS for the configured origins; `None` (CORS off) when there are none.
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
@@ -113,6 +132,19 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let secret = service::auth::load_or_create_secret(&db, settings.jwt_secret.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("loading the token secret: {e}"))?;
+    if secret.len() < jwt::MIN_SECRET_BYTES {
+        // Refusing would stop every deployment (and every client's test harness) that
+        // set a short secret before; the warning says what to do instead.
+        tracing::warn!(
+            bytes = secret.len(),
+            "RELATA_JWT_SECRET is shorter than {} bytes, the size of an HS256 key (RFC 7518 \
+             §3.2): tokens signed with it can be forged by guessing it; set a random secret \
+             of at least {} bytes (e.g. `openssl rand -hex 32`), or unset it to have one \
+             generated and stored in the database",
+            jwt::MIN_SECRET_BYTES,
+            jwt::MIN_SECRET_BYTES
+        );
+    }
     let keys = jwt::JwtKeys::new(&secret);
     Ok(AppState::new(db, keys, settings))
 }
@@ -246,6 +278,7 @@ impl Application {
                 drop(slot);
             });
         }
+        self.state.start_draining();
         drop(self.listener);
         sweeper.abort();
         tokio::select! {

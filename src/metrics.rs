@@ -1,6 +1,8 @@
 //! Request metrics of this process — requests, latency and statements per request by
 //! method and route, and the database pool — through the `metrics` facade, exposed in the
-//! Prometheus text format by `metrics-exporter-prometheus`.
+//! Prometheus text format by `metrics-exporter-prometheus`; beside them the build
+//! (`relata_build_info`) and the process's CPU time, memory, open files and threads
+//! (`process_*`, read from /proc by `metrics-process` at each scrape).
 //!
 //! Each [`Metrics`] owns its recorder and records through it locally
 //! (`metrics::with_local_recorder`) instead of installing a process-wide one, so that
@@ -22,6 +24,7 @@ const STATEMENTS: &str = "relata_db_statements_per_request";
 const POOL_OPEN: &str = "relata_db_pool_connections";
 const POOL_IDLE: &str = "relata_db_pool_idle_connections";
 const POOL_MAX: &str = "relata_db_pool_max_connections";
+const BUILD_INFO: &str = "relata_build_info";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -34,6 +37,7 @@ const STATEMENT_BUCKETS: &[f64] = &[
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    process: metrics_process::Collector,
 }
 
 impl Default for Metrics {
@@ -47,7 +51,16 @@ impl Default for Metrics {
             .expect("non-empty histogram buckets")
             .build_recorder();
         let handle = recorder.handle();
+        let process = metrics_process::Collector::default();
         metrics::with_local_recorder(&recorder, || {
+            process.describe();
+            describe_gauge!(
+                BUILD_INFO,
+                "Always 1; its labels name the version, git revision and API version of this build."
+            );
+            let build = crate::version::BUILD;
+            gauge!(BUILD_INFO, "version" => build.version, "git_revision" => build.git_revision, "api_version" => build.api_version)
+                .set(1.0);
             describe_counter!(REQUESTS, "HTTP requests by method, route and status.");
             describe_histogram!(LATENCY, Unit::Seconds, "Time to answer a request.");
             describe_histogram!(STATEMENTS, "SQL statements sent per request.");
@@ -55,7 +68,11 @@ impl Default for Metrics {
             describe_gauge!(POOL_IDLE, "Idle database connections.");
             describe_gauge!(POOL_MAX, "Largest pool size.");
         });
-        Metrics { recorder, handle }
+        Metrics {
+            recorder,
+            handle,
+            process,
+        }
     }
 }
 
@@ -79,10 +96,12 @@ impl Metrics {
         });
     }
 
-    /// The Prometheus text exposition, with the pool gauges of `db` read now.
+    /// The Prometheus text exposition, with the pool gauges of `db` and the process's
+    /// figures read now.
     pub fn render(&self, db: &DatabaseConnection) -> String {
         let (open, idle, max) = crate::db::pool_status(db);
         metrics::with_local_recorder(&self.recorder, || {
+            self.process.collect();
             gauge!(POOL_OPEN).set(open);
             gauge!(POOL_IDLE).set(idle as f64);
             gauge!(POOL_MAX).set(max);

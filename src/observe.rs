@@ -93,14 +93,23 @@ fn drop_unusable_request_id(mut req: Request) -> Request {
     req
 }
 
-/// The span of one request: its id and method now, its route once it is known.
+/// The longest path a log line repeats; a longer one is cut, marked with `…`.
+const LOGGED_PATH_CHARS: usize = 200;
+
+/// The span of one request: its id, method and path now, its route once it is known (the
+/// path says what an unmatched request asked for; the route groups the matched ones).
 fn request_span<B>(req: &axum::http::Request<B>) -> Span {
     let id = req
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!("request", request_id = %id, method = %req.method(), route = tracing::field::Empty)
+    let path = req.uri().path();
+    let path = match path.char_indices().nth(LOGGED_PATH_CHARS) {
+        Some((cut, _)) => format!("{}…", &path[..cut]),
+        None => path.to_string(),
+    };
+    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path, route = tracing::field::Empty)
 }
 
 /// The label of the route `res` answered for.
@@ -123,7 +132,8 @@ fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, span: &Span
     span.record("route", route);
     let statements = res.extensions().get::<Statements>().map_or(0, |s| s.0);
     let status = res.status().as_u16();
-    let latency_ms = latency.as_secs_f64() * 1000.0;
+    // Microseconds are as fine as a log reader needs (`0.631`, not `0.6314820000000001`).
+    let latency_ms = (latency.as_secs_f64() * 1_000_000.0).round() / 1000.0;
     if res.status().is_server_error() {
         let cause = res
             .extensions()

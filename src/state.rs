@@ -33,6 +33,8 @@ pub struct State {
     /// Connections, registrations and logins per client address.
     pub limits: Arc<ClientLimits>,
     pub settings: Arc<Settings>,
+    /// Set once the process begins to shut down: readiness answers 503 from then on.
+    draining: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Arc<Metrics>,
     /// Read connections of the direct executor, if this database has one.
     direct: Option<DirectReads>,
@@ -69,6 +71,7 @@ impl AppState {
             passwords: Arc::new(Passwords::new(settings.concurrent_hashes())),
             limits: Arc::new(ClientLimits::new(&settings)),
             settings: Arc::new(settings),
+            draining: Arc::default(),
             metrics: Arc::new(Metrics::default()),
             direct,
         }))
@@ -84,6 +87,17 @@ impl AppState {
 }
 
 impl State {
+    /// Whether the process is shutting down (readiness is 503, in-flight requests finish).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks the process as shutting down.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// Where this request's reads go: a direct SQLite read transaction, a direct
     /// PostgreSQL connection, or SeaORM's pool. Take it for a read and drop it before
     /// writing (on SQLite it holds a read snapshot, on PostgreSQL a connection).

@@ -16,9 +16,12 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// The page's settings: our document, "Try it out" open, and the token kept across reloads.
+/// No validator: Swagger UI's default sends the document's URL to validator.swagger.io,
+/// which leaks the host name to a third party and shows a broken badge offline.
 static CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
         Config::new(["/api/v1/openapi.json"])
+            .validator_url("none")
             .try_it_out_enabled(true)
             .persist_authorization(true)
             .display_request_duration(true),

@@ -41,6 +41,9 @@ that continues it on the relation's own endpoint (e.g. `posts_next_cursor` for \
     info(title = "Relata", description = DESCRIPTION),
     paths(
         super::health::get_health,
+        super::health::get_liveness,
+        super::health::get_readiness,
+        super::health::get_version,
         get_openapi,
         super::docs::get_docs_page,
         super::auth::register,

@@ -94,7 +94,7 @@ async fn list(
 }
 
 /// Articles, newest first; items have no `body`.
-#[utoipa::path(get, path = "/api/articles", tag = "conduit",
+#[utoipa::path(get, path = "/api/articles", tag = "conduit", operation_id = "conduit_list_articles",
     summary = "Conduit: list articles",
     security((), ("bearer" = [])),
     params(ArticleFilter, Paging),
@@ -123,7 +123,7 @@ pub async fn list_articles(
 }
 
 /// Articles by the users the caller follows, newest first.
-#[utoipa::path(get, path = "/api/articles/feed", tag = "conduit",
+#[utoipa::path(get, path = "/api/articles/feed", tag = "conduit", operation_id = "conduit_feed_articles",
     summary = "Conduit: the caller's feed",
     security(("bearer" = [])),
     params(Paging),
@@ -206,7 +206,7 @@ pub struct NewArticleRequest {
 }
 
 /// A new article by the caller, with its tags, in one transaction.
-#[utoipa::path(post, path = "/api/articles", tag = "conduit",
+#[utoipa::path(post, path = "/api/articles", tag = "conduit", operation_id = "conduit_create_article",
     summary = "Conduit: write an article",
     security(("bearer" = [])),
     request_body = NewArticleRequest,
@@ -214,6 +214,7 @@ pub struct NewArticleRequest {
         (status = 201, description = "The new article", body = ArticleBody),
         (status = 401, description = "`token: is missing`", body = ErrorsBody),
         (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
         (status = 422, description = "A field is blank or invalid, or the body is not JSON", body = ErrorsBody),
     ))]
 pub async fn create_article(
@@ -264,7 +265,7 @@ pub async fn create_article(
 }
 
 /// One article.
-#[utoipa::path(get, path = "/api/articles/{slug}", tag = "conduit",
+#[utoipa::path(get, path = "/api/articles/{slug}", tag = "conduit", operation_id = "conduit_get_article",
     summary = "Conduit: an article",
     security((), ("bearer" = [])),
     params(("slug" = String, Path)),
@@ -308,7 +309,7 @@ pub struct UpdateArticleRequest {
 }
 
 /// Changes an article (its author, or an admin); the slug stays, `updatedAt` is new.
-#[utoipa::path(put, path = "/api/articles/{slug}", tag = "conduit",
+#[utoipa::path(put, path = "/api/articles/{slug}", tag = "conduit", operation_id = "conduit_update_article",
     summary = "Conduit: change an article",
     security(("bearer" = [])),
     params(("slug" = String, Path)),
@@ -319,6 +320,7 @@ pub struct UpdateArticleRequest {
         (status = 403, description = "`article: forbidden`", body = ErrorsBody),
         (status = 404, description = "`article: not found`", body = ErrorsBody),
         (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
         (status = 422, description = "A field is blank or invalid, or the body is not JSON", body = ErrorsBody),
     ))]
 pub async fn update_article(
@@ -370,7 +372,7 @@ pub async fn update_article(
 
 /// Deletes an article (its author, a moderator or an admin), its comments and favorites
 /// with it.
-#[utoipa::path(delete, path = "/api/articles/{slug}", tag = "conduit",
+#[utoipa::path(delete, path = "/api/articles/{slug}", tag = "conduit", operation_id = "conduit_delete_article",
     summary = "Conduit: delete an article",
     security(("bearer" = [])),
     params(("slug" = String, Path)),
@@ -395,7 +397,7 @@ pub async fn delete_article(
 }
 
 /// Favorites an article; twice is still 200, with one row.
-#[utoipa::path(post, path = "/api/articles/{slug}/favorite", tag = "conduit",
+#[utoipa::path(post, path = "/api/articles/{slug}/favorite", tag = "conduit", operation_id = "conduit_favorite_article",
     summary = "Conduit: favorite an article",
     security(("bearer" = [])),
     params(("slug" = String, Path)),
@@ -415,7 +417,7 @@ pub async fn favorite_article(
 }
 
 /// Unfavorites an article; one not favorited is still 200, `favorited: false`.
-#[utoipa::path(delete, path = "/api/articles/{slug}/favorite", tag = "conduit",
+#[utoipa::path(delete, path = "/api/articles/{slug}/favorite", tag = "conduit", operation_id = "conduit_unfavorite_article",
     summary = "Conduit: unfavorite an article",
     security(("bearer" = [])),
     params(("slug" = String, Path)),

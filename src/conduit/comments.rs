@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// All of an article's comments, oldest first.
-#[utoipa::path(get, path = "/api/articles/{slug}/comments", tag = "conduit",
+#[utoipa::path(get, path = "/api/articles/{slug}/comments", tag = "conduit", operation_id = "conduit_list_comments",
     summary = "Conduit: an article's comments",
     security((), ("bearer" = [])),
     params(("slug" = String, Path)),
@@ -80,7 +80,7 @@ pub struct NewCommentRequest {
 }
 
 /// A new comment by the caller.
-#[utoipa::path(post, path = "/api/articles/{slug}/comments", tag = "conduit",
+#[utoipa::path(post, path = "/api/articles/{slug}/comments", tag = "conduit", operation_id = "conduit_create_comment",
     summary = "Conduit: comment on an article",
     security(("bearer" = [])),
     params(("slug" = String, Path)),
@@ -90,6 +90,7 @@ pub struct NewCommentRequest {
         (status = 401, description = "`token: is missing`", body = ErrorsBody),
         (status = 404, description = "`article: not found`", body = ErrorsBody),
         (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
         (status = 422, description = "`body: can't be blank`, or the body is not JSON", body = ErrorsBody),
     ))]
 pub async fn create_comment(
@@ -124,7 +125,7 @@ pub async fn create_comment(
 }
 
 /// Deletes a comment (its author, the article's author, a moderator or an admin).
-#[utoipa::path(delete, path = "/api/articles/{slug}/comments/{id}", tag = "conduit",
+#[utoipa::path(delete, path = "/api/articles/{slug}/comments/{id}", tag = "conduit", operation_id = "conduit_delete_comment",
     summary = "Conduit: delete a comment",
     security(("bearer" = [])),
     params(("slug" = String, Path), ("id" = String, Path, description = "The comment's id")),

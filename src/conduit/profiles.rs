@@ -28,7 +28,7 @@ async fn find(state: &AppState, username: &str) -> Result<Person> {
 }
 
 /// A user's profile; `following` is the caller's side (false without a token).
-#[utoipa::path(get, path = "/api/profiles/{username}", tag = "conduit",
+#[utoipa::path(get, path = "/api/profiles/{username}", tag = "conduit", operation_id = "conduit_get_profile",
     summary = "Conduit: a profile",
     security((), ("bearer" = [])),
     params(("username" = String, Path, description = "Compared case-insensitively")),
@@ -60,7 +60,7 @@ pub async fn get_profile(
 }
 
 /// Follows the user; following twice is still 200, with one row.
-#[utoipa::path(post, path = "/api/profiles/{username}/follow", tag = "conduit",
+#[utoipa::path(post, path = "/api/profiles/{username}/follow", tag = "conduit", operation_id = "conduit_follow_user",
     summary = "Conduit: follow a user",
     security(("bearer" = [])),
     params(("username" = String, Path, description = "Compared case-insensitively")),
@@ -86,7 +86,7 @@ pub async fn follow_user(
 }
 
 /// Stops following the user; not following is still 200, `following: false`.
-#[utoipa::path(delete, path = "/api/profiles/{username}/follow", tag = "conduit",
+#[utoipa::path(delete, path = "/api/profiles/{username}/follow", tag = "conduit", operation_id = "conduit_unfollow_user",
     summary = "Conduit: unfollow a user",
     security(("bearer" = [])),
     params(("username" = String, Path, description = "Compared case-insensitively")),

@@ -14,7 +14,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every tag that at least one article has, by name (code-point order).
-#[utoipa::path(get, path = "/api/tags", tag = "conduit",
+#[utoipa::path(get, path = "/api/tags", tag = "conduit", operation_id = "conduit_list_tags",
     summary = "Conduit: the tags in use",
     responses((status = 200, description = "The tags, by name", body = TagList)))]
 pub async fn list_tags(State(state): State<AppState>) -> Result<Json<TagList>> {

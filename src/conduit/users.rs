@@ -57,7 +57,7 @@ pub struct NewUserRequest {
 }
 
 /// A new account and a token for it.
-#[utoipa::path(post, path = "/api/users", tag = "conduit",
+#[utoipa::path(post, path = "/api/users", tag = "conduit", operation_id = "conduit_register",
     summary = "Conduit: register",
     request_body = NewUserRequest,
     responses(
@@ -142,7 +142,7 @@ pub struct LoginRequest {
 }
 
 /// A token for the account with this email (case-insensitive) and password.
-#[utoipa::path(post, path = "/api/users/login", tag = "conduit",
+#[utoipa::path(post, path = "/api/users/login", tag = "conduit", operation_id = "conduit_login",
     summary = "Conduit: log in",
     description = "Throttled like `/api/v1/auth/login`: after 5 failures within 15 minutes, 429.",
     request_body = LoginRequest,
@@ -197,7 +197,7 @@ pub async fn login(
 }
 
 /// The caller, with the token they sent.
-#[utoipa::path(get, path = "/api/user", tag = "conduit",
+#[utoipa::path(get, path = "/api/user", tag = "conduit", operation_id = "conduit_get_user",
     summary = "Conduit: the current user",
     security(("bearer" = [])),
     responses(
@@ -273,7 +273,7 @@ fn changed_text<T>(
 /// ends the caller's other sessions, on both faces (SPEC §6). The password and the email
 /// change only with a token this face issued: an `/api/v1` access token is 403 for them
 /// (CONDUIT.md), so that a stolen short-lived token cannot take the account.
-#[utoipa::path(put, path = "/api/user", tag = "conduit",
+#[utoipa::path(put, path = "/api/user", tag = "conduit", operation_id = "conduit_update_user",
     summary = "Conduit: change the current user",
     security(("bearer" = [])),
     request_body = UpdateUserRequest,

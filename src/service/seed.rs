@@ -348,10 +348,19 @@ pub async fn run_with_first_user_posts(
         .single()
         .unwrap_or_else(Utc::now);
     let first_user_posts = first_user_posts.unwrap_or(plan.posts_per_user);
+    let posts =
+        plan.users * plan.posts_per_user + first_user_posts.saturating_sub(plan.posts_per_user);
+    // Follows, tags and favorites are drawn at random: the bar counts up to the most there
+    // can be, and is closed at what was written, so that it never passes its total.
+    let relationships_at_most = plan.users
+        * Ord::min(MAX_FOLLOWS as u64, plan.users.saturating_sub(1))
+        + posts * Ord::min(MAX_TAGS as u64, TAGS.len() as u64)
+        + plan.users * Ord::min(MAX_FAVORITES as u64, posts);
     let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post))
         + plan.users
         + first_user_posts.saturating_sub(plan.posts_per_user) * (1 + plan.comments_per_post)
-        + TAGS.len() as u64;
+        + TAGS.len() as u64
+        + relationships_at_most;
     bar.set_length(total);
 
     let first_user = max_id(db, "users").await? + 1;
@@ -591,6 +600,7 @@ pub async fn run_with_first_user_posts(
         txn.commit().await?;
     }
     seed_relationships(db, plan, first_user, first_post, &mut report, bar).await?;
+    bar.set_length(bar.position());
     // Fresh statistics and visibility map: without the statistics PostgreSQL plans the
     // first queries on a freshly loaded database (the benchmark's) as if its tables were
     // empty; without the visibility map an index-only scan still reads every row's heap

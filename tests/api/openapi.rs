@@ -271,3 +271,24 @@ db_test!(every_documented_operation_reaches_a_handler, |app| {
         );
     }
 });
+
+#[tokio::test]
+async fn every_operation_id_is_unique_across_both_faces() {
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let document = app.get("/api/v1/openapi.json", None).await.body;
+    let mut seen = std::collections::BTreeMap::<String, String>::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(id) = operation["operationId"].as_str() else {
+                continue;
+            };
+            let at = format!("{method} {path}");
+            if let Some(first) = seen.insert(id.to_string(), at.clone()) {
+                panic!("operationId {id} is used by {first} and {at}");
+            }
+        }
+    }
+    assert!(seen.len() > 50, "{} operations", seen.len());
+}

@@ -190,6 +190,9 @@ struct Browser {
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
     next_id: u64,
+    /// The URL of every request the page made, from DevTools' `Network.requestWillBeSent`
+    /// events (once `Network.enable` was called), in order.
+    requests: Vec<String>,
 }
 
 impl Browser {
@@ -249,6 +252,7 @@ impl Browser {
             _profile: profile,
             page,
             next_id: 0,
+            requests: Vec::new(),
         }
     }
 
@@ -268,6 +272,11 @@ impl Browser {
                 continue;
             };
             let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if reply["method"] == "Network.requestWillBeSent"
+                && let Some(url) = reply["params"]["request"]["url"].as_str()
+            {
+                self.requests.push(url.to_string());
+            }
             if reply["id"] == id {
                 assert!(reply["error"].is_null(), "{method}: {reply}");
                 return reply["result"].clone();
@@ -342,6 +351,7 @@ async fn the_docs_page_renders_every_operation_and_calls_one_with_a_token_in_a_r
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let (_, token) = app.user("docreader").await;
     let mut browser = Browser::start(chromium).await;
+    browser.call("Network.enable", serde_json::json!({})).await;
     browser
         .call(
             "Page.navigate",
@@ -362,6 +372,20 @@ async fn the_docs_page_renders_every_operation_and_calls_one_with_a_token_in_a_r
     })
     .await
     .expect("the page renders and answers within a minute");
+    // Let late requests (a validator badge, fonts) show, then read the events.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    browser.eval("1").await;
+    let origin = app.url("");
+    let elsewhere: Vec<&String> = browser
+        .requests
+        .iter()
+        .filter(|url| !url.starts_with(&origin) && !url.starts_with("data:"))
+        .collect();
+    assert!(
+        !browser.requests.is_empty() && elsewhere.is_empty(),
+        "the page fetches nothing from another host: {elsewhere:?} of {:?}",
+        browser.requests
+    );
 
     let document = app.get("/api/v1/openapi.json", None).await.body;
     let mut expected: Vec<String> = Vec::new();
@@ -390,3 +414,146 @@ async fn the_docs_page_renders_every_operation_and_calls_one_with_a_token_in_a_r
         "the call was made with the token: {outcome}"
     );
 }
+
+db_test!(
+    liveness_readiness_and_version_tell_an_orchestrator_what_it_needs,
+    |app| {
+        let live = app.get("/api/v1/health/live", None).await;
+        live.assert_status(200);
+        assert_eq!(live.body, serde_json::json!({"status": "alive"}));
+        let ready = app.get("/api/v1/health/ready", None).await;
+        ready.assert_status(200);
+        assert_eq!(
+            ready.body,
+            serde_json::json!({"status": "ready", "database": "ok", "migrations": "current"})
+        );
+        let version = app.get("/api/v1/version", None).await;
+        version.assert_status(200);
+        assert_eq!(version.body["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(version.body["api_version"], "1.2");
+        let revision = version.body["git_revision"].as_str().unwrap();
+        assert!(!revision.is_empty(), "{}", version.body);
+
+        // A migration this build knows but the database lacks: not ready.
+        let db = app.raw_db().await;
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("DELETE FROM seaql_migrations WHERE version = 'm0003_sessions'")
+            .await
+            .unwrap();
+        let pending = app.get("/api/v1/health/ready", None).await;
+        pending.assert_problem(503, "not_ready");
+        assert!(
+            pending.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("relata migrate"),
+            "{}",
+            pending.body
+        );
+        app.get("/api/v1/health/live", None)
+            .await
+            .assert_status(200);
+
+        // Draining (a SIGTERM): not ready, still alive.
+        app.state.start_draining();
+        app.get("/api/v1/health/ready", None)
+            .await
+            .assert_problem(503, "not_ready");
+        app.get("/api/v1/health/live", None)
+            .await
+            .assert_status(200);
+    }
+);
+
+db_test!(metrics_name_the_build_and_the_process_resources, |app| {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("relata_build_info{"))
+        .unwrap_or_else(|| panic!("relata_build_info in {text}"));
+    assert!(build.ends_with(" 1"), "{build}");
+    assert!(
+        build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        "{build}"
+    );
+    for metric in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_threads",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(metric)),
+            "{metric} in {text}"
+        );
+    }
+});
+
+db_test!(
+    large_answers_are_compressed_for_clients_that_ask_and_small_ones_are_not,
+    |app| {
+        for i in 0..30 {
+            app.seed_user(&format!("reader{i}")).await;
+        }
+        let plain = app.get("/api/v1/users?limit=30", None).await;
+        let plain = serde_json::to_vec(&plain.body).unwrap();
+        for (encoding, expected) in [
+            ("gzip", Some("gzip")),
+            ("br", Some("br")),
+            ("identity", None),
+        ] {
+            let res = app
+                .client
+                .get(app.url("/api/v1/users?limit=30"))
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            assert_eq!(
+                res.headers()
+                    .get("content-encoding")
+                    .map(|v| v.to_str().unwrap()),
+                expected,
+                "{encoding}"
+            );
+            assert!(res.headers().get("x-query-count").is_some());
+            let bytes = res.bytes().await.unwrap();
+            if encoding == "gzip" {
+                assert!(
+                    bytes.len() < plain.len() / 2,
+                    "{} of {}",
+                    bytes.len(),
+                    plain.len()
+                );
+                let mut decoded = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&bytes[..]),
+                    &mut decoded,
+                )
+                .unwrap();
+                let decoded: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+                assert_eq!(serde_json::to_vec(&decoded).unwrap(), plain);
+            }
+        }
+        let small = app
+            .client
+            .get(app.url("/api/v1/health"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            small.headers().get("content-encoding").is_none(),
+            "not worth it"
+        );
+    }
+);
