@@ -1,4 +1,6 @@
-//! The `relata` command line: serve, migrate, admin, check (and the commands of later issues).
+//! The `relata` command line: serve, migrate, admin, seed, check, openapi. Each command
+//! only reads its arguments and prints; the work is done by the library (the operator
+//! tools live in `service::{seed, check}`).
 
 use std::time::Duration;
 
@@ -44,7 +46,8 @@ pub enum Command {
         action: Option<MigrateAction>,
     },
     /// Integrity report: each table's row count, orphan rows and unindexed foreign keys;
-    /// exits 1 when it finds orphans or unindexed keys.
+    /// exits 1 when it finds orphans or unindexed keys, or when the database does not
+    /// exist (a SQLite file that is not there is named, and never created).
     Check,
     /// Print the OpenAPI document.
     Openapi,
@@ -256,7 +259,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Check => {
-            let db = crate::db::connect(&settings.database_url, 1).await?;
+            let db = crate::db::connect_existing(&settings.database_url, 1).await?;
             let report = crate::service::check::run(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
