@@ -40,7 +40,8 @@ impl Cli {
 pub enum Command {
     /// Migrate the database, then serve HTTP until SIGINT or SIGTERM.
     Serve,
-    /// Apply pending migrations (`relata migrate status` lists them).
+    /// Apply pending migrations; `relata migrate status` lists them, `relata migrate down
+    /// [N]` rolls back the last N.
     Migrate {
         #[command(subcommand)]
         action: Option<MigrateAction>,
@@ -98,6 +99,13 @@ pub enum AdminAction {
 pub enum MigrateAction {
     /// List every migration and whether it is applied.
     Status,
+    /// Roll back the last N applied migrations (default 1), newest first, each with its
+    /// `down`; `relata migrate` applies them again.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        n: u32,
+    },
 }
 
 /// Sets up logging: human-readable, or JSON with `RELATA_LOG=json`; level from `RUST_LOG`.
@@ -173,19 +181,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Migrate { action } => {
-            let db = crate::db::connect(&settings.database_url, 1).await?;
             match action {
                 None => {
+                    let db = crate::db::connect(&settings.database_url, 1).await?;
                     Migrator::up(&db, None).await?;
                     println!("migrations applied");
                 }
                 Some(MigrateAction::Status) => {
+                    let db = crate::db::connect(&settings.database_url, 1).await?;
                     for m in Migrator::get_migration_with_status(&db).await? {
                         println!(
                             "{:<10} {}",
                             format!("{:?}", m.status()).to_lowercase(),
                             m.name()
                         );
+                    }
+                }
+                Some(MigrateAction::Down { n }) => {
+                    // Rolling back a database that is not there is a mistyped path, not
+                    // a request for an empty database.
+                    let db = crate::db::connect_existing(&settings.database_url, 1).await?;
+                    let applied_before = applied_migrations(&db).await?;
+                    Migrator::down(&db, Some(n)).await?;
+                    let applied_after = applied_migrations(&db).await?;
+                    let rolled_back: Vec<&String> = applied_before
+                        .iter()
+                        .rev()
+                        .filter(|name| !applied_after.contains(name))
+                        .collect();
+                    if rolled_back.is_empty() {
+                        println!("no applied migration to roll back");
+                    }
+                    for name in rolled_back {
+                        println!("rolled back {name}");
                     }
                 }
             }
@@ -284,6 +312,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// The names of the applied migrations, oldest first.
+async fn applied_migrations(db: &sea_orm::DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    use sea_orm_migration::MigrationStatus;
+    Ok(Migrator::get_migration_with_status(db)
+        .await?
+        .iter()
+        .filter(|m| m.status() == MigrationStatus::Applied)
+        .map(|m| m.name().to_string())
+        .collect())
 }
 
 /// Runs `relata admin …`; a refusal (invalid field, name taken) is an error whose text is

@@ -1,11 +1,19 @@
-//! The operator commands of "Operating Relata", run as the real binary: `relata check`
+//! The operator commands of "Operating Relata", run as the real binary: `relata migrate
+//! down` undoing each migration exactly (on SQLite and PostgreSQL), and `relata check`
 //! refusing a database that does not exist instead of creating it.
+//!
+//! PostgreSQL tests live in the `postgres` module and are `#[ignore]`d like the
+//! `db_test!` halves of tests/api: `cargo test --test ops -- --include-ignored` with
+//! `TEST_DATABASE_URL` set runs them, and fails them when it is unset.
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm_migration::MigratorTrait;
 use support::BIN;
 
 /// Runs `relata ARGS` on the database `url`, from `dir`.
@@ -70,9 +78,413 @@ fn check_on_a_missing_sqlite_file_names_it_and_creates_nothing() {
             "check created something for {url}"
         );
     }
+    // Rolling back a database that is not there is refused the same way.
+    let out = relata(dir.path(), "sqlite://typo.db", &["migrate", "down"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("typo.db"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
     // The commands that set a database up still create it.
     relata_ok(dir.path(), "sqlite://typo.db", &["migrate"]);
     assert!(dir.path().join("typo.db").is_file());
     let report = relata_ok(dir.path(), "sqlite://typo.db", &["check"]);
     assert!(report.contains("ok: no orphan rows"), "{report}");
+}
+// ---------------------------------------------------------------------------------------
+// relata migrate down
+// ---------------------------------------------------------------------------------------
+
+/// The migrations' own bookkeeping table, which `down` keeps.
+const BOOKKEEPING: &str = "seaql_migrations";
+
+/// Every row of `sql` as strings (NULL as `NULL`), one line per row.
+async fn rows(db: &DatabaseConnection, sql: &str, columns: &[&str]) -> Vec<String> {
+    let backend = db.get_database_backend();
+    let found = db
+        .query_all_raw(Statement::from_string(backend, sql.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    found
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    row.try_get::<Option<String>>("", c)
+                        .or_else(|_| {
+                            row.try_get::<Option<i64>>("", c)
+                                .map(|v| v.map(|n| n.to_string()))
+                        })
+                        .unwrap_or_else(|e| panic!("{c} of {sql}: {e}"))
+                        .unwrap_or_else(|| "NULL".to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect()
+}
+
+/// The schema as the catalog describes it, the migrations' bookkeeping left out: every
+/// object with its kind, every column (type, nullability, default, key), every index
+/// (columns or expression, uniqueness) and every constraint (foreign keys with their
+/// actions, checks). Sorted, so that two snapshots compare line by line.
+async fn schema_snapshot(url: &str) -> Vec<String> {
+    let db = relata::db::connect(url, 1)
+        .await
+        .expect("the database opens");
+    let mut lines = match db.get_database_backend() {
+        DbBackend::Sqlite => sqlite_snapshot(&db).await,
+        _ => postgres_snapshot(&db).await,
+    };
+    db.close().await.ok();
+    lines.sort();
+    lines
+}
+
+async fn sqlite_snapshot(db: &DatabaseConnection) -> Vec<String> {
+    let mut lines = Vec::new();
+    // Objects with the statement that made them (as SQLite keeps it, rewritten by any
+    // ALTER TABLE since), which also holds what no pragma reports: CHECK constraints and
+    // constraint names. `sqlite_sequence` is SQLite's own, made by the first AUTOINCREMENT
+    // table and never dropped.
+    for line in rows(
+        db,
+        &format!(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master \
+             WHERE tbl_name NOT IN ('{BOOKKEEPING}', 'sqlite_sequence')"
+        ),
+        &["type", "name", "tbl_name", "sql"],
+    )
+    .await
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        lines.push(format!("object {}", words.join(" ")));
+    }
+    for line in rows(
+        db,
+        &format!(
+            "SELECT m.name AS tbl, c.cid AS cid, c.name AS col, c.type AS type, c.\"notnull\" AS nn, \
+                    c.dflt_value AS dflt, c.pk AS pk, c.hidden AS hidden \
+             FROM sqlite_master m, pragma_table_xinfo(m.name) c \
+             WHERE m.type = 'table' AND m.name NOT IN ('{BOOKKEEPING}', 'sqlite_sequence')"
+        ),
+        &["tbl", "cid", "col", "type", "nn", "dflt", "pk", "hidden"],
+    )
+    .await
+    {
+        lines.push(format!("column {line}"));
+    }
+    for line in rows(
+        db,
+        &format!(
+            "SELECT m.name AS tbl, il.name AS idx, il.\"unique\" AS uniq, il.origin AS origin, \
+                    il.partial AS partial, \
+                    (SELECT group_concat(coalesce(ii.name, '<expr>') || ' ' || ii.\"desc\", ', ') \
+                       FROM pragma_index_xinfo(il.name) ii WHERE ii.key = 1) AS cols \
+             FROM sqlite_master m, pragma_index_list(m.name) il \
+             WHERE m.type = 'table' AND m.name <> '{BOOKKEEPING}'"
+        ),
+        &["tbl", "idx", "uniq", "origin", "partial", "cols"],
+    )
+    .await
+    {
+        lines.push(format!("index {line}"));
+    }
+    for line in rows(
+        db,
+        "SELECT m.name AS tbl, f.id AS id, f.seq AS seq, f.\"from\" AS col, f.\"table\" AS ptbl, \
+                f.\"to\" AS pcol, f.on_update AS upd, f.on_delete AS del, f.\"match\" AS mat \
+         FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE m.type = 'table'",
+        &[
+            "tbl", "id", "seq", "col", "ptbl", "pcol", "upd", "del", "mat",
+        ],
+    )
+    .await
+    {
+        lines.push(format!("foreign key {line}"));
+    }
+    lines
+}
+
+async fn postgres_snapshot(db: &DatabaseConnection) -> Vec<String> {
+    let mut lines = Vec::new();
+    // Every relation of the schema: tables, indexes, sequences (identity columns own one).
+    for line in rows(
+        db,
+        &format!(
+            "SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname NOT LIKE '{BOOKKEEPING}%'"
+        ),
+        &["name", "kind"],
+    )
+    .await
+    {
+        lines.push(format!("object {line}"));
+    }
+    // Column order is part of the schema: the position among the live columns (attnum
+    // keeps gaps after a drop, which a fresh schema would not have).
+    for line in rows(
+        db,
+        &format!(
+            "SELECT table_name::text AS tbl, \
+                    (row_number() OVER (PARTITION BY table_name ORDER BY ordinal_position))::bigint AS pos, \
+                    column_name::text AS col, data_type::text AS type, \
+                    coalesce(character_maximum_length::text, '') AS len, is_nullable::text AS nullable, \
+                    column_default::text AS dflt, is_identity::text AS ident, \
+                    coalesce(identity_generation::text, '') AS gen, coalesce(collation_name::text, '') AS coll \
+             FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name <> '{BOOKKEEPING}'"
+        ),
+        &["tbl", "pos", "col", "type", "len", "nullable", "dflt", "ident", "gen", "coll"],
+    )
+    .await
+    {
+        lines.push(format!("column {line}"));
+    }
+    for line in rows(
+        db,
+        &format!(
+            "SELECT tablename::text AS tbl, indexname::text AS idx, indexdef::text AS def FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename <> '{BOOKKEEPING}'"
+        ),
+        &["tbl", "idx", "def"],
+    )
+    .await
+    {
+        lines.push(format!("index {line}"));
+    }
+    for line in rows(
+        db,
+        &format!(
+            "SELECT c.conrelid::regclass::text AS tbl, c.conname::text AS name, c.contype::text AS kind, \
+                    pg_get_constraintdef(c.oid) AS def \
+             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
+             WHERE n.nspname = current_schema() AND c.conrelid::regclass::text <> '{BOOKKEEPING}'"
+        ),
+        &["tbl", "name", "kind", "def"],
+    )
+    .await
+    {
+        lines.push(format!("constraint {line}"));
+    }
+    lines
+}
+
+/// Tables of the schema, the bookkeeping one included.
+async fn table_names(url: &str) -> Vec<String> {
+    let db = relata::db::connect(url, 1)
+        .await
+        .expect("the database opens");
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'sqlite_sequence' ORDER BY name"
+        }
+        _ => {
+            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+        }
+    };
+    let names = rows(&db, sql, &["name"]).await;
+    db.close().await.ok();
+    names
+}
+
+/// Shows how two snapshots differ, line by line.
+fn difference(expected: &[String], found: &[String]) -> String {
+    let expected: BTreeSet<&String> = expected.iter().collect();
+    let found: BTreeSet<&String> = found.iter().collect();
+    let missing: Vec<_> = expected.difference(&found).collect();
+    let extra: Vec<_> = found.difference(&expected).collect();
+    format!("missing: {missing:#?}\nextra: {extra:#?}")
+}
+
+#[track_caller]
+fn assert_same_schema(expected: &[String], found: &[String], when: &str) {
+    assert!(
+        expected == found,
+        "{when}: the schema differs\n{}",
+        difference(expected, found)
+    );
+}
+
+/// A little of everything: users, profiles, posts, comments, roles, follows, tags.
+fn seed(dir: &Path, url: &str) {
+    relata_ok(
+        dir,
+        url,
+        &[
+            "seed",
+            "--users",
+            "20",
+            "--posts-per-user",
+            "3",
+            "--comments-per-post",
+            "2",
+            "--quiet",
+        ],
+    );
+}
+
+/// The whole round trip on the database `url`, which is fresh:
+/// 1. `relata migrate` → A; `relata migrate down 3` → only the bookkeeping table;
+///    `relata migrate` → the same schema as A; the same again with rows in the tables.
+/// 2. Then one step at a time, on a seeded database: each migration applied alone (through the library, which
+///    the binary cannot do) gives a reference schema, and each `relata migrate down` must
+///    come back to the reference schema of the step before.
+async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let count = relata::migration::Migrator::migrations().len();
+    assert_eq!(count, 3, "this test knows three migrations");
+
+    relata_ok(dir.path(), url, &["migrate"]);
+    let a = schema_snapshot(url).await;
+    assert!(a.len() > 50, "a whole schema: {a:#?}");
+
+    let out = relata_ok(dir.path(), url, &["migrate", "down", "3"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "rolled back m0003_sessions",
+            "rolled back m0002_relations",
+            "rolled back m0001_init"
+        ],
+        "{out}"
+    );
+    assert_eq!(table_names(url).await, [BOOKKEEPING]);
+    assert_same_schema(&[], &schema_snapshot(url).await, "after migrate down 3");
+    let status = relata_ok(dir.path(), url, &["migrate", "status"]);
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("pending")).count(),
+        count,
+        "{status}"
+    );
+
+    relata_ok(dir.path(), url, &["migrate"]);
+    let b = schema_snapshot(url).await;
+    assert_same_schema(&a, &b, "migrate, down 3, migrate again");
+    let status = relata_ok(dir.path(), url, &["migrate", "status"]);
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("applied")).count(),
+        count,
+        "{status}"
+    );
+
+    // With rows in every table, so that a `down` that only works on empty tables fails.
+    seed(dir.path(), url);
+    relata_ok(dir.path(), url, &["migrate", "down", "3"]);
+    relata_ok(dir.path(), url, &["migrate"]);
+    assert_same_schema(
+        &a,
+        &schema_snapshot(url).await,
+        "down 3 with rows, migrate again",
+    );
+
+    // One step at a time.
+    relata_ok(dir.path(), url, &["migrate", "down", "3"]);
+    let mut after_step = vec![schema_snapshot(url).await];
+    {
+        let db = relata::db::connect(url, 1)
+            .await
+            .expect("the database opens");
+        for _ in 0..count {
+            relata::migration::Migrator::up(&db, Some(1))
+                .await
+                .expect("one migration applies");
+            after_step.push(schema_snapshot(url).await);
+        }
+        db.close().await.ok();
+    }
+    assert_same_schema(&a, &after_step[count], "each migration applied alone");
+    seed(dir.path(), url);
+    for step in (0..count).rev() {
+        let out = relata_ok(dir.path(), url, &["migrate", "down"]);
+        assert_eq!(out.lines().count(), 1, "one migration rolled back: {out}");
+        assert_same_schema(
+            &after_step[step],
+            &schema_snapshot(url).await,
+            &format!("rolling back migration {} ({})", step + 1, out.trim()),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_down_undoes_each_migration_exactly_and_up_again_restores_the_schema_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("relata.db"));
+    migrating_down_and_up_again_restores_the_schema_exactly(&url).await;
+}
+
+/// The PostgreSQL halves: each runs on a database of its own, created from
+/// `TEST_DATABASE_URL` and dropped afterwards.
+mod postgres {
+    use super::*;
+
+    const NEEDS_POSTGRES: &str =
+        "TEST_DATABASE_URL must name a PostgreSQL server to run the PostgreSQL tests";
+
+    /// A database created for one test, dropped (connections and all) when it ends.
+    struct FreshDatabase {
+        admin_url: String,
+        name: String,
+        url: String,
+    }
+
+    impl FreshDatabase {
+        async fn create() -> FreshDatabase {
+            let admin_url = std::env::var("TEST_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .expect(NEEDS_POSTGRES);
+            let name = format!(
+                "relata_ops_{}_{}",
+                std::process::id(),
+                relata::jwt::random_hex(4)
+            );
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL answers");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("creating the test database");
+            admin.close().await.ok();
+            let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+            url.set_path(&name);
+            FreshDatabase {
+                admin_url,
+                name,
+                url: url.to_string(),
+            }
+        }
+    }
+
+    impl Drop for FreshDatabase {
+        fn drop(&mut self) {
+            let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+            // Its own thread and runtime: this also runs while a test's runtime unwinds.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let db = sea_orm::Database::connect(&admin_url).await.ok()?;
+                    db.execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs TEST_DATABASE_URL; run with -- --include-ignored"]
+    async fn migrate_down_undoes_each_migration_exactly_and_up_again_restores_the_schema_postgres()
+    {
+        let database = FreshDatabase::create().await;
+        migrating_down_and_up_again_restores_the_schema_exactly(&database.url).await;
+    }
 }
