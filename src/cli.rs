@@ -1,6 +1,6 @@
-//! The `relata` command line: serve, migrate, admin, seed, check, openapi. Each command
-//! only reads its arguments and prints; the work is done by the library (the operator
-//! tools live in `service::{seed, check}`).
+//! The `relata` command line: serve, migrate, admin, seed, check, backup, openapi. Each
+//! command only reads its arguments and prints; the work is done by the library (the
+//! operator tools live in `service::{seed, check, backup}`).
 
 use std::time::Duration;
 
@@ -50,6 +50,18 @@ pub enum Command {
     /// exits 1 when it finds orphans or unindexed keys, or when the database does not
     /// exist (a SQLite file that is not there is named, and never created).
     Check,
+    /// Copy the live SQLite database into DEST, consistently, while it is in use (SQLite's
+    /// `VACUUM INTO`). Refuses (exit 1) when DEST exists or its directory does not. On
+    /// PostgreSQL it copies nothing: it prints the `pg_dump` and `pg_restore` commands for
+    /// DATABASE_URL and exits 3.
+    #[command(
+        after_help = "Restore a SQLite backup: stop relata, replace the database file \
+                            (and remove its -wal and -shm files), start relata."
+    )]
+    Backup {
+        /// The file to write; it must not exist yet, and its directory must.
+        dest: std::path::PathBuf,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Fill the database with deterministic demo data.
@@ -107,6 +119,11 @@ pub enum MigrateAction {
         n: u32,
     },
 }
+
+/// Exit status of `relata backup` on PostgreSQL: nothing was copied, and the output says
+/// which `pg_dump` command to run instead. Distinct from 1 (refused or failed), so that a
+/// script can tell "use pg_dump" from "something went wrong".
+pub const EXIT_BACKUP_USE_PG_DUMP: i32 = 3;
 
 /// Sets up logging: human-readable, or JSON with `RELATA_LOG=json`; level from `RUST_LOG`.
 pub fn init_logging(format: LogFormat) -> LogGuard {
@@ -219,6 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Backup { dest } => backup(&settings.database_url, &dest).await,
         Command::Seed {
             users,
             posts_per_user,
@@ -323,6 +341,33 @@ async fn applied_migrations(db: &sea_orm::DatabaseConnection) -> anyhow::Result<
         .filter(|m| m.status() == MigrationStatus::Applied)
         .map(|m| m.name().to_string())
         .collect())
+}
+
+/// Runs `relata backup DEST`: the copy on SQLite; the `pg_dump` command on PostgreSQL.
+async fn backup(database_url: &str, dest: &std::path::Path) -> anyhow::Result<i32> {
+    use crate::service::backup;
+    if backup::is_postgres_url(database_url) {
+        let advice = backup::pg_dump_advice(database_url, dest);
+        println!(
+            "relata backup copies SQLite databases only; PostgreSQL is backed up with pg_dump:"
+        );
+        println!("  {}", advice.dump);
+        println!("and restored with pg_restore:");
+        println!("  {}", advice.restore);
+        if advice.password_hidden {
+            println!(
+                "The password is left out of these commands: give it in the PGPASSWORD environment variable or in ~/.pgpass."
+            );
+        }
+        println!("Nothing was copied (exit status {EXIT_BACKUP_USE_PG_DUMP}).");
+        return Ok(EXIT_BACKUP_USE_PG_DUMP);
+    }
+    let copied = backup::sqlite(database_url, dest).await?;
+    println!("backup: {}", copied.destination.display());
+    println!("source: {}", copied.source.display());
+    println!("size: {} bytes", copied.bytes);
+    println!("took: {:.3} s", copied.took.as_secs_f64());
+    Ok(0)
 }
 
 /// Runs `relata admin …`; a refusal (invalid field, name taken) is an error whose text is

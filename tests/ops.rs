@@ -1,6 +1,7 @@
-//! The operator commands of "Operating Relata", run as the real binary: `relata migrate
-//! down` undoing each migration exactly (on SQLite and PostgreSQL), and `relata check`
-//! refusing a database that does not exist instead of creating it.
+//! The operator commands of "Operating Relata", run as the real binary: `relata backup`
+//! copying a SQLite database that a server is writing to, `relata migrate down` undoing
+//! each migration exactly (on SQLite and PostgreSQL), and `relata check` refusing a
+//! database that does not exist instead of creating it.
 //!
 //! PostgreSQL tests live in the `postgres` module and are `#[ignore]`d like the
 //! `db_test!` halves of tests/api: `cargo test --test ops -- --include-ignored` with
@@ -11,10 +12,13 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use sea_orm_migration::MigratorTrait;
-use support::BIN;
+use support::{BIN, Server, login, register, try_request};
 
 /// Runs `relata ARGS` on the database `url`, from `dir`.
 fn relata(dir: &Path, url: &str, args: &[&str]) -> Output {
@@ -51,6 +55,231 @@ fn relata_ok(dir: &Path, url: &str, args: &[&str]) -> String {
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
+}
+
+/// The number on the line `"{label}: {number} …"` of `relata backup`'s output.
+fn figure(output: &str, label: &str) -> f64 {
+    output
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(label)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("a {label:?} line in {output}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// relata backup
+// ---------------------------------------------------------------------------------------
+
+/// One post created through the API: its id, when its request was sent, when its 201
+/// arrived.
+struct Write {
+    id: i64,
+    sent: Instant,
+    acknowledged: Instant,
+}
+
+/// Creates posts on the server at `addr` one after another until `stop`, as `name`;
+/// returns every one that was answered 201.
+fn keep_writing(addr: String, name: &str, stop: Arc<AtomicBool>) -> Vec<Write> {
+    register(&addr, name);
+    let (token, _) = login(&addr, name);
+    let mut writes = Vec::new();
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let body =
+            serde_json::json!({"title": format!("post {n}"), "content": "written during a backup"});
+        let sent = Instant::now();
+        let answer = try_request(
+            &addr,
+            "POST",
+            "/api/v1/posts",
+            Some(&token),
+            Some(&body.to_string()),
+        );
+        let acknowledged = Instant::now();
+        let Some((status, body)) = answer else {
+            panic!("the server stopped answering writes");
+        };
+        assert_eq!(status, 201, "creating a post: {body}");
+        let post: serde_json::Value = serde_json::from_str(&body).expect("a JSON post");
+        let id = post["id"].as_i64().expect("the post's id");
+        writes.push(Write {
+            id,
+            sent,
+            acknowledged,
+        });
+    }
+    writes
+}
+
+#[test]
+fn a_backup_taken_during_writes_holds_every_write_acknowledged_before_it_began() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("relata.db");
+    let url = sqlite_url(&live);
+    // Some bulk first, so that the copy takes long enough for writes to land during it.
+    relata_ok(
+        dir.path(),
+        &url,
+        &[
+            "seed",
+            "--users",
+            "300",
+            "--posts-per-user",
+            "20",
+            "--comments-per-post",
+            "2",
+            "--quiet",
+        ],
+    );
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("RELATA_JWT_SECRET", "backup-test-secret-backup-test-secret"),
+        ],
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (addr, stop) = (server.addr.clone(), stop.clone());
+        std::thread::spawn(move || keep_writing(addr, "backupwriter", stop))
+    };
+    // Let writes go on for a while before the backup, and during it.
+    std::thread::sleep(Duration::from_millis(700));
+
+    let copy = dir.path().join("backups").join("copy.db");
+    std::fs::create_dir(dir.path().join("backups")).unwrap();
+    let backup_began = Instant::now();
+    let out = relata(dir.path(), &url, &["backup", copy.to_str().unwrap()]);
+    let backup_ended = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let writes = writer.join().expect("the writer thread ends");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let report = stdout(&out);
+    assert!(
+        report.contains(copy.to_str().unwrap()),
+        "the output names the copy: {report}"
+    );
+    let bytes = figure(&report, "size:");
+    let took = figure(&report, "took:");
+    assert_eq!(
+        bytes as u64,
+        std::fs::metadata(&copy).unwrap().len(),
+        "the size printed is the copy's"
+    );
+
+    let before: Vec<&Write> = writes
+        .iter()
+        .filter(|w| w.acknowledged < backup_began)
+        .collect();
+    let during = writes
+        .iter()
+        .filter(|w| w.acknowledged >= backup_began && w.sent <= backup_ended)
+        .count();
+    let after: Vec<&Write> = writes.iter().filter(|w| w.sent > backup_ended).collect();
+    assert!(
+        before.len() >= 5,
+        "writes went on before the backup: {}",
+        before.len()
+    );
+
+    // The copy is a sound database of its own.
+    let check = relata_ok(dir.path(), &sqlite_url(&copy), &["check"]);
+    assert!(check.contains("ok: no orphan rows"), "{check}");
+
+    // Served on its own, it has every post acknowledged before the backup began, and
+    // none of those whose request was only sent once the backup had ended.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy_url = sqlite_url(&copy);
+    let restored = Server::start(
+        copy_dir.path(),
+        &[
+            ("DATABASE_URL", copy_url.as_str()),
+            ("RELATA_JWT_SECRET", "backup-test-secret-backup-test-secret"),
+        ],
+    );
+    for write in &before {
+        let (status, body) = restored.get(&format!("/api/v1/posts/{}", write.id));
+        assert_eq!(
+            status, 200,
+            "post {} was acknowledged before the backup began: {body}",
+            write.id
+        );
+    }
+    for write in &after {
+        let (status, body) = restored.get(&format!("/api/v1/posts/{}", write.id));
+        assert_eq!(
+            status, 404,
+            "post {} was sent after the backup ended: {body}",
+            write.id
+        );
+    }
+    eprintln!(
+        "backup figures: copy {} bytes, backup took {took:.3} s by its own report ({:.3} s for the whole command); \
+         {} writes acknowledged before it began all found in the copy, {} acknowledged while it ran, \
+         {} sent after it ended all absent from the copy",
+        bytes as u64,
+        (backup_ended - backup_began).as_secs_f64(),
+        before.len(),
+        during,
+        after.len()
+    );
+    drop(server);
+}
+
+#[test]
+fn a_backup_refuses_a_destination_that_exists_or_whose_directory_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("relata.db"));
+    relata_ok(dir.path(), &url, &["migrate"]);
+
+    let taken = dir.path().join("taken.db");
+    std::fs::write(&taken, b"yesterday's backup").unwrap();
+    let out = relata(dir.path(), &url, &["backup", taken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(taken.to_str().unwrap()) && stderr(&out).contains("already exists"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&taken).unwrap(),
+        b"yesterday's backup",
+        "the existing file is untouched"
+    );
+
+    // An empty file too: `VACUUM INTO` itself would fill it.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let out = relata(dir.path(), &url, &["backup", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+
+    let nowhere = dir.path().join("no-such-dir").join("copy.db");
+    let out = relata(dir.path(), &url, &["backup", nowhere.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains(nowhere.to_str().unwrap()) && stderr(&out).contains("does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("no-such-dir").exists());
+}
+
+#[test]
+fn a_backup_of_a_database_that_does_not_exist_is_refused_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = relata(dir.path(), "sqlite://typo.db", &["backup", "copy.db"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("typo.db"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -90,6 +319,7 @@ fn check_on_a_missing_sqlite_file_names_it_and_creates_nothing() {
     let report = relata_ok(dir.path(), "sqlite://typo.db", &["check"]);
     assert!(report.contains("ok: no orphan rows"), "{report}");
 }
+
 // ---------------------------------------------------------------------------------------
 // relata migrate down
 // ---------------------------------------------------------------------------------------
@@ -486,5 +716,73 @@ mod postgres {
     {
         let database = FreshDatabase::create().await;
         migrating_down_and_up_again_restores_the_schema_exactly(&database.url).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs TEST_DATABASE_URL; run with -- --include-ignored"]
+    async fn backup_on_postgres_copies_nothing_and_prints_a_pg_dump_command_that_works_postgres() {
+        let database = FreshDatabase::create().await;
+        let dir = tempfile::tempdir().unwrap();
+        relata_ok(dir.path(), &database.url, &["migrate"]);
+        let dump = dir.path().join("relata.dump");
+
+        // A password in the URL is left out of what is printed.
+        let mut with_password = url::Url::parse(&database.url).unwrap();
+        with_password.set_password(Some("s3cret-pw")).unwrap();
+        let out = relata(
+            dir.path(),
+            with_password.as_str(),
+            &["backup", dump.to_str().unwrap()],
+        );
+        let printed = stdout(&out);
+        assert_eq!(out.status.code(), Some(3), "{printed}{}", stderr(&out));
+        assert!(!printed.contains("s3cret-pw"), "{printed}");
+        assert!(printed.contains("PGPASSWORD"), "{printed}");
+        assert!(!dump.exists(), "nothing is copied");
+
+        let out = relata(
+            dir.path(),
+            &database.url,
+            &["backup", dump.to_str().unwrap()],
+        );
+        let printed = stdout(&out);
+        assert_eq!(out.status.code(), Some(3), "{printed}{}", stderr(&out));
+        let command = printed
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("pg_dump "))
+            .unwrap_or_else(|| panic!("a pg_dump command line in {printed}"));
+        assert_eq!(
+            command,
+            format!(
+                "pg_dump --format=custom --file '{}' '{}'",
+                dump.display(),
+                database.url
+            )
+        );
+        assert!(
+            printed.lines().any(|l| l.trim().starts_with("pg_restore ")),
+            "{printed}"
+        );
+
+        // The printed command is one an operator can paste: run it as it stands.
+        if Command::new("pg_dump").arg("--version").output().is_err() {
+            eprintln!("SKIPPED running the printed command: no pg_dump on PATH");
+            return;
+        }
+        let ran = Command::new("sh")
+            .args(["-c", command])
+            .output()
+            .expect("sh runs");
+        assert!(ran.status.success(), "{command}: {}", stderr(&ran));
+        let listed = Command::new("pg_restore")
+            .args(["--list", dump.to_str().unwrap()])
+            .output()
+            .expect("pg_restore runs");
+        assert!(
+            String::from_utf8_lossy(&listed.stdout).contains("TABLE public posts"),
+            "{}",
+            stderr(&listed)
+        );
     }
 }
