@@ -1,4 +1,6 @@
-//! The `relata` command line: serve, migrate, admin, check (and the commands of later issues).
+//! The `relata` command line: serve, migrate, admin, seed, check, backup, openapi. Each
+//! command only reads its arguments and prints; the work is done by the library (the
+//! operator tools live in `service::{seed, check, backup}`).
 
 use std::time::Duration;
 
@@ -47,14 +49,28 @@ impl Cli {
 pub enum Command {
     /// Migrate the database, then serve HTTP until SIGINT or SIGTERM.
     Serve,
-    /// Apply pending migrations (`relata migrate status` lists them).
+    /// Apply pending migrations; `relata migrate status` lists them, `relata migrate down
+    /// [N]` rolls back the last N.
     Migrate {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
     /// Integrity report: each table's row count, orphan rows and unindexed foreign keys;
-    /// exits 1 when it finds orphans or unindexed keys.
+    /// exits 1 when it finds orphans or unindexed keys, or when the database does not
+    /// exist (a SQLite file that is not there is named, and never created).
     Check,
+    /// Copy the live SQLite database into DEST, consistently, while it is in use (SQLite's
+    /// `VACUUM INTO`). Refuses (exit 1) when DEST exists or its directory does not. On
+    /// PostgreSQL it copies nothing: it prints the `pg_dump` and `pg_restore` commands for
+    /// DATABASE_URL and exits 3.
+    #[command(
+        after_help = "Restore a SQLite backup: stop relata, replace the database file \
+                            (and remove its -wal and -shm files), start relata."
+    )]
+    Backup {
+        /// The file to write; it must not exist yet, and its directory must.
+        dest: std::path::PathBuf,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Fill the database with deterministic demo data.
@@ -104,7 +120,19 @@ pub enum AdminAction {
 pub enum MigrateAction {
     /// List every migration and whether it is applied.
     Status,
+    /// Roll back the last N applied migrations (default 1), newest first, each with its
+    /// `down`; `relata migrate` applies them again.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        n: u32,
+    },
 }
+
+/// Exit status of `relata backup` on PostgreSQL: nothing was copied, and the output says
+/// which `pg_dump` command to run instead. Distinct from 1 (refused or failed), so that a
+/// script can tell "use pg_dump" from "something went wrong".
+pub const EXIT_BACKUP_USE_PG_DUMP: i32 = 3;
 
 /// Sets up logging: human-readable, or JSON with `RELATA_LOG=json`; level from `RUST_LOG`.
 pub fn init_logging(format: LogFormat) -> LogGuard {
@@ -187,13 +215,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Migrate { action } => {
-            let db = crate::db::connect(&settings.database_url, 1).await?;
             match action {
                 None => {
+                    let db = crate::db::connect(&settings.database_url, 1).await?;
                     Migrator::up(&db, None).await?;
                     println!("migrations applied");
                 }
                 Some(MigrateAction::Status) => {
+                    let db = crate::db::connect(&settings.database_url, 1).await?;
                     for m in Migrator::get_migration_with_status(&db).await? {
                         println!(
                             "{:<10} {}",
@@ -202,9 +231,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                         );
                     }
                 }
+                Some(MigrateAction::Down { n }) => {
+                    // Rolling back a database that is not there is a mistyped path, not
+                    // a request for an empty database.
+                    let db = crate::db::connect_existing(&settings.database_url, 1).await?;
+                    let applied_before = applied_migrations(&db).await?;
+                    Migrator::down(&db, Some(n)).await?;
+                    let applied_after = applied_migrations(&db).await?;
+                    let rolled_back: Vec<&String> = applied_before
+                        .iter()
+                        .rev()
+                        .filter(|name| !applied_after.contains(name))
+                        .collect();
+                    if rolled_back.is_empty() {
+                        println!("no applied migration to roll back");
+                    }
+                    for name in rolled_back {
+                        println!("rolled back {name}");
+                    }
+                }
             }
             Ok(0)
         }
+        Command::Backup { dest } => backup(&settings.database_url, &dest).await,
         Command::Seed {
             users,
             posts_per_user,
@@ -273,7 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Check => {
-            let db = crate::db::connect(&settings.database_url, 1).await?;
+            let db = crate::db::connect_existing(&settings.database_url, 1).await?;
             let report = crate::service::check::run(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -298,6 +347,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// The names of the applied migrations, oldest first.
+async fn applied_migrations(db: &sea_orm::DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    use sea_orm_migration::MigrationStatus;
+    Ok(Migrator::get_migration_with_status(db)
+        .await?
+        .iter()
+        .filter(|m| m.status() == MigrationStatus::Applied)
+        .map(|m| m.name().to_string())
+        .collect())
+}
+
+/// Runs `relata backup DEST`: the copy on SQLite; the `pg_dump` command on PostgreSQL.
+async fn backup(database_url: &str, dest: &std::path::Path) -> anyhow::Result<i32> {
+    use crate::service::backup;
+    if backup::is_postgres_url(database_url) {
+        let advice = backup::pg_dump_advice(database_url, dest);
+        println!(
+            "relata backup copies SQLite databases only; PostgreSQL is backed up with pg_dump:"
+        );
+        println!("  {}", advice.dump);
+        println!("and restored with pg_restore:");
+        println!("  {}", advice.restore);
+        if advice.password_hidden {
+            println!(
+                "The password is left out of these commands: give it in the PGPASSWORD environment variable or in ~/.pgpass."
+            );
+        }
+        println!("Nothing was copied (exit status {EXIT_BACKUP_USE_PG_DUMP}).");
+        return Ok(EXIT_BACKUP_USE_PG_DUMP);
+    }
+    let copied = backup::sqlite(database_url, dest).await?;
+    println!("backup: {}", copied.destination.display());
+    println!("source: {}", copied.source.display());
+    println!("size: {} bytes", copied.bytes);
+    println!("took: {:.3} s", copied.took.as_secs_f64());
+    Ok(0)
 }
 
 /// Runs `relata admin …`; a refusal (invalid field, name taken) is an error whose text is

@@ -18,7 +18,8 @@ use clap::error::ErrorKind;
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Settings")]
 pub struct Settings {
-    /// The database: `sqlite://PATH` (created when missing) or `postgres://…`.
+    /// The database: `sqlite://PATH` (created when missing, except by `check`, `backup` and
+    /// `migrate down`, which need an existing one) or `postgres://…`.
     #[arg(long, global = true, env = "DATABASE_URL", default_value = "sqlite://relata.db",
           value_parser = database_url())]
     pub database_url: String,

@@ -87,16 +87,61 @@ pub fn set_budget(statements: usize) {
     let _ = STATS.try_with(|s| s.budget.store(statements.max(1), Ordering::Relaxed));
 }
 
-/// Opens the database named by `url`, creating a missing SQLite file.
+/// Opens the database named by `url`, creating a missing SQLite file: what `serve`,
+/// `migrate`, `seed` and `admin` want on a fresh machine.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    open(url, max_connections, true).await
+}
+
+/// Opens the database named by `url`, which must exist: a SQLite file that is not there is
+/// an error naming its path, and nothing is created. For the commands that only read or
+/// copy a database (`check`), where creating an empty one would hide a mistyped path.
+pub async fn connect_existing(
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
+    if let Some(path) = sqlite_path(url)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no SQLite database at {} (DATABASE_URL {url}); this command creates none",
+            path.display()
+        );
+    }
+    // Also told to SQLite, so that a file removed between the test above and the open
+    // is still not created.
+    Ok(open(url, max_connections, false).await?)
+}
+
+/// The file a `sqlite:` URL names, as SQLite will open it (relative to the working
+/// directory when relative); `None` for PostgreSQL and for in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") || name.contains("mode=memory") {
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
+async fn open(
+    url: &str,
+    max_connections: u32,
+    create_if_missing: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opt = ConnectOptions::new(url.to_string());
     opt.max_connections(max_connections.max(1))
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
-            o.create_if_missing(true)
+        .map_sqlx_sqlite_opts(move |o| {
+            o.create_if_missing(create_if_missing)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)

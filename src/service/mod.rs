@@ -5,6 +5,7 @@
 
 pub mod annotate;
 pub mod auth;
+pub mod backup;
 pub mod check;
 pub mod comments;
 pub mod counts;
