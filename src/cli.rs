@@ -36,7 +36,9 @@ impl Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Migrate the database, then serve HTTP until SIGINT or SIGTERM.
+    /// Migrate the database, then serve HTTP until SIGINT or SIGTERM, then drain. Another
+    /// `relata serve` may bind the same address meanwhile (a restart without a failed
+    /// request: see `drain`).
     Serve,
     /// Apply pending migrations (`relata migrate status` lists them).
     Migrate {
@@ -155,7 +157,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    tracing::info!("shutdown signal received; draining");
 }
 
 /// Runs one command; the exit code is the result.
@@ -164,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Serve => {
             let app = crate::Application::build(settings).await?;
+            crate::drain::warn_if_queued_connections_are_reset();
             tracing::info!(address = %app.address(), "relata is listening");
             app.run_until(shutdown_signal(), Duration::from_secs(20))
                 .await?;

@@ -1,8 +1,9 @@
 //! The state every handler receives: the database (and its write gate), the direct read
 //! pool (SQLite or PostgreSQL), the token keys, the password hasher and its bound, the
-//! per-client limits, the settings and the metrics.
+//! per-client limits, the settings and the metrics, and whether the server is draining.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -34,6 +35,9 @@ pub struct State {
     pub limits: Arc<ClientLimits>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// Set once shutdown begins: the listener is closed and every answer says
+    /// `Connection: close` (see `drain`).
+    draining: Arc<AtomicBool>,
     /// Read connections of the direct executor, if this database has one.
     direct: Option<DirectReads>,
 }
@@ -70,6 +74,7 @@ impl AppState {
             limits: Arc::new(ClientLimits::new(&settings)),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
+            draining: Arc::new(AtomicBool::new(false)),
             direct,
         }))
     }
@@ -84,6 +89,17 @@ impl AppState {
 }
 
 impl State {
+    /// Whether this server is shutting down: it accepts no new connections and closes each
+    /// one after its current answer. A readiness check should report "not ready" then.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Marks the server as draining (done once, when the shutdown signal arrives).
+    pub(crate) fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
     /// Where this request's reads go: a direct SQLite read transaction, a direct
     /// PostgreSQL connection, or SeaORM's pool. Take it for a read and drop it before
     /// writing (on SQLite it holds a read snapshot, on PostgreSQL a connection).
