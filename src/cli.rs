@@ -47,7 +47,9 @@ impl Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Migrate the database, then serve HTTP until SIGINT or SIGTERM.
+    /// Migrate the database, then serve HTTP until SIGINT or SIGTERM, then drain. Another
+    /// `relata serve` may bind the same address meanwhile (a restart without a failed
+    /// request: see `drain`).
     Serve,
     /// Apply pending migrations; `relata migrate status` lists them, `relata migrate down
     /// [N]` rolls back the last N.
@@ -192,7 +194,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    tracing::info!("shutdown signal received; draining");
 }
 
 /// Runs one command; the exit code is the result.
@@ -202,6 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => {
             let database = settings.database_url_shown();
             let app = crate::Application::build(settings).await?;
+            crate::drain::warn_if_queued_connections_are_reset();
             let address = app.address();
             tracing::info!(
                 %address,

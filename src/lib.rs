@@ -9,6 +9,7 @@ pub mod conduit;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod drain;
 pub mod entity;
 pub mod error;
 pub mod jwt;
@@ -57,10 +58,14 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state.clone());
     let router = observe::layers(router, &state)
         // Outermost, so that a request answered by the timeout layer still says
-        // `Connection: close` when its body was left unread.
+        // `Connection: close` when its body was left unread, or when the server drains.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_body::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            drain::close_while_draining,
         ))
         .layer(compression());
     match cors_layer(&state.settings.cors_origins) {
@@ -173,9 +178,10 @@ impl Application {
         Self::with_state(state, &bind).await
     }
 
-    /// Binds `bind` for an existing state.
+    /// Binds `bind` for an existing state, sharing the address with any other `relata`
+    /// bound to it (see [`drain::bind_shared`]).
     pub async fn with_state(state: AppState, bind: &str) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(bind)
+        let listener = drain::bind_shared(bind)
             .await
             .map_err(|e| anyhow::anyhow!("binding {bind}: {e}"))?;
         Ok(Application {
@@ -197,8 +203,10 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish for up to
-    /// `grace` before returning.
+    /// Serves until `shutdown` completes, then drains (see [`drain`]): stops accepting,
+    /// answers each further request with `Connection: close`, leaves idle connections
+    /// open for [`drain::IDLE_DRAIN`], and lets in-flight requests finish; all of it
+    /// within `grace` of the shutdown.
     ///
     /// The accept loop is ours rather than `axum::serve` for the limits a public server
     /// needs: a cap on concurrent connections (past it, new connections wait in the
@@ -278,12 +286,25 @@ impl Application {
                 drop(slot);
             });
         }
+        // Draining before the listener closes, so that no answer from now on invites the
+        // client to send another request on its connection.
+        let grace_ends = tokio::time::Instant::now() + grace;
         self.state.start_draining();
         drop(self.listener);
         sweeper.abort();
+        tracing::info!("draining: accepting no more connections");
+        // Clients still sending on their connections get answers saying `Connection:
+        // close` and close them; wait for that (or for the idle ones to stay idle) rather
+        // than close a connection a request may be travelling on.
+        let idle_drain_ends = grace_ends.min(tokio::time::Instant::now() + drain::IDLE_DRAIN);
+        let capacity = settings.max_http_connections.max(1);
+        while slots.available_permits() < capacity && tokio::time::Instant::now() < idle_drain_ends
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         tokio::select! {
             _ = graceful.shutdown() => {}
-            _ = tokio::time::sleep(grace) => {
+            _ = tokio::time::sleep_until(grace_ends) => {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
             }
         }

@@ -1,8 +1,9 @@
 //! The state every handler receives: the database (and its write gate), the direct read
 //! pool (SQLite or PostgreSQL), the token keys, the password hasher and its bound, the
-//! per-client limits, the settings and the metrics.
+//! per-client limits, the settings and the metrics, and whether the server is draining.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm::{DatabaseConnection, DbErr};
 
@@ -33,9 +34,10 @@ pub struct State {
     /// Connections, registrations and logins per client address.
     pub limits: Arc<ClientLimits>,
     pub settings: Arc<Settings>,
-    /// Set once the process begins to shut down: readiness answers 503 from then on.
-    draining: Arc<std::sync::atomic::AtomicBool>,
     pub metrics: Arc<Metrics>,
+    /// Set once shutdown begins: the listener is closed and every answer says
+    /// `Connection: close` (see `drain`).
+    draining: Arc<AtomicBool>,
     /// Read connections of the direct executor, if this database has one.
     direct: Option<DirectReads>,
 }
@@ -71,8 +73,8 @@ impl AppState {
             passwords: Arc::new(Passwords::new(settings.concurrent_hashes())),
             limits: Arc::new(ClientLimits::new(&settings)),
             settings: Arc::new(settings),
-            draining: Arc::default(),
             metrics: Arc::new(Metrics::default()),
+            draining: Arc::new(AtomicBool::new(false)),
             direct,
         }))
     }
@@ -87,15 +89,16 @@ impl AppState {
 }
 
 impl State {
-    /// Whether the process is shutting down (readiness is 503, in-flight requests finish).
+    /// Whether this server is shutting down: it accepts no new connections and closes each
+    /// one after its current answer. A readiness check should report "not ready" then.
     pub fn is_draining(&self) -> bool {
-        self.draining.load(std::sync::atomic::Ordering::Acquire)
+        self.draining.load(Ordering::Acquire)
     }
 
-    /// Marks the process as shutting down.
+    /// Marks the server as draining (done once, when the shutdown signal arrives; tests
+    /// call it to see what an orchestrator sees then).
     pub fn start_draining(&self) {
-        self.draining
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Where this request's reads go: a direct SQLite read transaction, a direct

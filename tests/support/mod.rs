@@ -1,6 +1,6 @@
 //! Running the real `relata` binary in tests: a `relata serve` child on a free port,
 //! and plain HTTP/1.1 over a TCP stream, the way an operator's tools would talk to it.
-//! Shared by `process.rs` and `durability.rs`.
+//! Shared by `process.rs`, `durability.rs`, `restart.rs` and others.
 
 #![allow(dead_code)]
 
@@ -22,11 +22,17 @@ pub struct Server {
 }
 
 impl Server {
+    /// A `relata serve` child on a free port of 127.0.0.1.
+    pub fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
+        Server::start_on(dir, "127.0.0.1:0", envs)
+    }
+
+    /// A `relata serve` child bound to `bind`: another server's address, to share it.
     // The child is waited for in `Drop` (and killed first), on every path.
     #[allow(clippy::zombie_processes)]
-    pub fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
+    pub fn start_on(dir: &std::path::Path, bind: &str, envs: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        cmd.args(["serve", "--bind", bind])
             .current_dir(dir)
             .env_remove("DATABASE_URL")
             .env_remove("RELATA_BIND")
