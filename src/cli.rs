@@ -197,6 +197,21 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; draining");
 }
 
+/// An error as one line for the terminal: its message, then each cause that the message
+/// does not already say (SeaORM's and sqlx's errors repeat their cause in their own
+/// message, which `{:#}` would print twice).
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Runs one command; the exit code is the result.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let settings = cli.settings;
@@ -220,12 +235,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate { action } => {
             match action {
                 None => {
-                    let db = crate::db::connect(&settings.database_url, 1).await?;
+                    let db = crate::db::connect_configured(&settings, 1, false).await?;
                     Migrator::up(&db, None).await?;
                     println!("migrations applied");
                 }
                 Some(MigrateAction::Status) => {
-                    let db = crate::db::connect(&settings.database_url, 1).await?;
+                    let db = crate::db::connect_configured(&settings, 1, false).await?;
                     for m in Migrator::get_migration_with_status(&db).await? {
                         println!(
                             "{:<10} {}",
@@ -237,7 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Some(MigrateAction::Down { n }) => {
                     // Rolling back a database that is not there is a mistyped path, not
                     // a request for an empty database.
-                    let db = crate::db::connect_existing(&settings.database_url, 1).await?;
+                    let db = crate::db::connect_configured(&settings, 1, true).await?;
                     let applied_before = applied_migrations(&db).await?;
                     Migrator::down(&db, Some(n)).await?;
                     let applied_after = applied_migrations(&db).await?;
@@ -265,7 +280,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             first_user_posts,
             quiet,
         } => {
-            let db = crate::db::connect(&settings.database_url, 2).await?;
+            let db = crate::db::connect_configured(&settings, 2, false).await?;
             crate::db::migrate(&db).await?;
             let plan = crate::service::seed::SeedPlan {
                 users,
@@ -325,7 +340,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Check => {
-            let db = crate::db::connect_existing(&settings.database_url, 1).await?;
+            let db = crate::db::connect_configured(&settings, 1, true).await?;
             let report = crate::service::check::run(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

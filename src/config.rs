@@ -90,6 +90,12 @@ pub struct Settings {
           value_name = "SECS",
           default_value = "604800", value_parser = seconds())]
     pub conduit_token_ttl: Duration,
+    /// Time `relata` waits for the database when it starts (then it stops, naming the
+    /// database), in seconds.
+    #[arg(long = "db-connect-timeout-secs", global = true, env = "RELATA_DB_CONNECT_TIMEOUT_SECS",
+          value_name = "SECS",
+          default_value = "10", value_parser = seconds())]
+    pub db_connect_timeout: Duration,
     /// Time a request's body may stall (no byte arriving) before it is answered 408, in
     /// seconds; at most half the request timeout is used.
     #[arg(long = "body-timeout-secs", global = true, env = "RELATA_BODY_TIMEOUT_SECS",

@@ -93,24 +93,72 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     open(url, max_connections, true).await
 }
 
-/// Opens the database named by `url`, which must exist: a SQLite file that is not there is
-/// an error naming its path, and nothing is created. For the commands that only read or
-/// copy a database (`check`), where creating an empty one would hide a mistyped path.
-pub async fn connect_existing(
-    url: &str,
+/// How `relata` itself opens its database (the server and every command): within
+/// `RELATA_DB_CONNECT_TIMEOUT_SECS`, creating a missing SQLite file unless `must_exist`,
+/// and, when it cannot, with an error that says where it looked and which setting named
+/// it, the cause given once.
+pub async fn connect_configured(
+    settings: &crate::config::Settings,
     max_connections: u32,
+    must_exist: bool,
 ) -> anyhow::Result<DatabaseConnection> {
-    if let Some(path) = sqlite_path(url)
+    let url = &settings.database_url;
+    let place = match sqlite_path(url) {
+        Some(path) => format!("the SQLite database {}", path.display()),
+        None => format!("the database at {}", database_place(url)),
+    };
+    if must_exist
+        && let Some(path) = sqlite_path(url)
         && !path.exists()
     {
         anyhow::bail!(
-            "no SQLite database at {} (DATABASE_URL {url}); this command creates none",
+            "no SQLite database at {} (DATABASE_URL); this command creates none",
             path.display()
         );
     }
-    // Also told to SQLite, so that a file removed between the test above and the open
-    // is still not created.
-    Ok(open(url, max_connections, false).await?)
+    let wait = settings.db_connect_timeout;
+    match tokio::time::timeout(wait, open(url, max_connections, !must_exist)).await {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(err)) => {
+            let hint = if sqlite_path(url).is_some() {
+                " (does its directory exist, and may this user write there?)"
+            } else {
+                ""
+            };
+            anyhow::bail!(
+                "cannot open {place} named by DATABASE_URL: {}{hint}",
+                db_err_cause(&err)
+            )
+        }
+        Err(_) => anyhow::bail!(
+            "no answer from {place} named by DATABASE_URL within {} s \
+             (RELATA_DB_CONNECT_TIMEOUT_SECS)",
+            wait.as_secs()
+        ),
+    }
+}
+
+/// `HOST:PORT/DATABASE` of a server URL, without the user and password.
+fn database_place(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}:{}{}",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432),
+            parsed.path()
+        ),
+        Err(_) => "the configured address".to_string(),
+    }
+}
+
+/// What went wrong, once: SeaORM's connection errors repeat their cause in their own
+/// message ("Connection Error: X" whose source is X again).
+fn db_err_cause(err: &DbErr) -> String {
+    match err {
+        DbErr::Conn(sea_orm::RuntimeErr::SqlxError(inner)) => inner.to_string(),
+        DbErr::Conn(sea_orm::RuntimeErr::Internal(text)) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The file a `sqlite:` URL names, as SQLite will open it (relative to the working

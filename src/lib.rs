@@ -132,7 +132,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 
 /// Connects, migrates and loads the token secret: everything a server or a test needs.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    let db = db::connect(&settings.database_url, settings.max_connections).await?;
+    let db = db::connect_configured(&settings, settings.max_connections, false).await?;
     db::migrate(&db).await?;
     let secret = service::auth::load_or_create_secret(&db, settings.jwt_secret.as_deref())
         .await

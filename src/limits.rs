@@ -58,10 +58,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
 /// more wait their turn (see the module comment).
 pub const PASSWORD_CHECKS_PER_CLIENT: usize = 2;
 
-/// How long a login or registration waits for its client's turn before it is refused
-/// (429): the same wait as for a turn at hashing (`service::auth::Passwords`).
-const PASSWORD_TURN_WAIT: Duration = crate::service::auth::Passwords::QUEUE_WAIT;
-
 /// Keys kept by a rate limiter before the ones that are back to a full allowance are
 /// forgotten.
 const FORGET_AFTER_KEYS: usize = 10_000;
@@ -104,6 +100,11 @@ pub struct ClientLimits {
     registrations: Option<PerMinute>,
     logins: Option<PerMinute>,
     password_checks: Mutex<HashMap<IpAddr, Arc<tokio::sync::Semaphore>>>,
+    /// How long a login or registration waits for its client's turn before it is refused
+    /// (429): two thirds of the request timeout, so that the answer is a 429 the client
+    /// can act on rather than the timeout's 503. Fifty people behind one address logging
+    /// in at once all get in, one hash after another.
+    password_turn_wait: Duration,
 }
 
 /// A client's turn at checking or hashing a password; dropping it lets the next of its
@@ -162,6 +163,7 @@ impl ClientLimits {
             registrations: PerMinute::new(settings.registrations_per_minute, "registrations"),
             logins: PerMinute::new(settings.logins_per_minute, "login attempts"),
             password_checks: Mutex::new(HashMap::new()),
+            password_turn_wait: settings.request_timeout * 2 / 3,
         }
     }
 
@@ -187,7 +189,7 @@ impl ClientLimits {
             ip: client.0,
             permit: None,
         };
-        take_turn(queue, &mut turn).await?;
+        take_turn(queue, self.password_turn_wait, &mut turn).await?;
         Ok(Some(turn))
     }
 
@@ -228,9 +230,10 @@ impl ClientLimits {
 /// `queue`, so that the queue's users are the map, the permits and the waiters.
 async fn take_turn(
     queue: Arc<tokio::sync::Semaphore>,
+    wait: Duration,
     turn: &mut PasswordTurn,
 ) -> Result<(), AppError> {
-    let permit = tokio::time::timeout(PASSWORD_TURN_WAIT, queue.acquire_owned())
+    let permit = tokio::time::timeout(wait, queue.acquire_owned())
         .await
         .map_err(|_| {
             AppError::rate_limited(1).with_detail(

@@ -13,7 +13,7 @@ async fn main() {
     // `exit` runs no destructors: the queued log lines are written out first.
     drop(logs);
     let code = result.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}");
+        eprintln!("error: {}", relata::cli::error_text(&err));
         1
     });
     std::process::exit(code)

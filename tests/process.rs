@@ -199,3 +199,51 @@ fn openapi_piped_into_a_reader_that_stops_early_still_succeeds() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_database_that_cannot_be_opened_is_named_once_with_its_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |url: &str| {
+        Command::new(BIN)
+            .args(["migrate"])
+            .env("DATABASE_URL", url)
+            .env("RELATA_DB_CONNECT_TIMEOUT_SECS", "2")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // A SQLite file in a directory that does not exist.
+    let out = run("sqlite:///nonexistent-dir/relata.db");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/nonexistent-dir/relata.db") && err.contains("DATABASE_URL"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("unable to open database file").count(),
+        1,
+        "the cause once: {err}"
+    );
+    // A server that does not answer: a port nobody listens on refuses at once; one that
+    // never answers is cut at the connect timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let out = run(&format!("postgres://relata:secret@127.0.0.1:{port}/relata"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "gave up at the 2 s connect timeout, not after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}/relata"))
+            && err.contains("DATABASE_URL")
+            && err.contains("RELATA_DB_CONNECT_TIMEOUT_SECS"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "the password stays hidden: {err}");
+    drop(silent);
+}
