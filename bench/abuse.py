@@ -37,12 +37,6 @@ WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "work", "abuse")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def database(backend, name):
     if backend == "sqlite":
         return f"sqlite://{WORK}/{name}.db"
@@ -73,18 +67,25 @@ def seed(binary, url, users, posts, comments):
 
 class Server:
     def __init__(self, binary, url, label):
-        self.port = free_port()
         self.log = open(f"{WORK}/{label}.log", "w")
-        env = {**os.environ, "DATABASE_URL": url, "RELATA_BIND": f"127.0.0.1:{self.port}",
-               "RELATA_JWT_SECRET": "bench-secret-bench-secret-bench-secret", "RUST_LOG": "warn"}
-        self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=self.log, stderr=self.log)
-        for _ in range(300):
+        env = {**os.environ, "DATABASE_URL": url, "RELATA_BIND": "127.0.0.1:0", "RELATA_LOG": "json",
+               "RELATA_JWT_SECRET": "bench-secret-bench-secret-bench-secret", "RUST_LOG": "info"}
+        self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        # The port it bound, from its start-up line; then its log goes on to the file.
+        for line in self.proc.stderr:
+            self.log.write(line)
             try:
-                if self.get("/api/v1/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{binary} did not start")
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("message") == "relata is listening" or entry.get("fields", {}).get("message") == "relata is listening":
+                address = entry.get("address") or entry.get("fields", {}).get("address")
+                self.port = int(address.rsplit(":", 1)[1])
+                break
+        else:
+            raise RuntimeError(f"{binary} did not start: see {self.log.name}")
+        threading.Thread(target=lambda: [self.log.write(l) for l in self.proc.stderr], daemon=True).start()
 
     def request(self, method, path, body=None, source="127.0.0.1", timeout=60):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout, source_address=(source, 0))
@@ -288,10 +289,11 @@ def main():
                 url = seeded.get(scenario) or fresh(backend, f"{scenario}_{name}")
                 server = Server(binary, url, f"{scenario}-{name}-{backend}")
                 try:
-                    results[scenario].append((label, globals()[scenario](server)))
+                    result = globals()[scenario](server)
                 finally:
                     server.stop()
-                print(f"done: {scenario} {label}", flush=True)
+                results[scenario].append((label, result))
+                print(f"done: {scenario} {label}: {json.dumps(result)}", flush=True)
     for scenario in only:
         table(scenario, results[scenario])
 

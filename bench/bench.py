@@ -1007,6 +1007,10 @@ def main():
         json.dump({"meta": meta, "args": vars(args), "raw": results, "summary": summary,
                    "checks": checks}, f, indent=1)
     md = markdown(summary, results, args, meta) + check_table(checks)
+    # The same results as pictures, beside the report (bench/charts.py).
+    import charts
+    svgs = charts.write(summary, os.path.join(BENCH, "results", f"{stamp}{label}"))
+    md += "\n## Charts\n\n" + "".join(f"![{os.path.basename(p)}]({os.path.basename(p)})\n\n" for p in svgs)
     with open(os.path.join(BENCH, "results", f"{stamp}{label}.md"), "w") as f:
         f.write(md)
     print(md)

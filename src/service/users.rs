@@ -109,22 +109,14 @@ pub async fn insert_account<C: ConnectionTrait>(
     .map_err(account_conflict)
 }
 
-/// Creates an account (`POST /auth/register`, `POST /api/users`). The password is hashed
-/// before the write begins, so that no writer waits on a hash.
+/// Creates an account (`POST /auth/register`, `POST /api/users`).
 #[tracing::instrument(skip_all, fields(username = account.username.as_str()))]
 pub async fn register(
     db: &Writer,
     passwords: &Passwords,
     account: NewAccount,
 ) -> Result<user::Model> {
-    let hash = passwords.hash(&account.password).await?;
-    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
-    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
-    // commit's error is lost (README, Guarantees).
-    let txn = db.begin().await?;
-    let created = insert_account(&*txn, &account, hash).await?;
-    txn.commit().await?;
-    Ok(created)
+    create(db, passwords, account, None).await
 }
 
 /// Creates an account holding the `admin` role, in one transaction (`relata admin create`).
@@ -133,11 +125,27 @@ pub async fn create_admin(
     passwords: &Passwords,
     account: NewAccount,
 ) -> Result<user::Model> {
+    create(db, passwords, account, Some(role::ADMIN)).await
+}
+
+/// Creates an account, holding `role` when one is named, in one transaction. The password
+/// is hashed before the write begins, so that no writer waits on a hash; the transaction
+/// makes a failed commit (a full disk) an error: on its own, SQLite commits an INSERT …
+/// RETURNING only after the returned row was read, and that commit's error is lost
+/// (README, Guarantees).
+async fn create(
+    db: &Writer,
+    passwords: &Passwords,
+    account: NewAccount,
+    role: Option<&str>,
+) -> Result<user::Model> {
     let hash = passwords.hash(&account.password).await?;
     let txn = db.begin().await?;
     let created = insert_account(&*txn, &account, hash).await?;
-    let admin = roles::find(&Reader::Orm(&*txn), role::ADMIN).await?;
-    roles::assign(&*txn, created.id, admin.id, None).await?;
+    if let Some(name) = role {
+        let role = roles::find(&Reader::Orm(&*txn), name).await?;
+        roles::assign(&*txn, created.id, role.id, None).await?;
+    }
     txn.commit().await?;
     Ok(created)
 }

@@ -4,6 +4,12 @@
 use crate::db_test;
 use crate::helpers::{Backend, TestApp};
 
+/// The Prometheus text `/metrics` answers.
+async fn metrics_text(app: &TestApp) -> String {
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    res.text().await.unwrap()
+}
+
 db_test!(a_request_id_is_echoed_or_generated, |app| {
     let res = app
         .client
@@ -26,15 +32,7 @@ db_test!(
         app.get("/api/v1/does-not-exist/123", None)
             .await
             .assert_status(404);
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&app).await;
         assert!(
             text.contains(
                 r#"relata_http_requests_total{method="GET",route="/api/v1/health",status="200"} 2"#
@@ -61,15 +59,7 @@ db_test!(paths_outside_every_route_share_one_metrics_label, |app| {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     assert!(
         text.contains(
             r#"relata_http_requests_total{method="GET",route="unmatched",status="404"} 2"#
@@ -466,15 +456,7 @@ db_test!(
 );
 
 db_test!(metrics_name_the_build_and_the_process_resources, |app| {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     let build = text
         .lines()
         .find(|l| l.starts_with("relata_build_info{"))
