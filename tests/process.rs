@@ -41,7 +41,36 @@ fn a_fresh_start_creates_relata_db_and_answers_health_with_json_logs() {
     assert_eq!(request["status"], 200);
     assert_eq!(request["statements"], 1);
     assert!(request["span"]["request_id"].is_string(), "{request}");
-    assert!(request["latency_ms"].is_number());
+    assert_eq!(request["span"]["path"], "/api/v1/health", "{request}");
+    let latency = request["latency_ms"].to_string();
+    assert!(
+        latency.split('.').nth(1).is_none_or(|d| d.len() <= 3),
+        "latency to the microsecond: {latency}"
+    );
+    // The start-up line says where, on what and which build.
+    let listening = &server.listening;
+    assert_eq!(listening["database"], "sqlite://relata.db", "{listening}");
+    assert_eq!(
+        listening["docs"],
+        format!("http://{}/docs", server.addr),
+        "{listening}"
+    );
+    assert!(
+        listening["version"]
+            .as_str()
+            .is_some_and(|v| v.contains("API 1.2")),
+        "{listening}"
+    );
+    // A path no route serves is named in its line.
+    let (status, _) = server.get("/no/such/path");
+    assert_eq!(status, 404);
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = server.log_lines();
+    let unmatched = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["route"] == "unmatched")
+        .unwrap_or_else(|| panic!("an unmatched request's line: {lines:?}"));
+    assert_eq!(unmatched["span"]["path"], "/no/such/path", "{unmatched}");
     server.signal("-TERM");
     assert!(server.wait_exit(Duration::from_secs(20)).success());
 }
@@ -246,4 +275,19 @@ fn a_database_that_cannot_be_opened_is_named_once_with_its_setting() {
     );
     assert!(!err.contains("secret"), "the password stays hidden: {err}");
     drop(silent);
+}
+
+#[test]
+fn help_says_what_relata_is_and_version_names_the_build() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.starts_with("Relata: a REST service"), "{help}");
+    assert!(!help.contains("resolved once at start-up"), "{help}");
+    let version = Command::new(BIN).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.starts_with(&format!("relata {}", env!("CARGO_PKG_VERSION")))
+            && version.contains("API 1.2"),
+        "{version}"
+    );
 }

@@ -332,6 +332,23 @@ pub async fn run(
     run_with_first_user_posts(db, plan, None, bar).await
 }
 
+/// The most rows a seed of `plan` (with `first_user_posts` posts for its first user)
+/// writes: the progress bar's total. Follows, tags and favorites are drawn at random, so
+/// they count at their most; the bar is closed at what was written, and never passes its
+/// total.
+pub fn rows_at_most(plan: &SeedPlan, first_user_posts: u64) -> u64 {
+    let extra_posts = first_user_posts.saturating_sub(plan.posts_per_user);
+    let posts = plan.users * plan.posts_per_user + extra_posts;
+    let relationships = plan.users * Ord::min(MAX_FOLLOWS as u64, plan.users.saturating_sub(1))
+        + posts * Ord::min(MAX_TAGS as u64, TAGS.len() as u64)
+        + plan.users * Ord::min(MAX_FAVORITES as u64, posts);
+    plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post))
+        + plan.users
+        + extra_posts * (1 + plan.comments_per_post)
+        + TAGS.len() as u64
+        + relationships
+}
+
 /// [`run`], with `first_user_posts` posts (instead of `plan.posts_per_user`) for the first
 /// seeded user: the benchmark pages deep into one user's posts without seeding everyone
 /// with that many.
@@ -348,20 +365,7 @@ pub async fn run_with_first_user_posts(
         .single()
         .unwrap_or_else(Utc::now);
     let first_user_posts = first_user_posts.unwrap_or(plan.posts_per_user);
-    let posts =
-        plan.users * plan.posts_per_user + first_user_posts.saturating_sub(plan.posts_per_user);
-    // Follows, tags and favorites are drawn at random: the bar counts up to the most there
-    // can be, and is closed at what was written, so that it never passes its total.
-    let relationships_at_most = plan.users
-        * Ord::min(MAX_FOLLOWS as u64, plan.users.saturating_sub(1))
-        + posts * Ord::min(MAX_TAGS as u64, TAGS.len() as u64)
-        + plan.users * Ord::min(MAX_FAVORITES as u64, posts);
-    let total = plan.users * (1 + plan.posts_per_user * (1 + plan.comments_per_post))
-        + plan.users
-        + first_user_posts.saturating_sub(plan.posts_per_user) * (1 + plan.comments_per_post)
-        + TAGS.len() as u64
-        + relationships_at_most;
-    bar.set_length(total);
+    bar.set_length(rows_at_most(plan, first_user_posts));
 
     let first_user = max_id(db, "users").await? + 1;
     let first_post = max_id(db, "posts").await? + 1;

@@ -64,6 +64,14 @@ db_test!(the_same_seed_gives_the_same_data_and_a_clean_check, |app| {
         (report.users, report.posts, report.comments),
         (40, 120, 240)
     );
+    // The progress bar ends at what was written, which its total never passed.
+    assert_eq!(bar.length(), Some(bar.position()));
+    assert!(
+        bar.position() <= seed::rows_at_most(&plan, plan.posts_per_user),
+        "{} rows written, total {}",
+        bar.position(),
+        seed::rows_at_most(&plan, plan.posts_per_user)
+    );
     assert_eq!(post::Entity::find().count(&db).await.unwrap(), 120);
     assert!(
         report.profiles > 5 && report.profiles < 35,

@@ -19,6 +19,8 @@ pub struct Server {
     pub child: Child,
     pub addr: String,
     pub logs: std::sync::mpsc::Receiver<String>,
+    /// The start-up log line `relata is listening`.
+    pub listening: serde_json::Value,
 }
 
 impl Server {
@@ -63,6 +65,7 @@ impl Server {
                         child,
                         addr,
                         logs: rx,
+                        listening: v,
                     };
                 }
                 seen.push(line);
