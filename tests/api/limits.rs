@@ -281,21 +281,32 @@ async fn read_answer(stream: &mut TcpStream, within: Duration) -> (String, Strin
     (head.to_ascii_lowercase(), body.to_string())
 }
 
+/// A connection that has sent the head of a post on `path` declaring `length` bytes, and
+/// the first 9 of them; the body never comes.
+async fn post_that_stalls(app: &TestApp, path: &str, auth: &str, length: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: relata\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"{\"title\":").await.unwrap();
+    stream
+}
+
+/// The post paths of both faces, with the authorization header each takes.
+fn both_faces(token: &str) -> [(&'static str, String); 2] {
+    [
+        ("/api/v1/posts", format!("Bearer {token}")),
+        ("/api/articles", format!("Token {token}")),
+    ]
+}
+
 db_test!(
     a_declared_body_over_the_limit_is_413_at_once_on_both_faces,
     |app| {
         let (_, token) = app.seed_user("alice").await;
-        for (path, auth) in [
-            ("/api/v1/posts", format!("Bearer {token}")),
-            ("/api/articles", format!("Token {token}")),
-        ] {
-            let mut stream = TcpStream::connect(app.addr).await.unwrap();
-            let head = format!(
-                "POST {path} HTTP/1.1\r\nHost: relata\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                10 * 1024 * 1024
-            );
-            stream.write_all(head.as_bytes()).await.unwrap();
-            stream.write_all(b"{\"title\":").await.unwrap();
+        for (path, auth) in both_faces(&token) {
+            let mut stream = post_that_stalls(&app, path, &auth, 10 * 1024 * 1024).await;
             let started = Instant::now();
             let (head, body) = read_answer(&mut stream, Duration::from_secs(10)).await;
             assert!(head.starts_with("http/1.1 413"), "{path}: {head}");
@@ -318,16 +329,8 @@ db_test!(
     settings = |s| s.body_timeout = Duration::from_secs(1),
     |app| {
         let (_, token) = app.seed_user("alice").await;
-        for (path, auth) in [
-            ("/api/v1/posts", format!("Bearer {token}")),
-            ("/api/articles", format!("Token {token}")),
-        ] {
-            let mut stream = TcpStream::connect(app.addr).await.unwrap();
-            let head = format!(
-                "POST {path} HTTP/1.1\r\nHost: relata\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-            );
-            stream.write_all(head.as_bytes()).await.unwrap();
-            stream.write_all(b"{\"title\":").await.unwrap();
+        for (path, auth) in both_faces(&token) {
+            let mut stream = post_that_stalls(&app, path, &auth, 100).await;
             let started = Instant::now();
             let (head, body) = read_answer(&mut stream, Duration::from_secs(10)).await;
             let waited = started.elapsed();
