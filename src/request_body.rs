@@ -189,10 +189,34 @@ impl BodyRefusal {
     }
 }
 
+/// The most a refused body is read on after its answer (see [`linger`]).
+const LINGER_BYTES: usize = 16 * BODY_LIMIT;
+
+/// Reads and drops, in the background, what a client goes on sending of a body that was
+/// refused before it was read, up to [`LINGER_BYTES`] (and while it does not stall: the
+/// body is [`Watched`]). A client that writes its whole body before it reads the answer
+/// then gets the 413 instead of a broken pipe: the connection closes (it was told
+/// `Connection: close`) once the body ends, not while the client still writes; nginx's
+/// "lingering close".
+fn linger(body: Body) {
+    use futures::StreamExt;
+    tokio::spawn(async move {
+        let mut rest = body.into_data_stream();
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = rest.next().await {
+            seen += chunk.len();
+            if seen > LINGER_BYTES {
+                break;
+            }
+        }
+    });
+}
+
 /// Reads a request's body whole. A declared `Content-Length` over [`BODY_LIMIT`] is
-/// refused before any of the body is read.
+/// refused before any of the body is read (what arrives after the answer is dropped).
 pub async fn read(req: Request) -> Result<Bytes, BodyRefusal> {
     if declared_length(req.headers()).is_some_and(|n| n > BODY_LIMIT as u64) {
+        linger(req.into_body());
         return Err(BodyRefusal::TooLarge);
     }
     let watch = req.extensions().get::<Arc<BodyWatch>>().cloned();
