@@ -6,7 +6,8 @@
 //! response, and its `TraceLayer` opens the request's span and writes its log line;
 //! [`measure`] opens the statement counter (see `db`) and records the request in
 //! [`Metrics`]; tower's timeout answers a request that takes too long with 503
-//! problem+json. The matched route reaches the outer layers from inside the router through
+//! problem+json. Inside each face's router, [`count_statements`] reports the statements in
+//! `X-Query-Count` and enforces the query budget, for `/api/v1` and `/api` alike. The matched route reaches the outer layers from inside the router through
 //! the response extensions ([`remember_route`]), so unmatched paths are counted under one
 //! label instead of one label per path a client invents.
 
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
@@ -171,5 +172,40 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
+    res
+}
+
+/// Reads the request's statement counter (opened by [`measure`]), reports them in `X-Query-Count` and
+/// `Server-Timing`, and enforces the query budget that the handler declared.
+pub async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let method = req.method().clone();
+    let mut res = next.run(req).await;
+    let Some(stats) = crate::db::current_stats() else {
+        return res;
+    };
+    let used = stats.statements();
+    if let Some(budget) = stats.budget()
+        && used > budget
+        && method == Method::GET
+    {
+        tracing::error!(%route, statements = used, budget, "query budget exceeded: {method} {route} ran {used} statements, budget {budget}");
+        if state.settings.strict_budget {
+            res = AppError::internal(anyhow::anyhow!(
+                "query budget exceeded on {route}: {used} statements, budget {budget}"
+            ))
+            .into_response();
+        }
+    }
+    let headers = res.headers_mut();
+    headers.insert("x-query-count", HeaderValue::from(used));
+    let ms = stats.db_time().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("db;dur={ms:.3}")) {
+        headers.insert("server-timing", v);
+    }
     res
 }

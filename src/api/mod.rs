@@ -1,5 +1,5 @@
-//! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, plus
-//! the layers every response goes through (statement counting and the query budget).
+//! The HTTP API under `/api/v1`: one module per resource, each with its `router()`, with
+//! `observe`'s statement counting and query budget around them.
 
 pub mod auth;
 pub mod comments;
@@ -18,10 +18,8 @@ pub mod tags;
 pub mod users;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::middleware;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -43,7 +41,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn(crate::observe::remember_route))
-        .layer(middleware::from_fn_with_state(state, count_statements))
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::observe::count_statements,
+        ))
 }
 
 /// 404 for a path no route serves, under `/api/v1` and everywhere else.
@@ -57,39 +58,4 @@ async fn method_not_allowed() -> AppError {
         "method_not_allowed",
         "This method is not allowed on this route.",
     )
-}
-
-/// Reads the request's statement counter (opened by `observe`), reports them in `X-Query-Count` and
-/// `Server-Timing`, and enforces the query budget that the handler declared.
-pub async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
-    let method = req.method().clone();
-    let mut res = next.run(req).await;
-    let Some(stats) = crate::db::current_stats() else {
-        return res;
-    };
-    let used = stats.statements();
-    if let Some(budget) = stats.budget()
-        && used > budget
-        && method == Method::GET
-    {
-        tracing::error!(%route, statements = used, budget, "query budget exceeded: {method} {route} ran {used} statements, budget {budget}");
-        if state.settings.strict_budget {
-            res = AppError::internal(anyhow::anyhow!(
-                "query budget exceeded on {route}: {used} statements, budget {budget}"
-            ))
-            .into_response();
-        }
-    }
-    let headers = res.headers_mut();
-    headers.insert("x-query-count", HeaderValue::from(used));
-    let ms = stats.db_time().as_secs_f64() * 1000.0;
-    if let Ok(v) = HeaderValue::from_str(&format!("db;dur={ms:.3}")) {
-        headers.insert("server-timing", v);
-    }
-    res
 }

@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn(crate::observe::remember_route))
         .layer(middleware::from_fn_with_state(
             state,
-            crate::api::count_statements,
+            crate::observe::count_statements,
         ))
 }
 
