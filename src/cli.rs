@@ -23,7 +23,7 @@ own API under /api/v1 and the RealWorld (Conduit) API under /api.";
     about = ABOUT,
     long_about = ABOUT,
     after_help = "Every setting is also read from its environment variable (shown in [env: …]). \
-Docs: the README, and /docs on a running server."
+Docs: README.md and docs/ in the source, and /docs on a running server."
 )]
 pub struct Cli {
     #[command(subcommand)]

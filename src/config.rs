@@ -13,7 +13,7 @@ use clap::error::ErrorKind;
 
 /// Everything `relata` needs to run, resolved once at start-up.
 ///
-/// The `--help` of every command lists these under "Settings"; the README's
+/// The `--help` of every command lists these under "Settings"; docs/operations.md's
 /// Configuration table says the same.
 #[derive(Clone, Debug, clap::Args)]
 #[command(next_help_heading = "Settings")]

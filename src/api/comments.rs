@@ -177,7 +177,7 @@ pub async fn create_comment(
         .check(CommentRequest::required_body)?;
     // In a transaction, so that a failed commit (a full disk) is an error: on its own,
     // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
-    // commit's error is lost (README, Guarantees).
+    // commit's error is lost (docs/guarantees.md).
     let txn = state.writer.begin().await?;
     let comment = comments::create(&*txn, post_id, viewer.id, text).await?;
     txn.commit().await?;

@@ -313,7 +313,7 @@ async fn insert<C: ConnectionTrait>(
         let created = if autocommit == Autocommit::Yes && backend == DbBackend::Sqlite {
             // SQLite commits an autocommit `INSERT … RETURNING` only after the returned row
             // was read, and the driver stops at that row, so a failed commit (a full disk)
-            // would go unreported (README, Guarantees). A plain INSERT runs to its end,
+            // would go unreported (docs/guarantees.md). A plain INSERT runs to its end,
             // commit included; the row is then read back by its new rowid.
             let done = db.execute(&insert).await.map_err(author_gone)?;
             match done.rows_affected() {

@@ -132,7 +132,7 @@ pub async fn create_admin(
 /// is hashed before the write begins, so that no writer waits on a hash; the transaction
 /// makes a failed commit (a full disk) an error: on its own, SQLite commits an INSERT …
 /// RETURNING only after the returned row was read, and that commit's error is lost
-/// (README, Guarantees).
+/// (docs/guarantees.md).
 async fn create(
     db: &Writer,
     passwords: &Passwords,
