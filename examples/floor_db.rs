@@ -8,7 +8,7 @@
 //! ```
 //!
 //! 1. Capture: the request goes once through Relata's own router, in process, inside
-//!    [`relata::db::capturing_statements`] (the `bench-capture` feature), which records
+//!    [`relata::store::capturing_statements`] (the `bench-capture` feature), which records
 //!    every statement (SQL and bound values) that the per-statement hook sees. The answer
 //!    must be 2xx and its `X-Query-Count` must equal the number captured.
 //! 2. Replay on SQLite: through SQLite's C API (rusqlite), one thread per core
@@ -116,7 +116,7 @@ async fn capture(url: &str, a: &Args) -> anyhow::Result<Vec<Statement>> {
         req = req.header("content-type", "application/json");
     }
     let req = req.body(Body::from(a.body.clone().unwrap_or_default()))?;
-    let (res, statements) = relata::db::capturing_statements(router.oneshot(req)).await;
+    let (res, statements) = relata::store::capturing_statements(router.oneshot(req)).await;
     let res = res?;
     let counted: Option<usize> = res
         .headers()

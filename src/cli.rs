@@ -235,12 +235,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate { action } => {
             match action {
                 None => {
-                    let db = crate::db::connect_configured(&settings, 1, false).await?;
+                    let db = crate::store::connect_configured(&settings, 1, false).await?;
                     Migrator::up(&db, None).await?;
                     println!("migrations applied");
                 }
                 Some(MigrateAction::Status) => {
-                    let db = crate::db::connect_configured(&settings, 1, false).await?;
+                    let db = crate::store::connect_configured(&settings, 1, false).await?;
                     for m in Migrator::get_migration_with_status(&db).await? {
                         println!(
                             "{:<10} {}",
@@ -252,7 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Some(MigrateAction::Down { n }) => {
                     // Rolling back a database that is not there is a mistyped path, not
                     // a request for an empty database.
-                    let db = crate::db::connect_configured(&settings, 1, true).await?;
+                    let db = crate::store::connect_configured(&settings, 1, true).await?;
                     let applied_before = applied_migrations(&db).await?;
                     Migrator::down(&db, Some(n)).await?;
                     let applied_after = applied_migrations(&db).await?;
@@ -280,18 +280,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             first_user_posts,
             quiet,
         } => {
-            let db = crate::db::connect_configured(&settings, 2, false).await?;
-            crate::db::migrate(&db).await?;
-            let plan = crate::service::seed::SeedPlan {
+            let db = crate::store::connect_configured(&settings, 2, false).await?;
+            crate::store::migrate(&db).await?;
+            let plan = crate::ops::seed::SeedPlan {
                 users,
                 posts_per_user,
                 comments_per_post,
                 seed,
             };
-            let bar = crate::service::seed::progress_bar(quiet);
+            let bar = crate::ops::seed::progress_bar(quiet);
             let started = std::time::Instant::now();
             let report =
-                crate::service::seed::run_with_first_user_posts(&db, &plan, first_user_posts, &bar)
+                crate::ops::seed::run_with_first_user_posts(&db, &plan, first_user_posts, &bar)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             let elapsed = started.elapsed();
@@ -321,13 +321,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 "every seeded user (user{} … user{}) logs in with the password: {}",
                 report.first_user_id,
                 report.first_user_id + report.users as i64 - 1,
-                crate::service::seed::DEMO_PASSWORD
+                crate::ops::seed::DEMO_PASSWORD
             );
             Ok(0)
         }
         Command::Openapi => {
             use std::io::Write;
-            let document = crate::api::openapi::document().to_pretty_json()?;
+            let document = crate::http::v1::openapi::document().to_pretty_json()?;
             // `relata openapi | head` closes the pipe early; that is not a failure.
             match writeln!(std::io::stdout().lock(), "{document}") {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
@@ -340,8 +340,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Check => {
-            let db = crate::db::connect_configured(&settings, 1, true).await?;
-            let report = crate::service::check::run(&db)
+            let db = crate::store::connect_configured(&settings, 1, true).await?;
+            let report = crate::ops::check::run(&db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for (table, rows) in &report.row_counts {
@@ -380,7 +380,7 @@ async fn applied_migrations(db: &sea_orm::DatabaseConnection) -> anyhow::Result<
 
 /// Runs `relata backup DEST`: the copy on SQLite; the `pg_dump` command on PostgreSQL.
 async fn backup(database_url: &str, dest: &std::path::Path) -> anyhow::Result<i32> {
-    use crate::service::backup;
+    use crate::ops::backup;
     if backup::is_postgres_url(database_url) {
         let advice = backup::pg_dump_advice(database_url, dest);
         println!(

@@ -3,25 +3,24 @@
 //! fixed number of SQL statements per request. `main.rs` only parses the command line;
 //! everything else lives here so that tests can drive it.
 
-pub mod api;
 pub mod cli;
-pub mod conduit;
 pub mod config;
-pub mod db;
 pub mod domain;
 pub mod drain;
 pub mod entity;
 pub mod error;
+pub mod http;
 pub mod jwt;
-pub mod limits;
 pub mod metrics;
 pub mod migration;
-pub mod observe;
-pub mod request_body;
+pub mod ops;
+pub mod relations;
 pub mod service;
 pub mod state;
+pub mod store;
 pub mod time;
 pub mod version;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,24 +36,26 @@ use tower_http::compression::predicate::{And, DefaultPredicate, Predicate, SizeA
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
-use crate::limits::ClientAddr;
+use crate::http::common::limits::ClientAddr;
+use crate::http::common::{observe, request_body};
+use crate::http::{conduit, v1};
 use crate::state::AppState;
 
-pub use crate::request_body::BODY_LIMIT;
+pub use crate::http::common::request_body::BODY_LIMIT;
 
 /// The whole HTTP application for `state`.
 pub fn build_router(state: AppState) -> Router {
-    let mut router = Router::new().nest("/api/v1", api::router(state.clone()));
+    let mut router = Router::new().nest("/api/v1", v1::router(state.clone()));
     if state.settings.conduit {
         router = router.nest("/api", conduit::router(state.clone()));
     }
     let router = router
         .route("/metrics", get(observe::get_metrics))
-        .merge(api::docs::router())
-        .fallback(api::unknown_route)
+        .merge(v1::docs::router())
+        .fallback(v1::unknown_route)
         .route_layer(middleware::from_fn(observe::remember_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(api::head_limits::refuse_oversized_head))
+        .layer(middleware::from_fn(v1::head_limits::refuse_oversized_head))
         .with_state(state.clone());
     let router = observe::layers(router, &state)
         // Outermost, so that a request answered by the timeout layer still says
@@ -132,8 +133,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 
 /// Connects, migrates and loads the token secret: everything a server or a test needs.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    let db = db::connect_configured(&settings, settings.max_connections, false).await?;
-    db::migrate(&db).await?;
+    let db = store::connect_configured(&settings, settings.max_connections, false).await?;
+    store::migrate(&db).await?;
     let secret = service::auth::load_or_create_secret(&db, settings.jwt_secret.as_deref())
         .await
         .map_err(|e| anyhow::anyhow!("loading the token secret: {e}"))?;
@@ -166,7 +167,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let bind = settings.bind.clone();
         let state = build_state(settings).await?;
-        let swept = service::sweep::sweep(&state.db, time::now())
+        let swept = ops::sweep::sweep(&state.db, time::now())
             .await
             .map_err(|e| anyhow::anyhow!("sweeping expired rows at start-up: {e}"))?;
         tracing::info!(
@@ -236,9 +237,9 @@ impl Application {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
-            .max_headers(api::head_limits::HYPER_MAX_HEADERS);
+            .max_headers(v1::head_limits::HYPER_MAX_HEADERS);
         let router = self.router;
-        let sweeper = tokio::spawn(service::sweep::sweep_every(
+        let sweeper = tokio::spawn(ops::sweep::sweep_every(
             self.state.db.clone(),
             settings.sweep_interval,
         ));

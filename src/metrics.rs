@@ -99,7 +99,7 @@ impl Metrics {
     /// The Prometheus text exposition, with the pool gauges of `db` and the process's
     /// figures read now.
     pub fn render(&self, db: &DatabaseConnection) -> String {
-        let (open, idle, max) = crate::db::pool_status(db);
+        let (open, idle, max) = crate::store::pool_status(db);
         metrics::with_local_recorder(&self.recorder, || {
             self.process.collect();
             gauge!(POOL_OPEN).set(open);

@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::config::Settings;
-use crate::db::Writer;
+use crate::http::common::limits::ClientLimits;
 use crate::jwt::JwtKeys;
-use crate::limits::ClientLimits;
 use crate::metrics::Metrics;
 use crate::service::auth::Passwords;
-use crate::service::read::Reader;
-use crate::service::read::direct::DirectPool;
-use crate::service::read::pg::PgReadPool;
+use crate::store::Writer;
+use crate::store::read::Reader;
+use crate::store::read::direct::DirectPool;
+use crate::store::read::pg::PgReadPool;
 
 /// Shared application state; a clone (axum makes several per request) is one reference
 /// count.
@@ -42,7 +42,7 @@ pub struct State {
     direct: Option<DirectReads>,
 }
 
-/// The direct read executor of the database (`service::read`).
+/// The direct read executor of the database (`store::read`).
 #[derive(Clone)]
 enum DirectReads {
     Sqlite(Arc<DirectPool>),
@@ -58,9 +58,9 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, jwt: JwtKeys, settings: Settings) -> Self {
-        let direct = match crate::db::sqlite_file(&db) {
+        let direct = match crate::store::sqlite_file(&db) {
             Some(path) => Some(DirectReads::Sqlite(Arc::new(DirectPool::new(&path)))),
-            None if crate::db::is_postgres(&db) => {
+            None if crate::store::is_postgres(&db) => {
                 PgReadPool::for_url(&settings.database_url, settings.max_connections)
                     .map(|pool| DirectReads::Postgres(Arc::new(pool)))
             }

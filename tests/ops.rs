@@ -359,7 +359,7 @@ async fn rows(db: &DatabaseConnection, sql: &str, columns: &[&str]) -> Vec<Strin
 /// (columns or expression, uniqueness) and every constraint (foreign keys with their
 /// actions, checks). Sorted, so that two snapshots compare line by line.
 async fn schema_snapshot(url: &str) -> Vec<String> {
-    let db = relata::db::connect(url, 1)
+    let db = relata::store::connect(url, 1)
         .await
         .expect("the database opens");
     let mut lines = match db.get_database_backend() {
@@ -503,7 +503,7 @@ async fn postgres_snapshot(db: &DatabaseConnection) -> Vec<String> {
 
 /// Tables of the schema, the bookkeeping one included.
 async fn table_names(url: &str) -> Vec<String> {
-    let db = relata::db::connect(url, 1)
+    let db = relata::store::connect(url, 1)
         .await
         .expect("the database opens");
     let sql = match db.get_database_backend() {
@@ -613,7 +613,7 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
     relata_ok(dir.path(), url, &["migrate", "down", "3"]);
     let mut after_step = vec![schema_snapshot(url).await];
     {
-        let db = relata::db::connect(url, 1)
+        let db = relata::store::connect(url, 1)
             .await
             .expect("the database opens");
         for _ in 0..count {

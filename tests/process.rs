@@ -161,7 +161,7 @@ fn check_exits_non_zero_when_it_finds_an_orphan() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sea_orm::ConnectionTrait;
-        let db = relata::db::connect(&url, 1).await.unwrap();
+        let db = relata::store::connect(&url, 1).await.unwrap();
         db.execute_unprepared("PRAGMA foreign_keys = OFF").await.unwrap();
         db.execute_unprepared(
             "INSERT INTO posts (author_id, title, content, created_at, updated_at) VALUES (4242, 't', 'c', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
@@ -202,7 +202,7 @@ fn openapi_prints_the_whole_document() {
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    let served = serde_json::to_value(relata::api::openapi::document()).unwrap();
+    let served = serde_json::to_value(relata::http::v1::openapi::document()).unwrap();
     assert_eq!(
         doc, served,
         "the printed document is the one the server serves"

@@ -31,7 +31,6 @@ use sea_orm::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::Writer;
 use crate::domain::password::Password;
 use crate::entity::{
     login_attempt, refresh_token, revoked_token, role, session_epoch, setting, user, user_role,
@@ -40,7 +39,8 @@ use crate::error::{AppError, Result};
 use crate::jwt::{
     Audience, CONDUIT_AUDIENCE, JwtKeys, decode_token, issue_access_token, random_hex,
 };
-use crate::service::read::{Built, Reader, ShapeCache};
+use crate::store::Writer;
+use crate::store::read::{Built, Reader, ShapeCache};
 use crate::time;
 
 /// Who is calling, as established by a valid token.
@@ -788,7 +788,7 @@ mod tests {
     #[tokio::test]
     async fn a_hash_made_by_argon2_0_5_still_verifies() {
         let stored = "$argon2id$v=19$m=19456,t=2,p=1$eWeF3ACcShjkmYqcuzh1xQ$U3nOThIY41+Cn6TKS8ak6TBUWRwVD2TaBdHyu45f+EU";
-        let demo = crate::service::seed::DEMO_PASSWORD;
+        let demo = crate::ops::seed::DEMO_PASSWORD;
         let passwords = Passwords::new(1);
         assert!(passwords.verify(Some(stored.into()), demo).await.unwrap());
         assert!(

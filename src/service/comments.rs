@@ -12,8 +12,8 @@ use crate::entity::{comment, post};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::order;
+use crate::store::read::Reader;
+use crate::wire::repr::order;
 
 /// What a caller wants to do to an existing comment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

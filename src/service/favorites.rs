@@ -8,14 +8,14 @@
 use sea_orm::sea_query::{Expr, ExprTrait, SelectStatement};
 use sea_orm::{ConnectionTrait, RelationTrait, Set};
 
-use crate::db::Writer;
 use crate::entity::{favorite, post, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::order;
+use crate::store::Writer;
+use crate::store::read::Reader;
 use crate::time;
+use crate::wire::repr::order;
 
 /// A favorite with its user (as seen from the post).
 pub type PostFavoriteRow = Linked<favorite::Model, user::Model>;

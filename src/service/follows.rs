@@ -9,14 +9,14 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ConnectionTrait, RelationTrait, Set};
 
-use crate::db::Writer;
 use crate::entity::{follow, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::order;
+use crate::store::Writer;
+use crate::store::read::Reader;
 use crate::time;
+use crate::wire::repr::order;
 
 /// A follow with the user on its other side (the follower, or the one followed).
 pub type FollowRow = Linked<follow::Model, user::Model>;

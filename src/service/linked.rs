@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::error::{AppError, Result, foreign_key_violation};
-use crate::service::read::{Fields, FromRow, Reader, Row};
+use crate::store::read::{Fields, FromRow, Reader, Row};
 
 /// Inserts `row` unless a row with its primary key exists: one
 /// `INSERT … ON CONFLICT (primary key) DO NOTHING`, so of concurrent inserts exactly one

@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Expr, Value};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
 
 use crate::error::{AppError, Result};
-use crate::service::read::{Built, FromRow, Reader, ShapeCache};
+use crate::store::read::{Built, FromRow, Reader, ShapeCache};
 
 /// The two statements' texts per entity (`true`: the existence check).
 static LOOKUPS: LazyLock<ShapeCache<(TypeId, bool)>> = LazyLock::new(ShapeCache::default);

@@ -20,7 +20,7 @@ use sea_orm::{ConnectionTrait, Value};
 use serde_json::Value as Json;
 
 use crate::error::{AppError, Result};
-use crate::service::read::{FromRow, Reader};
+use crate::store::read::{FromRow, Reader};
 
 /// The type of a sort key, which decides how its cursor value is written and read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

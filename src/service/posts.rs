@@ -13,7 +13,6 @@ use sea_orm::{
     QueryFilter, QuerySelect, QueryTrait, Set,
 };
 
-use crate::db::Writer;
 use crate::domain::slug;
 use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
@@ -23,9 +22,10 @@ use crate::service::auth::Viewer;
 use crate::service::like;
 use crate::service::lookup;
 use crate::service::page::{self, Fetched, ListScope, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::{CascadePreview, order};
 use crate::service::tags;
+use crate::store::Writer;
+use crate::store::read::Reader;
+use crate::wire::repr::{CascadePreview, order};
 
 /// A post to create, already validated.
 pub struct NewPost {

@@ -8,13 +8,13 @@ use sea_orm::{
     QueryTrait, Set,
 };
 
-use crate::db::Writer;
 use crate::domain::text::{Bio, Location};
 use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::auth::Viewer;
-use crate::service::read::{FromRow, Reader, Row};
+use crate::store::Writer;
+use crate::store::read::{FromRow, Reader, Row};
 
 /// A whole profile as PUT sends it, already validated; `None` is an empty field.
 pub struct ProfileFields {
@@ -68,7 +68,7 @@ struct UserAndProfile(Option<profile::Model>);
 
 impl FromRow for UserAndProfile {
     fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
-        let profile_at = <user::Model as crate::service::read::Fields>::FIELDS.len();
+        let profile_at = <user::Model as crate::store::read::Fields>::FIELDS.len();
         let profile_id: Option<i64> = row.get(profile_at)?;
         match profile_id {
             None => Ok(UserAndProfile(None)),

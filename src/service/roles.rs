@@ -13,21 +13,21 @@ use sea_orm::{
     QuerySelect, QueryTrait, Set, TryInsertResult,
 };
 
-use crate::db::Writer;
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
 use crate::entity::{role, user, user_role};
 use crate::error::{AppError, Result, unique_violation};
-use crate::service::auth::Viewer;
-use crate::service::counts::{col, count_where, read_counts};
-use crate::service::include::sql::{
+use crate::relations::sql::{
     RoleAssignmentRow, UserAssignmentRow, assignments_of_roles, assignments_of_users,
 };
+use crate::service::auth::Viewer;
+use crate::service::counts::{col, count_where, read_counts};
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::CascadePreview;
-use crate::service::repr::order;
+use crate::store::Writer;
+use crate::store::read::Reader;
 use crate::time;
+use crate::wire::repr::CascadePreview;
+use crate::wire::repr::order;
 
 /// Who may do what with roles (SPEC §4), in one place.
 pub mod policy {

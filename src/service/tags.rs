@@ -14,9 +14,9 @@ use crate::domain::tag_name::{TagList, TagName};
 use crate::entity::{post_tag, tag};
 use crate::error::{AppError, Result};
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::order;
+use crate::store::read::Reader;
 use crate::time;
+use crate::wire::repr::order;
 
 /// A page of tags by name.
 pub async fn list<C: ConnectionTrait>(
@@ -127,10 +127,8 @@ pub async fn names_in_use<C: ConnectionTrait>(db: &Reader<'_, C>) -> Result<Vec<
 /// A tag's name alone.
 struct TagNameRow(String);
 
-impl crate::service::read::FromRow for TagNameRow {
-    fn from_row<R: crate::service::read::Row>(
-        row: &R,
-    ) -> std::result::Result<Self, sea_orm::DbErr> {
+impl crate::store::read::FromRow for TagNameRow {
+    fn from_row<R: crate::store::read::Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
         row.get(0).map(TagNameRow)
     }
 }

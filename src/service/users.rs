@@ -12,7 +12,6 @@ use sea_orm::{
     QueryTrait, Set,
 };
 
-use crate::db::Writer;
 use crate::domain::display_name::DisplayName;
 use crate::domain::email::Email;
 use crate::domain::password::Password;
@@ -25,10 +24,11 @@ use crate::service::auth::{self, Passwords, Viewer};
 use crate::service::counts::{col, count_where, read_counts};
 use crate::service::like;
 use crate::service::page::{self, Fetched, PageRequest};
-use crate::service::read::Reader;
-use crate::service::repr::{CascadePreview, order};
 use crate::service::{profiles, roles};
+use crate::store::Writer;
+use crate::store::read::Reader;
 use crate::time;
+use crate::wire::repr::{CascadePreview, order};
 
 /// Who may do what to a user account (SPEC §4), in one place.
 pub mod policy {

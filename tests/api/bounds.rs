@@ -2,7 +2,7 @@
 //! response, a username search that an index serves, names that show what they are, and
 //! the Conduit face's refusals of bodies that are not JSON.
 
-use relata::service::include::{Resource, valid_paths};
+use relata::relations::{Resource, valid_paths};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 

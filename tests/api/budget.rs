@@ -3,7 +3,7 @@
 //! pages full, and within the bound SPEC gives. This is the test that keeps N+1 out.
 
 use relata::entity::{comment, favorite, follow, post, post_tag, role, tag, user, user_role};
-use relata::service::include::{Resource, countable, valid_paths};
+use relata::relations::{Resource, countable, valid_paths};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 
 use crate::db_test;
@@ -28,13 +28,13 @@ pub(crate) struct Hub {
 pub(crate) async fn arrange(app: &TestApp) -> Hub {
     let (hub_user, token) = app.user("hubuser").await;
     let db = app.raw_db().await;
-    let plan = relata::service::seed::SeedPlan {
+    let plan = relata::ops::seed::SeedPlan {
         users: 120,
         posts_per_user: 1,
         comments_per_post: 1,
         seed: 7,
     };
-    let report = relata::service::seed::run(&db, &plan, &indicatif::ProgressBar::hidden())
+    let report = relata::ops::seed::run(&db, &plan, &indicatif::ProgressBar::hidden())
         .await
         .unwrap();
     let txn = db.begin().await.unwrap();

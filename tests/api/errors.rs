@@ -73,7 +73,7 @@ db_test!(the_bare_address_redirects_to_the_docs, |app| {
 });
 
 db_test!(an_overlong_url_is_a_problem_414, |app| {
-    let limit = relata::api::head_limits::MAX_URL_BYTES;
+    let limit = relata::http::v1::head_limits::MAX_URL_BYTES;
     let path = |len: usize| {
         let base = "/api/v1/posts?q=";
         format!("{base}{}", "q".repeat(len - base.len()))

@@ -2,7 +2,7 @@
 //! check, the cascades at the database level, and the conventions every response follows.
 
 use relata::entity::{comment, post, profile, role, user, user_role};
-use relata::service::check;
+use relata::ops::check;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db_test;
@@ -115,7 +115,7 @@ db_test!(every_foreign_key_column_leads_an_index_i1, |app| {
 db_test!(
     the_check_reports_an_orphan_planted_with_foreign_keys_off_i2,
     |app| {
-        let db = relata::db::connect(&app.database_url, 1).await.unwrap();
+        let db = relata::store::connect(&app.database_url, 1).await.unwrap();
         let author = insert_user(&db, "alice").await;
         let post_id = insert_post(&db, author).await;
         insert_comment(&db, post_id, author).await;

@@ -320,7 +320,7 @@ impl TestApp {
     /// A second connection to the test's database, for arranging and inspecting rows
     /// below the API.
     pub async fn raw_db(&self) -> sea_orm::DatabaseConnection {
-        relata::db::connect(&self.database_url, 2)
+        relata::store::connect(&self.database_url, 2)
             .await
             .expect("the test database answers")
     }

@@ -3,7 +3,7 @@
 //! SeaORM on the same database, and the same bodies on SQLite and PostgreSQL for the same
 //! seed. No golden files: both sides run now, from this build.
 
-use relata::service::include::{Resource, countable};
+use relata::relations::{Resource, countable};
 use reqwest::StatusCode;
 
 use crate::budget::{Hub, arrange, include_values};
@@ -175,7 +175,7 @@ async fn sqlite_and_postgresql_answer_the_same_bodies_for_the_same_seed() {
     let lite = TestApp::spawn(Backend::Sqlite)
         .await
         .expect("sqlite always runs");
-    let plan = relata::service::seed::SeedPlan {
+    let plan = relata::ops::seed::SeedPlan {
         users: 40,
         posts_per_user: 3,
         comments_per_post: 2,
@@ -183,7 +183,7 @@ async fn sqlite_and_postgresql_answer_the_same_bodies_for_the_same_seed() {
     };
     for app in [&lite, &pg] {
         let db = app.raw_db().await;
-        relata::service::seed::run(&db, &plan, &indicatif::ProgressBar::hidden())
+        relata::ops::seed::run(&db, &plan, &indicatif::ProgressBar::hidden())
             .await
             .unwrap();
     }

@@ -2,7 +2,7 @@
 //!
 //! axum's `Router` cannot list its routes, so the routes are read from the source that
 //! declares them: `build_router` in `src/lib.rs` (root routes, and the `/api/v1` nest of
-//! `api::router`), `api::router` in `src/api/mod.rs` (the resource modules it merges), and
+//! `v1::router`), `v1::router` in `src/http/v1/mod.rs` (the resource modules it merges), and
 //! each module's `router()`, where every path is one `.route("path", method_router)`.
 //! A second test asks the running server about every documented operation, so a route
 //! that the parser misreads cannot hide behind the comparison.
@@ -139,7 +139,7 @@ fn merged_modules(body: &str) -> Vec<String> {
 }
 
 fn module_routes(module: &str, prefix: &str, routes: &mut Routes) {
-    let source = source(&format!("src/api/{module}.rs"));
+    let source = source(&format!("src/http/v1/{module}.rs"));
     routes_in(fn_body(&source, "router"), prefix, routes);
 }
 
@@ -150,33 +150,33 @@ fn routes_in_source() -> Routes {
     let root = fn_body(&lib, "build_router");
     let nest = calls(root, ".nest(")
         .into_iter()
-        .find(|args| args.contains("api::router("))
-        .expect("build_router nests api::router");
+        .find(|args| args.contains("v1::router("))
+        .expect("build_router nests v1::router");
     let prefix = nest.trim().trim_start_matches('"');
     let prefix = &prefix[..prefix.find('"').expect("a literal prefix")];
     routes_in(root, "", &mut routes);
     for module in merged_modules(root) {
         module_routes(&module, "", &mut routes);
     }
-    let api = source("src/api/mod.rs");
+    let api = source("src/http/v1/mod.rs");
     let api_router = fn_body(&api, "router");
     routes_in(api_router, prefix, &mut routes);
     let modules = merged_modules(api_router);
-    assert!(modules.len() >= 8, "api::router merges {modules:?}");
+    assert!(modules.len() >= 8, "v1::router merges {modules:?}");
     for module in modules {
         module_routes(&module, prefix, &mut routes);
     }
-    // The Conduit face, nested beside `/api/v1` (src/conduit/).
+    // The Conduit face, nested beside `/api/v1` (src/http/conduit/).
     let conduit = calls(root, ".nest(")
         .into_iter()
         .find(|args| args.contains("conduit::router("))
         .expect("build_router nests conduit::router");
     let prefix = conduit.trim().trim_start_matches('"');
     let prefix = &prefix[..prefix.find('"').expect("a literal prefix")];
-    let face = source("src/conduit/mod.rs");
+    let face = source("src/http/conduit/mod.rs");
     let face_router = fn_body(&face, "router");
     for module in merged_modules(face_router) {
-        let source = source(&format!("src/conduit/{module}.rs"));
+        let source = source(&format!("src/http/conduit/{module}.rs"));
         routes_in(fn_body(&source, "router"), prefix, &mut routes);
     }
     routes
@@ -184,7 +184,7 @@ fn routes_in_source() -> Routes {
 
 /// Every operation of the OpenAPI document.
 fn operations_in_document() -> Routes {
-    let document = serde_json::to_value(relata::api::openapi::document()).unwrap();
+    let document = serde_json::to_value(relata::http::v1::openapi::document()).unwrap();
     document["paths"]
         .as_object()
         .expect("paths")

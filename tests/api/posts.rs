@@ -710,7 +710,7 @@ db_test!(deleting_a_post_leaves_no_orphan, |app| {
         .unwrap();
     assert_eq!(orphans, 0);
     assert!(
-        relata::service::check::run(&app.state.db)
+        relata::ops::check::run(&app.state.db)
             .await
             .unwrap()
             .is_clean()

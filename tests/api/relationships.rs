@@ -123,7 +123,7 @@ db_test!(
             .await;
         assert_eq!(followers.body["items"], json!([]));
         assert!(
-            relata::service::check::run(&app.state.db)
+            relata::ops::check::run(&app.state.db)
                 .await
                 .unwrap()
                 .is_clean()
@@ -157,7 +157,7 @@ db_test!(deleting_a_post_takes_its_favorites_and_post_tags, |app| {
 
 db_test!(the_integrity_check_covers_the_new_tables, |app| {
     arrange(&app).await;
-    let report = relata::service::check::run(&app.state.db).await.unwrap();
+    let report = relata::ops::check::run(&app.state.db).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
     let checked: Vec<String> = report
         .foreign_keys
@@ -192,7 +192,7 @@ db_test!(the_integrity_check_covers_the_new_tables, |app| {
 db_test!(
     the_seed_fills_follows_tags_and_favorites_deterministically,
     |app| {
-        let plan = relata::service::seed::SeedPlan {
+        let plan = relata::ops::seed::SeedPlan {
             users: 60,
             posts_per_user: 3,
             comments_per_post: 1,
@@ -200,7 +200,7 @@ db_test!(
         };
         let bar = indicatif::ProgressBar::hidden();
         let db = app.raw_db().await;
-        let report = relata::service::seed::run(&db, &plan, &bar).await.unwrap();
+        let report = relata::ops::seed::run(&db, &plan, &bar).await.unwrap();
         assert_eq!(count::<follow::Entity>(&app).await, report.follows);
         assert!(
             report.follows >= 60,
@@ -210,7 +210,7 @@ db_test!(
         assert_eq!(report.tags, 50);
         assert_eq!(count::<post_tag::Entity>(&app).await, report.post_tags);
         assert_eq!(count::<favorite::Entity>(&app).await, report.favorites);
-        assert!(relata::service::check::run(&db).await.unwrap().is_clean());
+        assert!(relata::ops::check::run(&db).await.unwrap().is_clean());
 
         // Uneven: the most favorited post has several favorites, many posts have none.
         let per_post = db
@@ -241,9 +241,7 @@ db_test!(
         // The same seed on another empty database gives the same relationships.
         let twin = TestApp::spawn(app.backend).await.unwrap();
         let twin_db = twin.raw_db().await;
-        relata::service::seed::run(&twin_db, &plan, &bar)
-            .await
-            .unwrap();
+        relata::ops::seed::run(&twin_db, &plan, &bar).await.unwrap();
         let rows = |db: sea_orm::DatabaseConnection| async move {
             let follows: Vec<(i64, i64)> = follow::Entity::find()
                 .all(&db)
@@ -279,7 +277,7 @@ db_test!(
 /// Lays down the 1.0 schema (the first migration only) with a few users and posts, as a
 /// 1.0 server left it.
 async fn a_1_0_database(url: String) {
-    let db = relata::db::connect(&url, 1).await.unwrap();
+    let db = relata::store::connect(&url, 1).await.unwrap();
     Migrator::up(&db, Some(1)).await.unwrap();
     let at = "'2026-01-01T00:00:00+00:00'";
     for sql in [
@@ -323,7 +321,7 @@ async fn upgrade(backend: Backend) {
         ]
     );
     assert!(
-        relata::service::check::run(&app.state.db)
+        relata::ops::check::run(&app.state.db)
             .await
             .unwrap()
             .is_clean()

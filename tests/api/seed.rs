@@ -1,7 +1,7 @@
 //! `relata seed`: deterministic demo data that passes the integrity check.
 
 use relata::entity::{comment, post, profile, user, user_role};
-use relata::service::seed::{self, SeedPlan};
+use relata::ops::seed::{self, SeedPlan};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder};
 
 use crate::db_test;
@@ -82,7 +82,7 @@ db_test!(the_same_seed_gives_the_same_data_and_a_clean_check, |app| {
         user_role::Entity::find().count(&db).await.unwrap(),
         report.assignments
     );
-    assert!(relata::service::check::run(&db).await.unwrap().is_clean());
+    assert!(relata::ops::check::run(&db).await.unwrap().is_clean());
 
     let twin = TestApp::spawn(app.backend).await.unwrap();
     let twin_db = twin.raw_db().await;

@@ -356,7 +356,7 @@ db_test!(
                 .unwrap(),
             0
         );
-        assert!(relata::service::check::run(&db).await.unwrap().is_clean());
+        assert!(relata::ops::check::run(&db).await.unwrap().is_clean());
     }
 );
 

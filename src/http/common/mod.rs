@@ -1,0 +1,7 @@
+//! What both faces share: [`observe`] (request id, tracing, metrics, statement counts),
+//! [`request_body`] (bodies that stall or are too large end cleanly) and [`limits`]
+//! (connections, registrations and logins per client address).
+
+pub mod limits;
+pub mod observe;
+pub mod request_body;

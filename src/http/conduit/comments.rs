@@ -1,0 +1,159 @@
+//! `/api/articles/{slug}/comments`: an article's comments (all of them, oldest first),
+//! writing and deleting one; over `service::comments`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::error::{ConduitError, ErrorsBody, Refusals, Result};
+use super::extract::{Auth, Body, ConduitPath, MaybeAuth};
+use super::view::{self, CommentBody, CommentList};
+use crate::domain::text::CommentBody as CommentText;
+use crate::service::comments::{self, CommentAction};
+use crate::service::posts;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/articles/{slug}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route("/articles/{slug}/comments/{id}", delete(delete_comment))
+}
+
+/// All of an article's comments, oldest first.
+#[utoipa::path(get, path = "/api/articles/{slug}/comments", tag = "conduit", operation_id = "conduit_list_comments",
+    summary = "Conduit: an article's comments",
+    security((), ("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses(
+        (status = 200, description = "The comments, oldest first", body = CommentList),
+        (status = 401, description = "A token was sent and does not work", body = ErrorsBody),
+        (status = 400, description = "More comments than one answer may hold (`RELATA_MAX_RESPONSE_ITEMS`)", body = ErrorsBody),
+        (status = 404, description = "`article: not found`", body = ErrorsBody),
+    ))]
+pub async fn list_comments(
+    State(state): State<AppState>,
+    auth: MaybeAuth,
+    ConduitPath(slug): ConduitPath<String>,
+) -> Result<Json<CommentList>> {
+    let viewer = auth.viewer();
+    // The article, its comments, their authors; with a token, the token and the follows.
+    crate::store::set_budget(3 + 2 * usize::from(viewer.is_some()));
+    let db = state.reader()?;
+    let post = posts::find_by_slug(&db, &slug).await?;
+    // Each comment carries its author: two objects of the response ceiling (SPEC §6).
+    let ceiling = state.settings.max_response_items;
+    let rows = comments::all_for_post(&db, post.id, ceiling / 2)
+        .await?
+        .ok_or_else(|| {
+            ConduitError::new(
+                StatusCode::BAD_REQUEST,
+                "comments",
+                format!(
+                    "are more than one answer may hold ({ceiling} items with their authors, \
+                     RELATA_MAX_RESPONSE_ITEMS); read them page by page from \
+                     /api/v1/posts/{}/comments",
+                    post.id
+                ),
+            )
+        })?;
+    Ok(Json(CommentList {
+        comments: view::comments(&db, viewer, rows).await?,
+    }))
+}
+
+/// `{"comment": {"body"}}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewComment {
+    #[schema(min_length = 1, max_length = 10000)]
+    pub body: String,
+}
+
+/// `{"comment": {…}}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewCommentRequest {
+    pub comment: NewComment,
+}
+
+/// A new comment by the caller.
+#[utoipa::path(post, path = "/api/articles/{slug}/comments", tag = "conduit", operation_id = "conduit_create_comment",
+    summary = "Conduit: comment on an article",
+    security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    request_body = NewCommentRequest,
+    responses(
+        (status = 201, description = "The new comment", body = CommentBody),
+        (status = 401, description = "`token: is missing`", body = ErrorsBody),
+        (status = 404, description = "`article: not found`", body = ErrorsBody),
+        (status = 413, description = "The body is too large", body = ErrorsBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorsBody),
+        (status = 422, description = "`body: can't be blank`, or the body is not JSON", body = ErrorsBody),
+    ))]
+pub async fn create_comment(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ConduitPath(slug): ConduitPath<String>,
+    body: Body,
+) -> Result<(StatusCode, Json<CommentBody>)> {
+    let post = posts::find_by_slug(&state.reader()?, &slug).await?;
+    let fields = body.fields("comment")?;
+    let mut refusals = Refusals::default();
+    let text = match fields.text("body", &mut refusals).non_blank() {
+        Some(text) => refusals.check("body", CommentText::parse(&text)),
+        None => {
+            refusals.reject("body", "can't be blank");
+            None
+        }
+    };
+    refusals.finish()?;
+    let Some(text) = text else {
+        return Err(ConduitError::invalid("body", "can't be blank"));
+    };
+    let txn = state.writer.begin().await?;
+    let created = comments::create(&*txn, post.id, caller.viewer.id, text).await?;
+    txn.commit().await?;
+    let db = state.reader()?;
+    let mut rendered = view::comments(&db, Some(&caller.viewer), vec![created]).await?;
+    let comment = rendered
+        .pop()
+        .ok_or_else(|| ConduitError::not_found("comment"))?;
+    Ok((StatusCode::CREATED, Json(CommentBody { comment })))
+}
+
+/// Deletes a comment (its author, the article's author, a moderator or an admin).
+#[utoipa::path(delete, path = "/api/articles/{slug}/comments/{id}", tag = "conduit", operation_id = "conduit_delete_comment",
+    summary = "Conduit: delete a comment",
+    security(("bearer" = [])),
+    params(("slug" = String, Path), ("id" = String, Path, description = "The comment's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`token: is missing`", body = ErrorsBody),
+        (status = 403, description = "`comment: forbidden`", body = ErrorsBody),
+        (status = 404, description = "`article: not found`, or `comment: not found` (also for a comment of another article)", body = ErrorsBody),
+    ))]
+pub async fn delete_comment(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ConduitPath((slug, id)): ConduitPath<(String, String)>,
+) -> Result<StatusCode> {
+    let post = posts::find_by_slug(&state.reader()?, &slug).await?;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 1)
+        .ok_or_else(|| ConduitError::not_found("comment"))?;
+    let target = comments::find_in_context(state.writer.db(), id).await?;
+    if target.comment.post_id != post.id {
+        return Err(ConduitError::not_found("comment"));
+    }
+    comments::authorize(&caller.viewer, CommentAction::Delete, &target)
+        .map_err(|_| ConduitError::forbidden("comment"))?;
+    let txn = state.writer.begin().await?;
+    comments::delete(&*txn, id).await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

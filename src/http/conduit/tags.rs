@@ -1,0 +1,24 @@
+//! `/api/tags`: every tag that some article has.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::Result;
+use super::view::TagList;
+use crate::service::tags;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tags", get(list_tags))
+}
+
+/// Every tag that at least one article has, by name (code-point order).
+#[utoipa::path(get, path = "/api/tags", tag = "conduit", operation_id = "conduit_list_tags",
+    summary = "Conduit: the tags in use",
+    responses((status = 200, description = "The tags, by name", body = TagList)))]
+pub async fn list_tags(State(state): State<AppState>) -> Result<Json<TagList>> {
+    crate::store::set_budget(1);
+    let tags = tags::names_in_use(&state.reader()?).await?;
+    Ok(Json(TagList { tags }))
+}

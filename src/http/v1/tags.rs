@@ -1,0 +1,53 @@
+//! `/tags`: every tag, by name in code-point order, with `counts=posts`. A tag's posts
+//! are `/tags/{name}/posts` (in `api::posts`, with the other post lists).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+use crate::error::Result;
+use crate::http::v1::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
+use crate::http::v1::openapi::parts::{BadRequest, TagIncludes, TagPage, Unauthorized};
+use crate::http::v1::respond::ListRead;
+use crate::relations::Resource;
+use crate::service::page::ListScope;
+use crate::service::tags;
+use crate::state::AppState;
+use crate::wire::item::{Item, Page};
+use crate::wire::repr::{TagOut, order};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tags", get(list_tags))
+}
+
+/// Tags by name.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "tags",
+    summary = "List tags by name",
+    security((), ("bearer" = [])),
+    params(ListParams, TagIncludes),
+    responses(
+        (status = 200, description = "A page of tags", body = TagPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+pub async fn list_tags(
+    State(state): State<AppState>,
+    MaybeAuthUser(viewer): MaybeAuthUser,
+    AppQuery(list): AppQuery<ListParams>,
+    AppQuery(include): AppQuery<IncludeParams>,
+) -> Result<Json<Page>> {
+    let read = ListRead::prepare(
+        Resource::Tag,
+        order::tags(),
+        ListScope::new("/tags"),
+        &list,
+        &include,
+        viewer.as_ref(),
+        state.settings.max_response_items,
+    )?;
+    let db = state.reader()?;
+    let fetched = tags::list(&db, &read.page).await?;
+    read.respond(&db, fetched, |tag| Item::from(TagOut::from(&tag)))
+        .await
+}

@@ -1,0 +1,279 @@
+//! Typed rows, decoded by position from any executor: a SeaORM `QueryResult` (any
+//! backend), a rusqlite row (the direct SQLite executor) or a tokio-postgres row (the
+//! direct PostgreSQL executor).
+//!
+//! A row type lists its fields in the order its statement selects them ([`from_row!`]);
+//! for entity models that order is the entity's column order, which a unit test checks
+//! against the entity, so a column added to an entity and not here fails a test.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use rusqlite::types::ValueRef;
+use sea_orm::{DbErr, QueryResult, TryGetable};
+
+use super::pg;
+
+/// A value a row column decodes into, on both executors.
+pub trait Column: TryGetable + Sized {
+    /// Decodes a value the SQLite C library returned, exactly as sqlx-sqlite would.
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr>;
+
+    /// Decodes column `index` of a tokio-postgres row, as sqlx-postgres would.
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr>;
+}
+
+fn type_error(expected: &str, got: ValueRef<'_>) -> DbErr {
+    DbErr::Type(format!("expected {expected}, got {:?}", got.data_type()))
+}
+
+impl Column for i64 {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        match value {
+            ValueRef::Integer(n) => Ok(n),
+            other => Err(type_error("an integer", other)),
+        }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::integer(row, index)
+    }
+}
+
+/// An integer column read into an `i32`, refused when it does not fit.
+fn narrow(n: i64) -> Result<i32, DbErr> {
+    i32::try_from(n).map_err(|_| DbErr::Type(format!("{n} does not fit an i32")))
+}
+
+impl Column for i32 {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        match value {
+            ValueRef::Integer(n) => narrow(n),
+            other => Err(type_error("an integer", other)),
+        }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        narrow(pg::integer(row, index)?)
+    }
+}
+
+impl Column for bool {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        match value {
+            ValueRef::Integer(n) => Ok(n != 0),
+            other => Err(type_error("a boolean", other)),
+        }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::get(row, index)
+    }
+}
+
+impl Column for String {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        match value {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .map(str::to_string)
+                .map_err(|e| DbErr::Type(format!("text is not UTF-8: {e}"))),
+            other => Err(type_error("text", other)),
+        }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::get(row, index)
+    }
+}
+
+impl Column for DateTime<Utc> {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        let parsed = match value {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(sqlite_time_from_text),
+            ValueRef::Integer(secs) => Utc.timestamp_opt(secs, 0).single(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| type_error("a timestamp", value))
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        pg::get(row, index)
+    }
+}
+
+impl<T: Column> Column for Option<T> {
+    fn from_sqlite(value: ValueRef<'_>) -> Result<Self, DbErr> {
+        match value {
+            ValueRef::Null => Ok(None),
+            other => T::from_sqlite(other).map(Some),
+        }
+    }
+
+    fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
+        if pg::is_null(row, index)? {
+            Ok(None)
+        } else {
+            T::from_pg(row, index).map(Some)
+        }
+    }
+}
+
+/// A stored SQLite timestamp, read the way sqlx-sqlite 0.9 reads one (RFC 3339 first,
+/// then SQLite's own text forms), so that both executors see the same instant.
+fn sqlite_time_from_text(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    const FORMATS: &[&str] = &[
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ];
+    FORMATS.iter().find_map(|format| {
+        DateTime::<FixedOffset>::parse_from_str(text, format)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(text, format)
+                    .ok()
+                    .map(|t| Utc.from_utc_datetime(&t))
+            })
+    })
+}
+
+/// One row of a result, whichever executor produced it.
+pub trait Row {
+    /// The value of the `index`th selected column.
+    fn get<T: Column>(&self, index: usize) -> Result<T, DbErr>;
+
+    /// This row without its first `n` columns (the second table of a join).
+    fn skip(&self, n: usize) -> Skip<'_, Self>
+    where
+        Self: Sized,
+    {
+        Skip(self, n)
+    }
+}
+
+/// A row seen from its `n`th column on.
+pub struct Skip<'a, R>(&'a R, usize);
+
+impl<R: Row> Row for Skip<'_, R> {
+    fn get<T: Column>(&self, index: usize) -> Result<T, DbErr> {
+        self.0.get(index + self.1)
+    }
+}
+
+impl Row for QueryResult {
+    fn get<T: Column>(&self, index: usize) -> Result<T, DbErr> {
+        self.try_get_by_index(index)
+    }
+}
+
+impl Row for rusqlite::Row<'_> {
+    fn get<T: Column>(&self, index: usize) -> Result<T, DbErr> {
+        let value = self
+            .get_ref(index)
+            .map_err(|e| DbErr::Type(format!("column {index}: {e}")))?;
+        T::from_sqlite(value)
+    }
+}
+
+impl Row for tokio_postgres::Row {
+    fn get<T: Column>(&self, index: usize) -> Result<T, DbErr> {
+        T::from_pg(self, index)
+    }
+}
+
+/// A type built from one row, its fields in the order the statement selects them.
+pub trait FromRow: Sized {
+    fn from_row<R: Row>(row: &R) -> Result<Self, DbErr>;
+}
+
+/// `from_row!(Type { a, b, c })`: `Type` reads `a` from column 0, `b` from 1, and so on,
+/// and `Type::FIELDS` names them in that order (for the tests that compare it with the
+/// statement or the entity).
+#[macro_export]
+macro_rules! from_row {
+    ($ty:path { $($field:ident),+ $(,)? }) => {
+        impl $crate::store::read::FromRow for $ty {
+            fn from_row<R: $crate::store::read::Row>(
+                row: &R,
+            ) -> ::std::result::Result<Self, ::sea_orm::DbErr> {
+                let mut index = 0usize;
+                let mut next = || {
+                    index += 1;
+                    index - 1
+                };
+                Ok(Self { $($field: row.get(next())?),+ })
+            }
+        }
+        impl $crate::store::read::Fields for $ty {
+            const FIELDS: &'static [&'static str] = &[$(stringify!($field)),+];
+        }
+    };
+}
+
+/// Decodes rows whose shape is known only at run time (the include loader's, by link).
+pub trait Decoder {
+    type Out;
+    fn decode<R: Row>(&self, row: &R) -> Result<Self::Out, DbErr>;
+}
+
+/// The [`Decoder`] of a [`FromRow`] type.
+pub struct ByType<T>(std::marker::PhantomData<T>);
+
+impl<T> Default for ByType<T> {
+    fn default() -> Self {
+        ByType(std::marker::PhantomData)
+    }
+}
+
+impl<T: FromRow> Decoder for ByType<T> {
+    type Out = T;
+    fn decode<R: Row>(&self, row: &R) -> Result<T, DbErr> {
+        T::from_row(row)
+    }
+}
+
+/// The field names of a [`FromRow`] type, in column order.
+pub trait Fields {
+    const FIELDS: &'static [&'static str];
+}
+
+/// A single integer column (a count, a key).
+impl FromRow for i64 {
+    fn from_row<R: Row>(row: &R) -> Result<Self, DbErr> {
+        row.get(0)
+    }
+}
+
+/// A pair of integer columns (a key and its count).
+impl FromRow for (i64, i64) {
+    fn from_row<R: Row>(row: &R) -> Result<Self, DbErr> {
+        Ok((row.get(0)?, row.get(1)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_timestamps_read_as_sqlx_reads_them() {
+        let rfc = sqlite_time_from_text("2026-11-25T12:34:56.123456+00:00").unwrap();
+        assert_eq!(crate::time::format(&rfc), "2026-11-25T12:34:56.123456Z");
+        let plain = sqlite_time_from_text("2026-11-25 12:34:56.5").unwrap();
+        assert_eq!(crate::time::format(&plain), "2026-11-25T12:34:56.500000Z");
+        assert!(sqlite_time_from_text("yesterday").is_none());
+    }
+}
