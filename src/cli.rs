@@ -219,7 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve => {
             let database = settings.database_url_shown();
             let app = crate::Application::build(settings).await?;
-            crate::drain::warn_if_queued_connections_are_reset();
+            crate::http::common::drain::warn_if_queued_connections_are_reset();
             let address = app.address();
             tracing::info!(
                 %address,
@@ -407,7 +407,7 @@ async fn backup(database_url: &str, dest: &std::path::Path) -> anyhow::Result<i3
 
 /// Runs `relata admin …`; a refusal (invalid field, name taken) is an error whose text is
 /// the API's detail.
-async fn admin(state: &crate::state::AppState, action: AdminAction) -> anyhow::Result<()> {
+async fn admin(state: &crate::http::state::AppState, action: AdminAction) -> anyhow::Result<()> {
     use crate::domain::{email::Email, password::Password, username::Username};
     use crate::service::{roles, users};
     let refused = |e: crate::error::AppError| {

@@ -6,7 +6,6 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
-pub mod drain;
 pub mod entity;
 pub mod error;
 pub mod http;
@@ -16,7 +15,6 @@ pub mod migration;
 pub mod ops;
 pub mod relations;
 pub mod service;
-pub mod state;
 pub mod store;
 pub mod time;
 pub mod version;
@@ -37,9 +35,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
 use crate::http::common::limits::ClientAddr;
-use crate::http::common::{observe, request_body};
+use crate::http::common::{drain, observe, request_body};
+use crate::http::state::AppState;
 use crate::http::{conduit, v1};
-use crate::state::AppState;
 
 pub use crate::http::common::request_body::BODY_LIMIT;
 

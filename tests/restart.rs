@@ -1,6 +1,6 @@
 //! Restarts without a failed request: under a continuous load of reads and writes over
 //! keep-alive connections, a second `relata serve` binds the first one's address, the
-//! first gets SIGTERM and drains (see `relata::drain`), three times over; no request may
+//! first gets SIGTERM and drains (see `relata::http::common::drain`), three times over; no request may
 //! fail and every write answered 201 must be there at the end. On a SQLite file shared by
 //! both processes, and on a PostgreSQL server of the test's own.
 //!

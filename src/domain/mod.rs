@@ -12,3 +12,4 @@ pub mod tag_name;
 pub mod text;
 pub mod url;
 pub mod username;
+pub mod viewer;

@@ -8,4 +8,5 @@
 
 pub mod common;
 pub mod conduit;
+pub mod state;
 pub mod v1;

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
+use crate::domain::viewer::Viewer;
 use crate::entity::user_role;
 use crate::relations::declared::{Link, Relation};
 use crate::relations::sql::{ChildRow, RoleAssignmentRow, UserAssignmentRow};
-use crate::service::auth::Viewer;
-use crate::service::page::ListScope;
+use crate::store::page::ListScope;
 use crate::wire::item::Item;
 use crate::wire::item::Out;
 use crate::wire::repr::{self, AssignerOut, CommentOut, PostOut, ProfileOut, TagNameOut, UserOut};

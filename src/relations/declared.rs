@@ -4,7 +4,7 @@
 //! test checks every entry against the entities' SeaORM relations, and every relation an
 //! entity declares against the table.
 
-use crate::service::page::SortOrder;
+use crate::store::page::SortOrder;
 use crate::wire::repr::order;
 
 /// The resources that have relations.

@@ -39,8 +39,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::future::{BoxFuture, join, join_all};
 use sea_orm::ConnectionTrait;
 
+use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
-use crate::service::auth::Viewer;
 use crate::store::read::Reader;
 use crate::wire::item::Item;
 

@@ -2,9 +2,9 @@
 //! 401 when role data is asked without a token, 400 for an unknown path or relation,
 //! naming the valid ones.
 
+use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
 use crate::relations::declared::{RELATIONS, Relation, Resource, countable, relation, valid_paths};
-use crate::service::auth::Viewer;
 
 /// One node of the include tree: a relation and the relations included below it.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use crate::entity::{comment, post, post_tag, profile, role, tag, user, user_role
 use crate::relations::declared::{Link, Relation};
 use crate::service::favorites::{self, PostFavoriteRow, UserFavoriteRow};
 use crate::service::follows::{self, FollowRow};
-use crate::service::page::SortOrder;
+use crate::store::page::SortOrder;
 use crate::store::read::{Built, Decoder, FromRow, Row, ShapeCache};
 
 /// `table.column IN (…)` for any number of keys in one statement: a plain list for the

@@ -43,21 +43,7 @@ use crate::store::Writer;
 use crate::store::read::{Built, Reader, ShapeCache};
 use crate::time;
 
-/// Who is calling, as established by a valid token.
-#[derive(Clone, Debug)]
-pub struct Viewer {
-    pub id: i64,
-    pub username: String,
-    pub is_admin: bool,
-    pub is_moderator: bool,
-    /// The access token's id, for logout.
-    pub jti: String,
-    /// When the access token expires (seconds since the epoch).
-    pub exp: u64,
-    /// Whether the token was issued by the Conduit face (audience `conduit`): only such a
-    /// token may change the password or the email under `/api` (CONDUIT.md).
-    pub conduit_token: bool,
-}
+pub use crate::domain::viewer::Viewer;
 
 struct CallerRow {
     id: i64,

@@ -8,10 +8,10 @@ use sea_orm::{
 };
 
 use crate::domain::text::CommentBody;
+use crate::domain::viewer::Viewer;
 use crate::entity::{comment, post};
 use crate::error::{AppError, Result, foreign_key_violation};
-use crate::service::auth::Viewer;
-use crate::service::page::{self, Fetched, PageRequest};
+use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::wire::repr::order;
 

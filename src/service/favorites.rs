@@ -11,8 +11,8 @@ use sea_orm::{ConnectionTrait, RelationTrait, Set};
 use crate::entity::{favorite, post, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
-use crate::service::page::{self, Fetched, PageRequest};
 use crate::store::Writer;
+use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::order;
@@ -24,8 +24,8 @@ pub type UserFavoriteRow = Linked<favorite::Model, post::Model>;
 
 /// Who may favorite and unfavorite (SPEC §5), in one place.
 pub mod policy {
+    use crate::domain::viewer::Viewer;
     use crate::error::{AppError, Result};
-    use crate::service::auth::Viewer;
 
     /// Only that user may favorite: an admin too is refused (403).
     pub fn ensure_may_favorite(viewer: &Viewer, user_id: i64) -> Result<()> {

@@ -12,8 +12,8 @@ use sea_orm::{ConnectionTrait, RelationTrait, Set};
 use crate::entity::{follow, user};
 use crate::error::{AppError, Result};
 use crate::service::linked::{self, Linked};
-use crate::service::page::{self, Fetched, PageRequest};
 use crate::store::Writer;
+use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::order;
@@ -23,8 +23,8 @@ pub type FollowRow = Linked<follow::Model, user::Model>;
 
 /// Who may follow and unfollow (SPEC §5), in one place.
 pub mod policy {
+    use crate::domain::viewer::Viewer;
     use crate::error::{AppError, Result};
-    use crate::service::auth::Viewer;
 
     /// Only the follower themself may follow: an admin too is refused (403).
     pub fn ensure_may_follow(viewer: &Viewer, follower_id: i64) -> Result<()> {

@@ -11,7 +11,6 @@ pub mod follows;
 pub mod like;
 pub mod linked;
 pub mod lookup;
-pub mod page;
 pub mod posts;
 pub mod profiles;
 pub mod roles;

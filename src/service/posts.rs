@@ -16,14 +16,14 @@ use sea_orm::{
 use crate::domain::slug;
 use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
+use crate::domain::viewer::Viewer;
 use crate::entity::{comment, favorite, follow, post, post_tag, tag, user};
 use crate::error::{AppError, Result, foreign_key_violation};
-use crate::service::auth::Viewer;
 use crate::service::like;
 use crate::service::lookup;
-use crate::service::page::{self, Fetched, ListScope, PageRequest};
 use crate::service::tags;
 use crate::store::Writer;
+use crate::store::page::{self, Fetched, ListScope, PageRequest};
 use crate::store::read::Reader;
 use crate::wire::repr::{CascadePreview, order};
 

@@ -10,9 +10,9 @@ use sea_orm::{
 
 use crate::domain::text::{Bio, Location};
 use crate::domain::url::AbsoluteUrl;
+use crate::domain::viewer::Viewer;
 use crate::entity::{profile, user};
 use crate::error::{AppError, Result, foreign_key_violation};
-use crate::service::auth::Viewer;
 use crate::store::Writer;
 use crate::store::read::{FromRow, Reader, Row};
 

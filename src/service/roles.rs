@@ -15,15 +15,15 @@ use sea_orm::{
 
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
+use crate::domain::viewer::Viewer;
 use crate::entity::{role, user, user_role};
 use crate::error::{AppError, Result, unique_violation};
 use crate::relations::sql::{
     RoleAssignmentRow, UserAssignmentRow, assignments_of_roles, assignments_of_users,
 };
-use crate::service::auth::Viewer;
 use crate::service::counts::{col, count_where, read_counts};
-use crate::service::page::{self, Fetched, PageRequest};
 use crate::store::Writer;
+use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::CascadePreview;
@@ -31,8 +31,8 @@ use crate::wire::repr::order;
 
 /// Who may do what with roles (SPEC §4), in one place.
 pub mod policy {
+    use crate::domain::viewer::Viewer;
     use crate::error::{AppError, Result};
-    use crate::service::auth::Viewer;
 
     /// Creating, changing and deleting roles, and assigning them: admins only.
     pub fn ensure_may_manage(viewer: &Viewer) -> Result<()> {

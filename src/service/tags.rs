@@ -13,7 +13,7 @@ use sea_orm::{
 use crate::domain::tag_name::{TagList, TagName};
 use crate::entity::{post_tag, tag};
 use crate::error::{AppError, Result};
-use crate::service::page::{self, Fetched, PageRequest};
+use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::order;

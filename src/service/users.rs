@@ -23,17 +23,17 @@ use crate::error::{AppError, Result, unique_violation};
 use crate::service::auth::{self, Passwords, Viewer};
 use crate::service::counts::{col, count_where, read_counts};
 use crate::service::like;
-use crate::service::page::{self, Fetched, PageRequest};
 use crate::service::{profiles, roles};
 use crate::store::Writer;
+use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::{CascadePreview, order};
 
 /// Who may do what to a user account (SPEC §4), in one place.
 pub mod policy {
+    use crate::domain::viewer::Viewer;
     use crate::error::{AppError, Result};
-    use crate::service::auth::Viewer;
 
     /// Changing or deleting an account: the user themself, or an admin.
     pub fn ensure_may_manage(viewer: &Viewer, user_id: i64) -> Result<()> {

@@ -20,6 +20,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::migration::Migrator;
 
+pub mod page;
 pub mod read;
 
 /// What one request did with the database.

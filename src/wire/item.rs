@@ -6,7 +6,7 @@
 use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeStruct, Serializer};
 use serde_json::Value as Json;
 
-use crate::service::page::SortOrder;
+use crate::store::page::SortOrder;
 use crate::wire::repr::{
     CommentOut, FollowOut, PostFavoriteOut, PostOut, ProfileOut, RoleAssignmentOut, RoleOut,
     TagNameOut, TagOut, UserAssignmentOut, UserFavoriteOut, UserOut,

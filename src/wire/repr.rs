@@ -9,9 +9,9 @@ use sea_orm::sea_query::Expr;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::viewer::Viewer;
 use crate::entity::{comment, favorite, follow, post, profile, role, tag, user, user_role};
-use crate::service::auth::Viewer;
-use crate::service::page::{KeyKind, SortKey, SortOrder};
+use crate::store::page::{KeyKind, SortKey, SortOrder};
 use crate::time;
 
 /// A user. `email` is present only for the user themself and for admins.

@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 
 use relata::config::Settings;
-use relata::state::AppState;
+use relata::http::state::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -2,6 +2,7 @@
 //! [`request_body`] (bodies that stall or are too large end cleanly) and [`limits`]
 //! (connections, registrations and logins per client address).
 
+pub mod drain;
 pub mod limits;
 pub mod observe;
 pub mod request_body;

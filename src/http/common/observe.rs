@@ -26,8 +26,8 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::error::{AppError, InternalCause};
+use crate::http::state::AppState;
 use crate::metrics::Metrics;
-use crate::state::AppState;
 
 /// The header that carries a request's id, in both directions.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

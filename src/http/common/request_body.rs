@@ -25,7 +25,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http_body::Frame;
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Largest request body (SPEC §3).
 pub const BODY_LIMIT: usize = 1024 * 1024;

@@ -13,11 +13,11 @@ use super::extract::{Auth, Body, ConduitPath, ConduitQuery, Given, MaybeAuth, fi
 use super::view::{self, ArticleBody, ArticleList};
 use crate::domain::tag_name::TagList;
 use crate::domain::text::{Content, Description, Title};
+use crate::domain::viewer::Viewer;
 use crate::entity::post;
-use crate::service::auth::Viewer;
+use crate::http::state::AppState;
 use crate::service::favorites;
 use crate::service::posts::{self, ByUsername, NewPost, PostAction, PostChanges, PostFilter};
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,9 +11,9 @@ use super::error::{ConduitError, ErrorsBody, Refusals, Result};
 use super::extract::{Auth, Body, ConduitPath, MaybeAuth};
 use super::view::{self, CommentBody, CommentList};
 use crate::domain::text::CommentBody as CommentText;
+use crate::http::state::AppState;
 use crate::service::comments::{self, CommentAction};
 use crate::service::posts;
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 
 use super::error::{ConduitError, Refusals, Result};
 use crate::http::common::request_body::{self, BodyRefusal};
+use crate::http::state::AppState;
 use crate::jwt::Audience;
 use crate::service::auth::{self, Viewer};
-use crate::state::AppState;
 
 /// The caller with the token they sent (a user answer echoes it back).
 #[derive(Clone, Debug)]

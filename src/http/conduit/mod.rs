@@ -20,7 +20,7 @@ use axum::Router;
 use axum::middleware;
 use utoipa::OpenApi;
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Every `/api` route, with the statement-counting layer of `/api/v1` around it (so every
 /// response carries `X-Query-Count` and every read keeps its declared budget).

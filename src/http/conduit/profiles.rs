@@ -7,9 +7,9 @@ use axum::{Json, Router};
 use super::error::{ConduitError, ErrorsBody, Result};
 use super::extract::{Auth, ConduitPath, MaybeAuth};
 use super::view::{Profile, ProfileBody};
+use crate::http::state::AppState;
 use crate::relations::annotate::{self, Person};
 use crate::service::follows;
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -6,8 +6,8 @@ use axum::{Json, Router};
 
 use super::error::Result;
 use super::view::TagList;
+use crate::http::state::AppState;
 use crate::service::tags;
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/tags", get(list_tags))

@@ -16,10 +16,10 @@ use crate::domain::text::Bio;
 use crate::domain::url::AbsoluteUrl;
 use crate::domain::username::Username;
 use crate::http::common::limits::Client;
+use crate::http::state::AppState;
 use crate::relations::annotate;
 use crate::service::auth;
 use crate::service::users::{self, AccountChanges, NewAccount, ProfileChanges};
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

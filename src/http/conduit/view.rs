@@ -9,9 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::Result;
+use crate::domain::viewer::Viewer;
 use crate::entity::{comment, post};
 use crate::relations::annotate::{self, Person};
-use crate::service::auth::Viewer;
 use crate::store::read::Reader;
 
 /// A timestamp as Conduit shows it: RFC 3339 UTC with exactly three fractional digits,

@@ -14,6 +14,7 @@ use crate::domain::username::Username;
 use crate::error::Result;
 use crate::error::{FieldErrors, Problem};
 use crate::http::common::limits::Client;
+use crate::http::state::AppState;
 use crate::http::v1::extract::{AppQuery, AuthUser, IncludeParams, JsonBody, required};
 use crate::http::v1::openapi::parts::{
     BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
@@ -23,7 +24,6 @@ use crate::http::v1::respond::{OneRead, created};
 use crate::relations::Resource;
 use crate::service::auth::{self, TokenPair};
 use crate::service::users::{self, NewAccount};
-use crate::state::AppState;
 use crate::wire::item::Item;
 use crate::wire::repr::UserOut;
 

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::domain::text::CommentBody;
 use crate::entity::{comment, post, user};
 use crate::error::{FieldErrors, Result};
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, MaybeAuthUser, non_null,
     required,
@@ -28,8 +29,7 @@ use crate::http::v1::respond::{ListRead, OneRead, created};
 use crate::relations::Resource;
 use crate::service::comments::{self, CommentAction};
 use crate::service::lookup;
-use crate::service::page::ListScope;
-use crate::state::AppState;
+use crate::store::page::ListScope;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{CommentOut, order};
 

@@ -13,7 +13,7 @@ use axum::routing::get;
 use utoipa_swagger_ui::Config;
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// The page's settings: our document, "Try it out" open, and the token kept across reloads.
 /// No validator: Swagger UI's default sends the document's URL to validator.swagger.io,

@@ -14,6 +14,7 @@ use axum::routing::{get, put};
 
 use crate::entity::{post, user};
 use crate::error::{AppError, Result};
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
 };
@@ -24,8 +25,7 @@ use crate::http::v1::openapi::parts::{
 use crate::http::v1::respond::{ListRead, linked};
 use crate::service::favorites::{self, policy};
 use crate::service::lookup;
-use crate::service::page::ListScope;
-use crate::state::AppState;
+use crate::store::page::ListScope;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{self, PostFavoriteOut, order};
 

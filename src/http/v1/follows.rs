@@ -12,8 +12,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, put};
 
+use crate::domain::viewer::Viewer;
 use crate::entity::user;
 use crate::error::Result;
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
 };
@@ -22,11 +24,9 @@ use crate::http::v1::openapi::parts::{
     UserFollowerPath, UserPath, ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, linked};
-use crate::service::auth::Viewer;
 use crate::service::follows::{self, FollowRow, policy};
 use crate::service::lookup;
-use crate::service::page::ListScope;
-use crate::state::AppState;
+use crate::store::page::ListScope;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{self, FollowOut, order};
 

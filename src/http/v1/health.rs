@@ -14,8 +14,8 @@ use sea_orm_migration::MigratorTrait;
 use serde::Serialize;
 
 use crate::error::{AppError, Result};
+use crate::http::state::AppState;
 use crate::migration::Migrator;
-use crate::state::AppState;
 use crate::version::{BUILD, Version};
 
 pub fn router() -> Router<AppState> {

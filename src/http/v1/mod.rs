@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 use axum::middleware;
 
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Every `/api/v1` route, with the statement-counting layer around it.
 pub fn router(state: AppState) -> Router<AppState> {

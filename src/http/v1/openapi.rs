@@ -15,7 +15,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 use parts::*;
 
 /// The document's introduction: what holds for every operation.

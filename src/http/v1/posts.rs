@@ -17,6 +17,7 @@ use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
 use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
     MaybeAuthUser, non_null, required, search_text,
@@ -30,7 +31,6 @@ use crate::relations::Resource;
 use crate::service::lookup;
 use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
 use crate::service::tags;
-use crate::state::AppState;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{CascadePreview, PostOut, order};
 

@@ -18,6 +18,7 @@ use crate::domain::text::{Bio, Location};
 use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{FieldErrors, Result};
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, MaybeAuthUser,
 };
@@ -29,7 +30,6 @@ use crate::http::v1::respond::{OneRead, created};
 use crate::relations::Resource;
 use crate::service::lookup;
 use crate::service::profiles::{self, Outcome, ProfileFields};
-use crate::state::AppState;
 use crate::wire::item::Item;
 use crate::wire::repr::ProfileOut;
 

@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
+use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
 use crate::http::v1::extract::{IncludeParams, ListParams, parse_bounded};
 use crate::relations::{Expand, IncludeRequest, Resource};
-use crate::service::auth::Viewer;
-use crate::service::page::{Fetched, ListScope, PageRequest, SortOrder};
+use crate::store::page::{Fetched, ListScope, PageRequest, SortOrder};
 use crate::store::read::Reader;
 use crate::wire::item::{Item, Page};
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::domain::role_description::RoleDescription;
 use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
     de_present,
@@ -25,10 +26,9 @@ use crate::http::v1::openapi::parts::{
 };
 use crate::http::v1::respond::{ListRead, OneRead, created, linked};
 use crate::relations::Resource;
-use crate::service::page::ListScope;
 use crate::service::roles::{self, policy};
 use crate::service::users;
-use crate::state::AppState;
+use crate::store::page::ListScope;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{CascadePreview, RoleOut, UserAssignmentOut, order};
 

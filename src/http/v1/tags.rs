@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::routing::get;
 
 use crate::error::Result;
+use crate::http::state::AppState;
 use crate::http::v1::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{BadRequest, TagIncludes, TagPage, Unauthorized};
 use crate::http::v1::respond::ListRead;
 use crate::relations::Resource;
-use crate::service::page::ListScope;
 use crate::service::tags;
-use crate::state::AppState;
+use crate::store::page::ListScope;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{TagOut, order};
 

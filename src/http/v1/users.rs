@@ -16,6 +16,7 @@ use crate::domain::email::Email;
 use crate::domain::password::Password;
 use crate::domain::username::Username;
 use crate::error::{FieldErrors, Problem, Result};
+use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
     MaybeAuthUser, Parsed, de_present, search_text,
@@ -27,9 +28,8 @@ use crate::http::v1::openapi::parts::{
 use crate::http::v1::respond::{ListRead, OneRead};
 use crate::relations::Resource;
 use crate::service::auth;
-use crate::service::page::ListScope;
 use crate::service::users::{self, AccountChanges, policy};
-use crate::state::AppState;
+use crate::store::page::ListScope;
 use crate::wire::item::{Item, Page};
 use crate::wire::repr::{CascadePreview, UserOut, order};
 

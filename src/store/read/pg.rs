@@ -23,7 +23,7 @@ use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, DbErr};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::Built;
@@ -294,46 +294,6 @@ impl ToSql for Bound<'_> {
     }
 
     to_sql_checked!();
-}
-
-/// Whether a column is NULL, whatever its type.
-struct IsNullValue(bool);
-
-impl<'a> FromSql<'a> for IsNullValue {
-    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(IsNullValue(false))
-    }
-
-    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(IsNullValue(true))
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-}
-
-/// Column `index` of `row`, decoded as tokio-postgres decodes `T` (for [`Column`]).
-pub(super) fn get<'a, T: FromSql<'a>>(
-    row: &'a tokio_postgres::Row,
-    index: usize,
-) -> Result<T, DbErr> {
-    row.try_get(index)
-        .map_err(|e| DbErr::Type(format!("column {index}: {e}")))
-}
-
-/// Whether column `index` of `row` is NULL.
-pub(super) fn is_null(row: &tokio_postgres::Row, index: usize) -> Result<bool, DbErr> {
-    get::<IsNullValue>(row, index).map(|v| v.0)
-}
-
-/// An integer column of any width (a count is `int8`, a position may be `int4`).
-pub(super) fn integer(row: &tokio_postgres::Row, index: usize) -> Result<i64, DbErr> {
-    match row.columns().get(index).map(|c| c.type_()) {
-        Some(&Type::INT2) => get::<i16>(row, index).map(i64::from),
-        Some(&Type::INT4) => get::<i32>(row, index).map(i64::from),
-        _ => get::<i64>(row, index),
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use rusqlite::types::ValueRef;
 use sea_orm::{DbErr, QueryResult, TryGetable};
 
-use super::pg;
+use tokio_postgres::types::{FromSql, Type};
 
 /// A value a row column decodes into, on both executors.
 pub trait Column: TryGetable + Sized {
@@ -34,7 +34,7 @@ impl Column for i64 {
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        pg::integer(row, index)
+        pg_integer(row, index)
     }
 }
 
@@ -52,7 +52,7 @@ impl Column for i32 {
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        narrow(pg::integer(row, index)?)
+        narrow(pg_integer(row, index)?)
     }
 }
 
@@ -65,7 +65,7 @@ impl Column for bool {
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        pg::get(row, index)
+        pg_get(row, index)
     }
 }
 
@@ -80,7 +80,7 @@ impl Column for String {
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        pg::get(row, index)
+        pg_get(row, index)
     }
 }
 
@@ -97,7 +97,7 @@ impl Column for DateTime<Utc> {
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        pg::get(row, index)
+        pg_get(row, index)
     }
 }
 
@@ -110,11 +110,50 @@ impl<T: Column> Column for Option<T> {
     }
 
     fn from_pg(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbErr> {
-        if pg::is_null(row, index)? {
+        if pg_is_null(row, index)? {
             Ok(None)
         } else {
             T::from_pg(row, index).map(Some)
         }
+    }
+}
+
+// tokio-postgres columns, read as sqlx-postgres reads them.
+
+/// Whether a column is NULL, whatever its type.
+struct IsNullValue(bool);
+
+impl<'a> FromSql<'a> for IsNullValue {
+    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(IsNullValue(false))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(IsNullValue(true))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Column `index` of `row`, decoded as tokio-postgres decodes `T` (for [`Column`]).
+fn pg_get<'a, T: FromSql<'a>>(row: &'a tokio_postgres::Row, index: usize) -> Result<T, DbErr> {
+    row.try_get(index)
+        .map_err(|e| DbErr::Type(format!("column {index}: {e}")))
+}
+
+/// Whether column `index` of `row` is NULL.
+fn pg_is_null(row: &tokio_postgres::Row, index: usize) -> Result<bool, DbErr> {
+    pg_get::<IsNullValue>(row, index).map(|v| v.0)
+}
+
+/// An integer column of any width (a count is `int8`, a position may be `int4`).
+fn pg_integer(row: &tokio_postgres::Row, index: usize) -> Result<i64, DbErr> {
+    match row.columns().get(index).map(|c| c.type_()) {
+        Some(&Type::INT2) => pg_get::<i16>(row, index).map(i64::from),
+        Some(&Type::INT4) => pg_get::<i32>(row, index).map(i64::from),
+        _ => pg_get::<i64>(row, index),
     }
 }
 

@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::error::AppError;
+use crate::http::state::AppState;
 use crate::service::auth::{self, Viewer};
-use crate::state::AppState;
 
 /// The authenticated caller; rejects with 401 when the token is missing or bad.
 #[derive(Clone, Debug)]

@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Connections the kernel may queue for `accept` (the accept loop takes them as fast as
 /// the connection cap allows; a burst past this is refused by the kernel).
