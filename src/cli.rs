@@ -445,19 +445,19 @@ async fn admin(state: &crate::http::state::AppState, action: AdminAction) -> any
                 password,
                 display_name: None,
             };
-            let created = users::create_admin(&state.writer, &state.passwords, account)
+            let created = users::create_admin(&mut state.db(), &state.passwords, account)
                 .await
                 .map_err(refused)?;
             println!("{}", created.id);
         }
         AdminAction::Grant { username, role } => {
-            let user = users::find_by_username(&state.db, &username)
+            let user = users::find_by_username(&state.db().write().await, &username)
                 .await
                 .map_err(refused)?;
-            let role = roles::find(&state.reader()?, &role)
+            let role = roles::find(&state.db().read()?, &role)
                 .await
                 .map_err(refused)?;
-            if roles::assign(&state.db, user.id, role.id, None)
+            if roles::assign(&state.db().write().await, user.id, role.id, None)
                 .await
                 .map_err(refused)?
             {

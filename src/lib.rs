@@ -165,7 +165,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let bind = settings.bind.clone();
         let state = build_state(settings).await?;
-        let swept = ops::sweep::sweep(&state.db, time::now())
+        let swept = ops::sweep::sweep(&state.db().write().await, time::now())
             .await
             .map_err(|e| anyhow::anyhow!("sweeping expired rows at start-up: {e}"))?;
         tracing::info!(
@@ -238,7 +238,7 @@ impl Application {
             .max_headers(v1::head_limits::HYPER_MAX_HEADERS);
         let router = self.router;
         let sweeper = tokio::spawn(ops::sweep::sweep_every(
-            self.state.db.clone(),
+            self.state.store.clone(),
             settings.sweep_interval,
         ));
         tokio::pin!(shutdown);

@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entity::{login_attempt, refresh_token, revoked_token};
 use crate::error::Result;
 use crate::service::auth::FAILED_LOGIN_WINDOW;
+use crate::store::{Store, Writer};
 
 /// Rows one sweep deleted, per table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,10 +30,7 @@ impl Swept {
 
 /// Deletes every row that expired before `now`; one statement per table, each on its own
 /// so that a sweep never holds SQLite's writer for long.
-pub async fn sweep<C: ConnectionTrait>(
-    db: &C,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Swept> {
+pub async fn sweep(db: &Writer<'_>, now: chrono::DateTime<chrono::Utc>) -> Result<Swept> {
     let refresh_tokens = refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::ExpiresAt.lte(now))
         .exec(db)
@@ -57,14 +55,16 @@ pub async fn sweep<C: ConnectionTrait>(
 
 /// Sweeps every `interval` until the task is dropped; a failed sweep (the database is
 /// down, say) is logged and retried at the next tick.
-pub async fn sweep_every<C: ConnectionTrait>(db: C, interval: Duration) {
+pub async fn sweep_every(store: Store, interval: Duration) {
     let mut ticks = tokio::time::interval(interval.max(Duration::from_secs(1)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick completes at once; start-up has just swept.
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        match sweep(&db, crate::time::now()).await {
+        let mut db = store.db();
+        let swept = sweep(&db.write().await, crate::time::now()).await;
+        match swept {
             Ok(swept) if swept.total() > 0 => tracing::info!(
                 refresh_tokens = swept.refresh_tokens,
                 revoked_tokens = swept.revoked_tokens,

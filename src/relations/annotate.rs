@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Order, Query};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use crate::entity::{favorite, post_tag, profile, tag, user};
 use crate::error::Result;
@@ -48,10 +48,7 @@ impl FromRow for Person {
 }
 
 /// The users `ids`, with their profiles' bio and avatar, by id: one statement.
-pub async fn people<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    ids: &[i64],
-) -> Result<HashMap<i64, Person>> {
+pub async fn people(db: &Reader<'_>, ids: &[i64]) -> Result<HashMap<i64, Person>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -64,16 +61,13 @@ pub async fn people<C: ConnectionTrait>(
 }
 
 /// One user by id with their profile's bio and avatar; `None` when absent.
-pub async fn person<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<Option<Person>> {
+pub async fn person(db: &Reader<'_>, id: i64) -> Result<Option<Person>> {
     Ok(people(db, &[id]).await?.remove(&id))
 }
 
 /// The user called `username` (compared case-insensitively), with their profile's bio
 /// and avatar: one statement; `None` when nobody is.
-pub async fn person_named<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    username: &str,
-) -> Result<Option<Person>> {
+pub async fn person_named(db: &Reader<'_>, username: &str) -> Result<Option<Person>> {
     // PostgreSQL cannot compare text holding NUL, and no username holds one.
     if username.contains('\0') {
         return Ok(None);
@@ -96,10 +90,7 @@ pub async fn person_named<C: ConnectionTrait>(
 pub use crate::relations::viewer::{favorited_among, followed_among};
 
 /// How many users favorited each of `post_ids` (absent: none): one statement.
-pub async fn favorite_counts<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    post_ids: &[i64],
-) -> Result<HashMap<i64, i64>> {
+pub async fn favorite_counts(db: &Reader<'_>, post_ids: &[i64]) -> Result<HashMap<i64, i64>> {
     if post_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -124,10 +115,7 @@ from_row!(PostTagName { post_id, name });
 
 /// The tag names of each of `post_ids`, in the author's order (absent: none): one
 /// statement.
-pub async fn tags_of<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    post_ids: &[i64],
-) -> Result<HashMap<i64, Vec<String>>> {
+pub async fn tags_of(db: &Reader<'_>, post_ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
     if post_ids.is_empty() {
         return Ok(HashMap::new());
     }

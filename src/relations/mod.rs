@@ -37,7 +37,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::future::{BoxFuture, join, join_all};
-use sea_orm::ConnectionTrait;
 
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
@@ -106,9 +105,9 @@ impl Expand {
     }
 
     /// Attaches the counts and included relations to `items`, in place.
-    pub async fn apply<C: ConnectionTrait>(
+    pub async fn apply(
         &self,
-        db: &Reader<'_, C>,
+        db: &Reader<'_>,
         viewer: Option<&Viewer>,
         items: &mut [Item],
     ) -> Result<()> {
@@ -144,9 +143,9 @@ impl Expand {
     }
 
     /// [`Expand::apply`] for a single resource (the GET of one row).
-    pub async fn apply_one<C: ConnectionTrait>(
+    pub async fn apply_one(
         &self,
-        db: &Reader<'_, C>,
+        db: &Reader<'_>,
         viewer: Option<&Viewer>,
         item: Item,
     ) -> Result<Item> {
@@ -231,8 +230,8 @@ type Children = Vec<(i64, Item)>;
 
 /// The children of every node of one level of the tree for `parents`, each with its own
 /// included relations attached; sibling nodes are fetched concurrently.
-fn load_level<'a, C: ConnectionTrait>(
-    db: &'a Reader<'_, C>,
+fn load_level<'a>(
+    db: &'a Reader<'_>,
     viewer: Option<&'a Viewer>,
     nodes: &'a [Node],
     per_parent: u64,
@@ -253,8 +252,8 @@ fn load_level<'a, C: ConnectionTrait>(
 }
 
 /// The children of one node for `keys`, with the node's own children attached.
-async fn load_node<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+async fn load_node(
+    db: &Reader<'_>,
     viewer: Option<&Viewer>,
     node: &Node,
     per_parent: u64,

@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 
 use futures::future::join;
+use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend};
 
 use crate::entity::{favorite, follow};
 use crate::error::Result;
@@ -39,16 +39,13 @@ fn followed_stmt(viewer_id: i64, user_ids: &[i64], backend: DbBackend) -> Select
         .to_owned()
 }
 
-async fn ids<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    stmt: SelectStatement,
-) -> Result<HashSet<i64>> {
+async fn ids(db: &Reader<'_>, stmt: SelectStatement) -> Result<HashSet<i64>> {
     Ok(db.all::<i64>(&stmt).await?.into_iter().collect())
 }
 
 /// Of `post_ids`, those `viewer_id` favorited: one statement (none for no ids).
-pub async fn favorited_among<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn favorited_among(
+    db: &Reader<'_>,
     viewer_id: i64,
     post_ids: &[i64],
 ) -> Result<HashSet<i64>> {
@@ -59,8 +56,8 @@ pub async fn favorited_among<C: ConnectionTrait>(
 }
 
 /// Of `user_ids`, those `viewer_id` follows: one statement (none for no ids).
-pub async fn followed_among<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn followed_among(
+    db: &Reader<'_>,
     viewer_id: i64,
     user_ids: &[i64],
 ) -> Result<HashSet<i64>> {
@@ -72,11 +69,7 @@ pub async fn followed_among<C: ConnectionTrait>(
 
 /// Sets `favorited` on every post and `following` on every user in `items` and below:
 /// [`STATEMENTS`] statements, also when the answer holds no post or no user.
-pub async fn mark<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    viewer_id: i64,
-    items: &mut [Item],
-) -> Result<()> {
+pub async fn mark(db: &Reader<'_>, viewer_id: i64, items: &mut [Item]) -> Result<()> {
     let (mut posts, mut users) = (Vec::new(), Vec::new());
     for item in items.iter_mut() {
         item.for_each_out(&mut |out| {

@@ -26,7 +26,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, Value};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -39,8 +39,8 @@ use crate::error::{AppError, Result};
 use crate::jwt::{
     Audience, CONDUIT_AUDIENCE, JwtKeys, decode_token, issue_access_token, random_hex,
 };
-use crate::store::Writer;
 use crate::store::read::{Built, Reader, ShapeCache};
+use crate::store::{Db, Writer};
 use crate::time;
 
 pub use crate::domain::viewer::Viewer;
@@ -134,17 +134,13 @@ fn caller_built(backend: DbBackend, user_id: i64, jti: &str) -> Built {
 /// Turns a bearer token into the caller, in one statement; 401 when the token is bad,
 /// expired or revoked, from a session epoch its user's password change ended, or its user
 /// is gone or deactivated.
-pub async fn authenticate<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    keys: &JwtKeys,
-    token: &str,
-) -> Result<Viewer> {
+pub async fn authenticate(db: &Reader<'_>, keys: &JwtKeys, token: &str) -> Result<Viewer> {
     authenticate_for(db, keys, token, Audience::Api).await
 }
 
 /// [`authenticate`] for the face `audience` (the Conduit face also takes its own tokens).
-pub async fn authenticate_for<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn authenticate_for(
+    db: &Reader<'_>,
     keys: &JwtKeys,
     token: &str,
     audience: Audience,
@@ -330,7 +326,7 @@ fn invalid_refresh_token() -> AppError {
 }
 
 /// The session epoch of `user_id`: how many times their password has changed.
-async fn epoch_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<i64> {
+async fn epoch_of(db: &Writer<'_>, user_id: i64) -> Result<i64> {
     Ok(session_epoch::Entity::find_by_id(user_id)
         .one(db)
         .await?
@@ -341,8 +337,8 @@ async fn epoch_of<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<i64> {
 /// user): a new session epoch, in which the access tokens issued before are refused
 /// except `kept`, and every refresh token but `kept`'s deleted. Run in the transaction
 /// that changes the password.
-pub async fn end_other_sessions<C: ConnectionTrait>(
-    db: &C,
+pub async fn end_other_sessions(
+    db: &Writer<'_>,
     user_id: i64,
     kept: Option<&Viewer>,
 ) -> Result<()> {
@@ -377,11 +373,7 @@ pub async fn end_other_sessions<C: ConnectionTrait>(
 
 /// Issues an access token and a refresh token for `user_id`, storing the refresh token's
 /// digest tied to the access token's `jti`.
-async fn start_session<C: ConnectionTrait>(
-    db: &C,
-    issuer: &Issuer<'_>,
-    user_id: i64,
-) -> Result<TokenPair> {
+async fn start_session(db: &Writer<'_>, issuer: &Issuer<'_>, user_id: i64) -> Result<TokenPair> {
     let ttl = Ord::max(issuer.access_ttl.as_secs(), 1);
     let epoch = epoch_of(db, user_id).await?;
     let (access_token, jti, _) = issue_access_token(issuer.keys, user_id, epoch, ttl)?;
@@ -418,7 +410,7 @@ fn login_key(login: &str) -> String {
 
 /// The user a login names: an email when it holds `@` (usernames cannot), else a
 /// username compared case-insensitively.
-async fn find_by_login<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<user::Model>> {
+async fn find_by_login(db: &Reader<'_>, key: &str) -> Result<Option<user::Model>> {
     let by = if key.contains('@') {
         Expr::col((user::Entity, user::Column::Email)).eq(key)
     } else {
@@ -428,7 +420,9 @@ async fn find_by_login<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<u
         ))))
         .eq(key)
     };
-    Ok(user::Entity::find().filter(by).one(db).await?)
+    Ok(db
+        .first(&user::Entity::find().filter(by).limit(1).into_query())
+        .await?)
 }
 
 /// Whose allowance an attempt draws on: failures for this login text, or for the user it
@@ -465,7 +459,7 @@ fn throttle_lock_key(key: &str, user_id: Option<i64>) -> i64 {
 /// resolved, and a burst of parallel attempts cannot all pass the check. Other accounts
 /// take other locks, and the lock is released before the password is verified.
 async fn reserve_attempt(
-    db: &Writer,
+    db: Writer<'_>,
     key: &str,
     user_id: Option<i64>,
     now: chrono::DateTime<chrono::Utc>,
@@ -486,7 +480,7 @@ async fn reserve_attempt(
         attempted_at: Set(now),
         ..Default::default()
     }
-    .insert(&*txn)
+    .insert(&txn)
     .await?
     .id;
     // The newest attempts besides this one, newest first; one more than the allowance,
@@ -503,7 +497,7 @@ async fn reserve_attempt(
         .order_by_desc(login_attempt::Column::Id)
         .limit(MAX_FAILED_LOGINS as u64 + 1)
         .into_tuple::<(i64, chrono::DateTime<chrono::Utc>)>()
-        .all(&*txn)
+        .all(&txn)
         .await?
         .into_iter()
         .filter(|(id, _)| *id != reserved)
@@ -523,14 +517,19 @@ async fn reserve_attempt(
 
 /// Keeps a reservation as the record of a failure. A success of the same account may have
 /// cleared it while this password was verified; then the failure is recorded anew.
-async fn record_failure(db: &Writer, reserved: i64, key: &str, user_id: Option<i64>) -> Result<()> {
+async fn record_failure(
+    db: Writer<'_>,
+    reserved: i64,
+    key: &str,
+    user_id: Option<i64>,
+) -> Result<()> {
     let kept = login_attempt::Entity::update_many()
         .col_expr(
             login_attempt::Column::AttemptedAt,
             Expr::col(login_attempt::Column::AttemptedAt),
         )
         .filter(login_attempt::Column::Id.eq(reserved))
-        .exec(db.db())
+        .exec(&db)
         .await?;
     if kept.rows_affected == 0 {
         login_attempt::Entity::insert(login_attempt::ActiveModel {
@@ -539,7 +538,7 @@ async fn record_failure(db: &Writer, reserved: i64, key: &str, user_id: Option<i
             attempted_at: Set(time::now()),
             ..Default::default()
         })
-        .exec_without_returning(db.db())
+        .exec_without_returning(&db)
         .await?;
     }
     Ok(())
@@ -558,19 +557,19 @@ fn invalid_credentials() -> AppError {
 /// password. A failure keeps its reservation; a success clears the login's failures.
 #[tracing::instrument(skip_all)]
 pub async fn login(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     issuer: &Issuer<'_>,
     login: &str,
     password: &str,
 ) -> Result<TokenPair> {
     let (user, key) = check_credentials(db, passwords, login, password).await?;
-    let txn = db.begin().await?;
+    let txn = db.write().await.begin().await?;
     login_attempt::Entity::delete_many()
         .filter(attempts_of(&key, Some(user.id)))
-        .exec(&*txn)
+        .exec(&txn)
         .await?;
-    let pair = start_session(&*txn, issuer, user.id).await?;
+    let pair = start_session(&txn, issuer, user.id).await?;
     txn.commit().await?;
     Ok(pair)
 }
@@ -580,7 +579,7 @@ pub async fn login(
 /// no refresh token. Returns the user and the token.
 #[tracing::instrument(skip_all)]
 pub async fn login_without_session(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     keys: &JwtKeys,
     ttl: Duration,
@@ -588,11 +587,13 @@ pub async fn login_without_session(
     password: &str,
 ) -> Result<(user::Model, String)> {
     let (user, key) = check_credentials(db, passwords, login, password).await?;
+    let write = db.write().await;
     login_attempt::Entity::delete_many()
         .filter(attempts_of(&key, Some(user.id)))
-        .exec(db.db())
+        .exec(&write)
         .await?;
-    let epoch = epoch_of(db.db(), user.id).await?;
+    let epoch = epoch_of(&write, user.id).await?;
+    drop(write);
     let token = issue_conduit_token(keys, user.id, epoch, ttl)?;
     Ok((user, token))
 }
@@ -613,15 +614,15 @@ pub fn issue_conduit_token(
 /// The throttle and password check of a login: the user and the login's key, or 429, 401
 /// or 403 (see [`login`]).
 async fn check_credentials(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     login: &str,
     password: &str,
 ) -> Result<(user::Model, String)> {
     let key = login_key(login);
-    let found = find_by_login(db.db(), &key).await?;
+    let found = find_by_login(&db.read()?, &key).await?;
     let user_id = found.as_ref().map(|u| u.id);
-    let reserved = reserve_attempt(db, &key, user_id, time::now()).await?;
+    let reserved = reserve_attempt(db.write().await, &key, user_id, time::now()).await?;
     let plausible = password.chars().count() <= Password::MAX;
     let matched = plausible
         && passwords
@@ -630,14 +631,14 @@ async fn check_credentials(
     let user = match found {
         Some(user) if matched => user,
         _ => {
-            record_failure(db, reserved, &key, user_id).await?;
+            record_failure(db.write().await, reserved, &key, user_id).await?;
             return Err(invalid_credentials());
         }
     };
     if !user.is_active {
         // The right password: not a failure, so the reservation goes.
         login_attempt::Entity::delete_by_id(reserved)
-            .exec(db.db())
+            .exec(&db.write().await)
             .await?;
         return Err(AppError::new(
             axum::http::StatusCode::FORBIDDEN,
@@ -653,20 +654,20 @@ async fn check_credentials(
 /// [`MAX_FAILED_LOGINS`] attempts first (429 once they are spent), a wrong one keeps it as
 /// a failure, and the right one clears the account's failures as a successful login does.
 pub async fn check_current_password(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     target: &user::Model,
     current: &str,
 ) -> Result<()> {
     let key = login_key(&target.username);
-    let reserved = reserve_attempt(db, &key, Some(target.id), time::now()).await?;
+    let reserved = reserve_attempt(db.write().await, &key, Some(target.id), time::now()).await?;
     let plausible = current.chars().count() <= Password::MAX;
     let matched = plausible
         && passwords
             .verify(Some(target.password_hash.clone()), current)
             .await?;
     if !matched {
-        record_failure(db, reserved, &key, Some(target.id)).await?;
+        record_failure(db.write().await, reserved, &key, Some(target.id)).await?;
         return Err(AppError::new(
             axum::http::StatusCode::FORBIDDEN,
             "wrong_password",
@@ -675,7 +676,7 @@ pub async fn check_current_password(
     }
     login_attempt::Entity::delete_many()
         .filter(attempts_of(&key, Some(target.id)))
-        .exec(db.db())
+        .exec(&db.write().await)
         .await?;
     Ok(())
 }
@@ -684,7 +685,7 @@ pub async fn check_current_password(
 /// transaction, so of two concurrent uses exactly one succeeds and any later use is 401.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
-    db: &Writer,
+    db: Writer<'_>,
     issuer: &Issuer<'_>,
     raw_refresh_token: &str,
 ) -> Result<TokenPair> {
@@ -692,11 +693,11 @@ pub async fn refresh(
     let txn = db.begin().await?;
     let session = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(digest))
-        .one(&*txn)
+        .one(&txn)
         .await?
         .ok_or_else(invalid_refresh_token)?;
     let deleted = refresh_token::Entity::delete_by_id(session.id)
-        .exec(&*txn)
+        .exec(&txn)
         .await?;
     if deleted.rows_affected != 1 {
         return Err(invalid_refresh_token());
@@ -710,7 +711,7 @@ pub async fn refresh(
         ));
     }
     let active = user::Entity::find_by_id(session.user_id)
-        .one(&*txn)
+        .one(&txn)
         .await?
         .is_some_and(|u| u.is_active);
     if !active {
@@ -719,7 +720,7 @@ pub async fn refresh(
             "This account is deactivated.",
         ));
     }
-    let pair = start_session(&*txn, issuer, session.user_id).await?;
+    let pair = start_session(&txn, issuer, session.user_id).await?;
     txn.commit().await?;
     Ok(pair)
 }
@@ -728,7 +729,7 @@ pub async fn refresh(
 /// issued with it deleted, in one transaction. Revocations whose tokens have expired
 /// anyway are swept on the way.
 #[tracing::instrument(skip_all, fields(user_id = viewer.id))]
-pub async fn logout(db: &Writer, viewer: &Viewer) -> Result<()> {
+pub async fn logout(db: Writer<'_>, viewer: &Viewer) -> Result<()> {
     let expires_at = chrono::DateTime::from_timestamp(viewer.exp as i64, 0)
         .unwrap_or_else(|| time::now() + FAILED_LOGIN_WINDOW);
     let txn = db.begin().await?;
@@ -738,15 +739,15 @@ pub async fn logout(db: &Writer, viewer: &Viewer) -> Result<()> {
         expires_at: Set(expires_at),
     })
     .on_conflict_do_nothing_on([revoked_token::Column::Jti])
-    .exec_without_returning(&*txn)
+    .exec_without_returning(&txn)
     .await?;
     refresh_token::Entity::delete_many()
         .filter(refresh_token::Column::AccessJti.eq(viewer.jti.as_str()))
-        .exec(&*txn)
+        .exec(&txn)
         .await?;
     revoked_token::Entity::delete_many()
         .filter(revoked_token::Column::ExpiresAt.lt(time::now()))
-        .exec(&*txn)
+        .exec(&txn)
         .await?;
     txn.commit().await?;
     Ok(())

@@ -3,14 +3,13 @@
 //! Who may do what to a comment is decided in [`authorize`], and nowhere else.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryTrait, Set};
 
 use crate::domain::text::CommentBody;
 use crate::domain::viewer::Viewer;
 use crate::entity::{comment, post};
 use crate::error::{AppError, Result, foreign_key_violation};
+use crate::store::Writer;
 use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::wire::repr::order;
@@ -49,12 +48,12 @@ pub fn authorize(viewer: &Viewer, action: CommentAction, target: &CommentInConte
 }
 
 /// One comment, or 404.
-pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<comment::Model> {
-    crate::service::lookup::find::<comment::Entity, _>(db, id, "Comment").await
+pub async fn find(db: &Reader<'_>, id: i64) -> Result<comment::Model> {
+    crate::service::lookup::find::<comment::Entity>(db, id, "Comment").await
 }
 
 /// One comment with its post's author, in one statement; 404 when absent.
-pub async fn find_in_context<C: ConnectionTrait>(db: &C, id: i64) -> Result<CommentInContext> {
+pub async fn find_in_context(db: &Writer<'_>, id: i64) -> Result<CommentInContext> {
     let found = comment::Entity::find_by_id(id)
         .find_also_related(post::Entity)
         .one(db)
@@ -71,8 +70,8 @@ pub async fn find_in_context<C: ConnectionTrait>(db: &C, id: i64) -> Result<Comm
 
 /// One page of the comments matching `column = key`, oldest first (the comments of a
 /// post, or of an author).
-async fn list_where<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+async fn list_where(
+    db: &Reader<'_>,
     column: comment::Column,
     key: i64,
     page: &PageRequest,
@@ -82,8 +81,8 @@ async fn list_where<C: ConnectionTrait>(
 }
 
 /// One page of a post's comments.
-pub async fn list_for_post<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn list_for_post(
+    db: &Reader<'_>,
     post_id: i64,
     page: &PageRequest,
 ) -> Result<Fetched<comment::Model>> {
@@ -91,8 +90,8 @@ pub async fn list_for_post<C: ConnectionTrait>(
 }
 
 /// One page of a user's comments.
-pub async fn list_for_author<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn list_for_author(
+    db: &Reader<'_>,
     author_id: i64,
     page: &PageRequest,
 ) -> Result<Fetched<comment::Model>> {
@@ -101,8 +100,8 @@ pub async fn list_for_author<C: ConnectionTrait>(
 
 /// Creates a comment by `author_id` on `post_id`; 404 when the post was deleted since the
 /// caller checked it (the foreign key refuses the row).
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
+pub async fn create(
+    db: &Writer<'_>,
     post_id: i64,
     author_id: i64,
     body: CommentBody,
@@ -128,11 +127,7 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Replaces a comment's body; 404 when it was deleted meanwhile.
-pub async fn update_body<C: ConnectionTrait>(
-    db: &C,
-    id: i64,
-    body: CommentBody,
-) -> Result<comment::Model> {
+pub async fn update_body(db: &Writer<'_>, id: i64, body: CommentBody) -> Result<comment::Model> {
     comment::Entity::update_many()
         .col_expr(comment::Column::Body, Expr::val(body.into_inner()))
         .col_expr(comment::Column::UpdatedAt, Expr::val(crate::time::now()))
@@ -145,7 +140,7 @@ pub async fn update_body<C: ConnectionTrait>(
 }
 
 /// Deletes a comment; 404 when it was deleted meanwhile.
-pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
+pub async fn delete(db: &Writer<'_>, id: i64) -> Result<()> {
     let result = comment::Entity::delete_by_id(id).exec(db).await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found("Comment"));
@@ -156,8 +151,8 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<()> {
 /// Every comment of a post, oldest first, in one statement (the Conduit face does not
 /// page comments); `None` when there are more than `at_most`, of which no more than one
 /// over is read.
-pub async fn all_for_post<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn all_for_post(
+    db: &Reader<'_>,
     post_id: i64,
     at_most: u64,
 ) -> Result<Option<Vec<comment::Model>>> {

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use sea_orm::ConnectionTrait;
+
+use crate::store::Writer;
 use sea_orm::sea_query::{Alias, Asterisk, Condition, Expr, Func, Query};
 
 use crate::error::{AppError, Result};
@@ -25,8 +27,8 @@ pub fn count_where(table: &'static str, cond: Condition) -> Expr {
 }
 
 /// Reads named counts computed by one statement, `SELECT (…) AS name, …`.
-pub async fn read_counts<C: ConnectionTrait>(
-    db: &C,
+pub async fn read_counts(
+    db: &Writer<'_>,
     counts: Vec<(&'static str, Expr)>,
 ) -> Result<BTreeMap<&'static str, u64>> {
     let mut select = Query::select();

@@ -6,7 +6,7 @@
 //! concurrent PUTs leave one row, exactly one of them creating it.
 
 use sea_orm::sea_query::{Expr, ExprTrait, SelectStatement};
-use sea_orm::{ConnectionTrait, RelationTrait, Set};
+use sea_orm::{RelationTrait, Set};
 
 use crate::entity::{favorite, post, user};
 use crate::error::{AppError, Result};
@@ -62,7 +62,7 @@ pub fn with_post() -> SelectStatement {
 /// one write transaction; true when the row was created. 404 when the user or the post
 /// vanished meanwhile.
 pub async fn favorite(
-    writer: &Writer,
+    writer: Writer<'_>,
     user_id: i64,
     post_id: i64,
 ) -> Result<(bool, PostFavoriteRow)> {
@@ -72,39 +72,35 @@ pub async fn favorite(
         created_at: Set(time::now()),
     };
     let txn = writer.begin().await?;
-    let created = linked::insert_if_absent(&*txn, row, "User or post").await?;
-    let favorite = find(&*txn, user_id, post_id).await?;
+    let created = linked::insert_if_absent(&txn, row, "User or post").await?;
+    let favorite = find(&txn, user_id, post_id).await?;
     txn.commit().await?;
     Ok((created, favorite))
 }
 
 /// The favorite, as seen from the post (its `user`); 404 when there is none.
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    post_id: i64,
-) -> Result<PostFavoriteRow> {
+pub async fn find(db: &Writer<'_>, user_id: i64, post_id: i64) -> Result<PostFavoriteRow> {
     let mut stmt = with_user();
     stmt.and_where(column(favorite::Column::UserId).eq(user_id))
         .and_where(column(favorite::Column::PostId).eq(post_id));
-    linked::one(&Reader::Orm(db), &stmt)
+    linked::one(&db.read(), &stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Favorite"))
 }
 
 /// Whether `user_id` favorited `post_id`.
-pub async fn exists<C: ConnectionTrait>(db: &C, user_id: i64, post_id: i64) -> Result<bool> {
-    linked::exists::<favorite::Entity, _>(db, (user_id, post_id)).await
+pub async fn exists(db: &Writer<'_>, user_id: i64, post_id: i64) -> Result<bool> {
+    linked::exists::<favorite::Entity>(db, (user_id, post_id)).await
 }
 
 /// Removes the favorite; 404 when there was none.
-pub async fn unfavorite<C: ConnectionTrait>(db: &C, user_id: i64, post_id: i64) -> Result<()> {
-    linked::delete_existing::<favorite::Entity, _>(db, (user_id, post_id), "Favorite").await
+pub async fn unfavorite(db: &Writer<'_>, user_id: i64, post_id: i64) -> Result<()> {
+    linked::delete_existing::<favorite::Entity>(db, (user_id, post_id), "Favorite").await
 }
 
 /// A page of `post_id`'s favorites with their users, newest first.
-pub async fn of_post<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn of_post(
+    db: &Reader<'_>,
     post_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<PostFavoriteRow>> {
@@ -114,8 +110,8 @@ pub async fn of_post<C: ConnectionTrait>(
 }
 
 /// A page of `user_id`'s favorites with their posts, newest first.
-pub async fn of_user<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn of_user(
+    db: &Reader<'_>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<UserFavoriteRow>> {

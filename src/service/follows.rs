@@ -7,7 +7,7 @@
 //! and the CHECK `follower_id <> followee_id` backs the 422 for following yourself.
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ConnectionTrait, RelationTrait, Set};
+use sea_orm::{RelationTrait, Set};
 
 use crate::entity::{follow, user};
 use crate::error::{AppError, Result};
@@ -75,7 +75,7 @@ fn column(c: follow::Column) -> Expr {
 /// followed user), in one write transaction; true when the row was created, false when
 /// it existed. 404 when either user vanished meanwhile.
 pub async fn follow(
-    writer: &Writer,
+    writer: Writer<'_>,
     follower_id: i64,
     followee_id: i64,
 ) -> Result<(bool, FollowRow)> {
@@ -86,48 +86,36 @@ pub async fn follow(
         created_at: Set(time::now()),
     };
     let txn = writer.begin().await?;
-    let created = linked::insert_if_absent(&*txn, row, "User").await?;
-    let follow = find(&*txn, follower_id, followee_id).await?;
+    let created = linked::insert_if_absent(&txn, row, "User").await?;
+    let follow = find(&txn, follower_id, followee_id).await?;
     txn.commit().await?;
     Ok((created, follow))
 }
 
 /// The follow of `followee_id` by `follower_id`, as seen from the followed user (its
 /// `user` is the follower); 404 when there is none.
-pub async fn find<C: ConnectionTrait>(
-    db: &C,
-    follower_id: i64,
-    followee_id: i64,
-) -> Result<FollowRow> {
+pub async fn find(db: &Writer<'_>, follower_id: i64, followee_id: i64) -> Result<FollowRow> {
     let mut stmt = with_follower();
     stmt.and_where(column(follow::Column::FollowerId).eq(follower_id))
         .and_where(column(follow::Column::FolloweeId).eq(followee_id));
-    linked::one(&Reader::Orm(db), &stmt)
+    linked::one(&db.read(), &stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Follow"))
 }
 
 /// Whether `follower_id` follows `followee_id`.
-pub async fn exists<C: ConnectionTrait>(
-    db: &C,
-    follower_id: i64,
-    followee_id: i64,
-) -> Result<bool> {
-    linked::exists::<follow::Entity, _>(db, (follower_id, followee_id)).await
+pub async fn exists(db: &Writer<'_>, follower_id: i64, followee_id: i64) -> Result<bool> {
+    linked::exists::<follow::Entity>(db, (follower_id, followee_id)).await
 }
 
 /// Ends the follow; 404 when there was none.
-pub async fn unfollow<C: ConnectionTrait>(
-    db: &C,
-    follower_id: i64,
-    followee_id: i64,
-) -> Result<()> {
-    linked::delete_existing::<follow::Entity, _>(db, (follower_id, followee_id), "Follow").await
+pub async fn unfollow(db: &Writer<'_>, follower_id: i64, followee_id: i64) -> Result<()> {
+    linked::delete_existing::<follow::Entity>(db, (follower_id, followee_id), "Follow").await
 }
 
 /// A page of `user_id`'s followers, newest first.
-pub async fn followers<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn followers(
+    db: &Reader<'_>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<FollowRow>> {
@@ -137,8 +125,8 @@ pub async fn followers<C: ConnectionTrait>(
 }
 
 /// A page of the users `user_id` follows, newest first.
-pub async fn following<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn following(
+    db: &Reader<'_>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<FollowRow>> {

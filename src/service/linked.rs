@@ -5,22 +5,22 @@
 
 use sea_orm::sea_query::SelectStatement;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
-    PrimaryKeyTrait, QuerySelect, QueryTrait, RelationDef, TryInsertResult,
+    ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel, JoinType, PrimaryKeyTrait,
+    QuerySelect, QueryTrait, RelationDef, TryInsertResult,
 };
 
 use crate::error::{AppError, Result, foreign_key_violation};
+use crate::store::Writer;
 use crate::store::read::{Fields, FromRow, Reader, Row};
 
 /// Inserts `row` unless a row with its primary key exists: one
 /// `INSERT … ON CONFLICT (primary key) DO NOTHING`, so of concurrent inserts exactly one
 /// creates the row. True when this call created it; 404 naming `parents` when a row it
 /// points at vanished meanwhile.
-pub async fn insert_if_absent<A, C>(db: &C, row: A, parents: &str) -> Result<bool>
+pub async fn insert_if_absent<A>(db: &Writer<'_>, row: A, parents: &str) -> Result<bool>
 where
     A: ActiveModelTrait + ActiveModelBehavior + Send,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-    C: ConnectionTrait,
 {
     let inserted = <A::Entity as EntityTrait>::insert(row)
         .on_conflict_do_nothing()
@@ -37,26 +37,24 @@ where
 }
 
 /// Whether the row with primary key `key` exists.
-pub async fn exists<E, C>(
-    db: &C,
+pub async fn exists<E>(
+    db: &Writer<'_>,
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
 ) -> Result<bool>
 where
     E: EntityTrait,
-    C: ConnectionTrait,
 {
     Ok(E::find_by_id(key).one(db).await?.is_some())
 }
 
 /// Deletes the row with primary key `key`; 404 naming `what` when there was none.
-pub async fn delete_existing<E, C>(
-    db: &C,
+pub async fn delete_existing<E>(
+    db: &Writer<'_>,
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
     what: &str,
 ) -> Result<()>
 where
     E: EntityTrait,
-    C: ConnectionTrait,
 {
     let deleted = E::delete_by_id(key).exec(db).await?;
     if deleted.rows_affected == 0 {
@@ -92,9 +90,6 @@ pub fn select<L: EntityTrait, O: EntityTrait>(via: RelationDef, other: O) -> Sel
 }
 
 /// The one row of `stmt`, when there is one.
-pub async fn one<T: FromRow, C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    stmt: &SelectStatement,
-) -> Result<Option<T>> {
+pub async fn one<T: FromRow>(db: &Reader<'_>, stmt: &SelectStatement) -> Result<Option<T>> {
     Ok(db.first(stmt).await?)
 }

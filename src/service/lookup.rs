@@ -6,7 +6,7 @@ use std::any::TypeId;
 use std::sync::LazyLock;
 
 use sea_orm::sea_query::{Expr, Value};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
+use sea_orm::{DbBackend, EntityTrait, PrimaryKeyTrait, QuerySelect, QueryTrait};
 
 use crate::error::{AppError, Result};
 use crate::store::read::{Built, FromRow, Reader, ShapeCache};
@@ -48,12 +48,11 @@ where
 }
 
 /// The row of `E` with primary key `id`, or 404 "`what` not found.".
-pub async fn find<E, C>(db: &Reader<'_, C>, id: i64, what: &str) -> Result<E::Model>
+pub async fn find<E>(db: &Reader<'_>, id: i64, what: &str) -> Result<E::Model>
 where
     E: EntityTrait,
     E::Model: FromRow,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
-    C: ConnectionTrait,
 {
     db.first(find_built::<E>(db.backend(), id))
         .await?
@@ -61,11 +60,10 @@ where
 }
 
 /// Ok when a row of `E` with primary key `id` exists, else 404; reads no columns.
-pub async fn require<E, C>(db: &Reader<'_, C>, id: i64, what: &str) -> Result<()>
+pub async fn require<E>(db: &Reader<'_>, id: i64, what: &str) -> Result<()>
 where
     E: EntityTrait,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
-    C: ConnectionTrait,
 {
     if db.exists(require_built::<E>(db.backend(), id)).await? {
         Ok(())

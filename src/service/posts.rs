@@ -103,8 +103,8 @@ pub fn authorize(viewer: &Viewer, action: PostAction, post: &post::Model) -> Res
 }
 
 /// One post, or 404.
-pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<post::Model> {
-    lookup::find::<post::Entity, _>(db, id, "Post").await
+pub async fn find(db: &Reader<'_>, id: i64) -> Result<post::Model> {
+    lookup::find::<post::Entity>(db, id, "Post").await
 }
 
 /// The filtered posts, in no order yet (the page adds the default order and the cursor).
@@ -155,8 +155,8 @@ pub fn filtered(backend: DbBackend, owner: Option<i64>, filter: &PostFilter) -> 
 
 /// One page of posts, newest first, of `owner` when given (`/users/{id}/posts`), else of
 /// everyone; one statement (two with `count=true`).
-pub async fn list<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn list(
+    db: &Reader<'_>,
     owner: Option<i64>,
     filter: &PostFilter,
     page: &PageRequest,
@@ -192,8 +192,8 @@ fn user_named(name: &str) -> SelectStatement {
 /// One page of posts by offset, newest first (ties by id, newest first), and the number
 /// of matches before `limit`/`offset`: two statements, whatever `limit` is. The Conduit
 /// face pages this way; `/api/v1` keeps keyset paging ([`list`]).
-pub async fn list_offset<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn list_offset(
+    db: &Reader<'_>,
     filter: &PostFilter,
     by_name: &ByUsername,
     limit: u64,
@@ -228,10 +228,7 @@ pub async fn list_offset<C: ConnectionTrait>(
 }
 
 /// The post with this slug, or 404.
-pub async fn find_by_slug<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    slug: &str,
-) -> Result<post::Model> {
+pub async fn find_by_slug(db: &Reader<'_>, slug: &str) -> Result<post::Model> {
     // PostgreSQL cannot compare text holding NUL, and no slug holds one.
     if slug.contains('\0') {
         return Err(AppError::not_found("Post"));
@@ -253,12 +250,12 @@ const SLUG_TRIES: usize = 5;
 /// tags is one `INSERT`, atomic on its own, so it skips the `BEGIN`/`COMMIT` round trips
 /// (on SQLite each is a hop to the driver's thread). 404 when the author vanished
 /// meanwhile.
-pub async fn create(writer: &Writer, author_id: i64, new: NewPost) -> Result<post::Model> {
+pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<post::Model> {
     if new.tags.is_empty() {
-        return insert(&*writer.single().await, author_id, new, Autocommit::Yes).await;
+        return insert(&writer, author_id, new, Autocommit::Yes).await;
     }
     let txn = writer.begin().await?;
-    let created = insert(&*txn, author_id, new, Autocommit::No).await?;
+    let created = insert(&txn, author_id, new, Autocommit::No).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -271,8 +268,8 @@ enum Autocommit {
 }
 
 /// Inserts the post, drawing a new slug while the drawn one is taken, then its tags.
-async fn insert<C: ConnectionTrait>(
-    db: &C,
+async fn insert(
+    db: &Writer<'_>,
     author_id: i64,
     new: NewPost,
     autocommit: Autocommit,
@@ -345,12 +342,12 @@ async fn insert<C: ConnectionTrait>(
 /// deleted meanwhile. A PATCH that changes nothing writes nothing and leaves `updated_at`
 /// alone; the slug never changes.
 pub async fn update(
-    writer: &Writer,
+    writer: Writer<'_>,
     post: post::Model,
     changes: PostChanges,
 ) -> Result<post::Model> {
     let txn = writer.begin().await?;
-    let updated = apply(&*txn, post, changes, false).await?;
+    let updated = apply(&txn, post, changes, false).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -358,18 +355,18 @@ pub async fn update(
 /// [`update`], except that `updated_at` is set even when nothing else changes: the
 /// Conduit face's PUT, after which `updatedAt` is always new.
 pub async fn update_touching(
-    writer: &Writer,
+    writer: Writer<'_>,
     post: post::Model,
     changes: PostChanges,
 ) -> Result<post::Model> {
     let txn = writer.begin().await?;
-    let updated = apply(&*txn, post, changes, true).await?;
+    let updated = apply(&txn, post, changes, true).await?;
     txn.commit().await?;
     Ok(updated)
 }
 
-async fn apply<C: ConnectionTrait>(
-    db: &C,
+async fn apply(
+    db: &Writer<'_>,
     post: post::Model,
     changes: PostChanges,
     touch: bool,
@@ -419,10 +416,7 @@ async fn apply<C: ConnectionTrait>(
 
 /// What deleting `post` would delete: the post, its comments, its favorites and its
 /// `post_tags` rows (SPEC §3 "Cascade preview", §5); its tags stay.
-pub async fn deletion_preview<C: ConnectionTrait>(
-    db: &C,
-    post: &post::Model,
-) -> Result<CascadePreview> {
+pub async fn deletion_preview(db: &Writer<'_>, post: &post::Model) -> Result<CascadePreview> {
     let comments = comment::Entity::find()
         .filter(comment::Column::PostId.eq(post.id))
         .count(db)
@@ -445,7 +439,7 @@ pub async fn deletion_preview<C: ConnectionTrait>(
 
 /// Deletes `post`; the database's `ON DELETE CASCADE` takes its comments, favorites and
 /// `post_tags` rows in the same statement. 404 when it was deleted meanwhile.
-pub async fn delete<C: ConnectionTrait>(db: &C, post: &post::Model) -> Result<()> {
+pub async fn delete(db: &Writer<'_>, post: &post::Model) -> Result<()> {
     let result = post::Entity::delete_by_id(post.id).exec(db).await?;
     if result.rows_affected == 0 {
         return Err(AppError::not_found("Post"));

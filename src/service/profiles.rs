@@ -41,16 +41,13 @@ pub fn authorize(viewer: &Viewer, user_id: i64) -> Result<()> {
 }
 
 /// One profile by its own id, or 404.
-pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<profile::Model> {
-    crate::service::lookup::find::<profile::Entity, _>(db, id, "Profile").await
+pub async fn find(db: &Reader<'_>, id: i64) -> Result<profile::Model> {
+    crate::service::lookup::find::<profile::Entity>(db, id, "Profile").await
 }
 
 /// The profile of user `user_id`, in one statement; 404 saying whether the user or only
 /// their profile is missing.
-pub async fn find_by_user<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    user_id: i64,
-) -> Result<profile::Model> {
+pub async fn find_by_user(db: &Reader<'_>, user_id: i64) -> Result<profile::Model> {
     let stmt = user::Entity::find_by_id(user_id)
         .find_also_related(profile::Entity)
         .limit(1)
@@ -85,7 +82,7 @@ impl FromRow for UserAndProfile {
 /// a concurrent PUT that won — the `UPDATE` replaces it. 404 when the user does not exist
 /// (the foreign key refuses the row).
 pub async fn replace(
-    db: &Writer,
+    db: Writer<'_>,
     user_id: i64,
     fields: ProfileFields,
 ) -> Result<(profile::Model, Outcome)> {
@@ -100,14 +97,14 @@ pub async fn replace(
     // A concurrent DELETE can remove the row between the INSERT that saw it and the
     // UPDATE; the next round's INSERT then creates it. A few rounds settle any such race.
     for _ in 0..3 {
-        if let Some(created) = insert_if_absent(&*txn, user_id, &row, now).await? {
+        if let Some(created) = insert_if_absent(&txn, user_id, &row, now).await? {
             txn.commit().await?;
             return Ok((created, Outcome::Created));
         }
         let replaced = profile::Entity::update_many()
             .set(row.active_model(now))
             .filter(profile::Column::UserId.eq(user_id))
-            .exec_with_returning(&*txn)
+            .exec_with_returning(&txn)
             .await?;
         if let Some(replaced) = replaced.into_iter().next() {
             txn.commit().await?;
@@ -143,8 +140,8 @@ impl ProfileRow {
 }
 
 /// Inserts the profile unless `user_id` already has one; the row when it was inserted.
-async fn insert_if_absent<C: ConnectionTrait>(
-    db: &C,
+async fn insert_if_absent(
+    db: &Writer<'_>,
     user_id: i64,
     row: &ProfileRow,
     now: chrono::DateTime<chrono::Utc>,
@@ -175,7 +172,7 @@ async fn insert_if_absent<C: ConnectionTrait>(
 }
 
 /// Deletes the profile of `user_id`; 404 when there is none.
-pub async fn delete_by_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()> {
+pub async fn delete_by_user(db: &Writer<'_>, user_id: i64) -> Result<()> {
     let result = profile::Entity::delete_many()
         .filter(profile::Column::UserId.eq(user_id))
         .exec(db)
@@ -191,8 +188,8 @@ pub async fn delete_by_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<
 /// has none: one `INSERT … ON CONFLICT (user_id) DO UPDATE` of just those columns, so
 /// concurrent first writes leave one row. Run it in the caller's transaction. Nothing is
 /// written when neither is given.
-pub async fn set_bio_and_avatar<C: ConnectionTrait>(
-    db: &C,
+pub async fn set_bio_and_avatar(
+    db: &Writer<'_>,
     user_id: i64,
     bio: Option<Option<Bio>>,
     avatar_url: Option<Option<AbsoluteUrl>>,

@@ -45,7 +45,7 @@ pub mod policy {
 }
 
 /// One role by name; 404 when absent (a name that breaks the naming rule names no role).
-pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, name: &str) -> Result<role::Model> {
+pub async fn find(db: &Reader<'_>, name: &str) -> Result<role::Model> {
     let stmt = role::Entity::find()
         .filter(role::Column::Name.eq(name))
         .limit(1)
@@ -56,17 +56,14 @@ pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, name: &str) -> Result<
 }
 
 /// A page of roles by name.
-pub async fn list<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    req: &PageRequest,
-) -> Result<Fetched<role::Model>> {
+pub async fn list(db: &Reader<'_>, req: &PageRequest) -> Result<Fetched<role::Model>> {
     page::fetch(db, role::Entity::find().into_query(), &order::roles(), req).await
 }
 
 /// Creates a role; 409 `role_exists` when the name is taken.
 #[tracing::instrument(skip_all, fields(role = name.as_str()))]
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
+pub async fn create(
+    db: &Writer<'_>,
     name: RoleName,
     description: Option<RoleDescription>,
 ) -> Result<role::Model> {
@@ -85,8 +82,8 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Sets a role's description (`None` clears it).
-pub async fn update_description<C: ConnectionTrait>(
-    db: &C,
+pub async fn update_description(
+    db: &Writer<'_>,
     target: role::Model,
     description: Option<RoleDescription>,
 ) -> Result<role::Model> {
@@ -114,8 +111,8 @@ fn ensure_deletable(target: &role::Model) -> Result<()> {
 /// Deletes a role and, by cascade, its assignments; with `dry_run` only reports what
 /// would go. The `admin` role is refused either way.
 #[tracing::instrument(skip(db, target), fields(role = target.name))]
-pub async fn delete<C: ConnectionTrait>(
-    db: &C,
+pub async fn delete(
+    db: &Writer<'_>,
     target: &role::Model,
     dry_run: bool,
 ) -> Result<Option<CascadePreview>> {
@@ -148,8 +145,8 @@ pub async fn delete<C: ConnectionTrait>(
 }
 
 /// A page of one user's assignments, as seen from the user.
-pub async fn assignments_of_user<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn assignments_of_user(
+    db: &Reader<'_>,
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<UserAssignmentRow>> {
@@ -159,8 +156,8 @@ pub async fn assignments_of_user<C: ConnectionTrait>(
 }
 
 /// A page of one role's assignments, as seen from the role.
-pub async fn assignments_of_role<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn assignments_of_role(
+    db: &Reader<'_>,
     role_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<RoleAssignmentRow>> {
@@ -172,8 +169,8 @@ pub async fn assignments_of_role<C: ConnectionTrait>(
 /// Gives `role_id` to `user_id`, recording now and `assigned_by`; true when the row was
 /// created, false when the user already held the role (left unchanged). One statement,
 /// `INSERT … ON CONFLICT DO NOTHING`, so concurrent assignments cannot collide.
-pub async fn assign<C: ConnectionTrait>(
-    db: &C,
+pub async fn assign(
+    db: &Writer<'_>,
     user_id: i64,
     role_id: i64,
     assigned_by: Option<i64>,
@@ -199,15 +196,11 @@ pub async fn assign<C: ConnectionTrait>(
 }
 
 /// One assignment, as seen from its user; 404 when the user does not hold the role.
-pub async fn assignment<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    role_id: i64,
-) -> Result<UserAssignmentRow> {
+pub async fn assignment(db: &Writer<'_>, user_id: i64, role_id: i64) -> Result<UserAssignmentRow> {
     let mut stmt = assignments_of_users();
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::UserId)).eq(user_id))
         .and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role_id));
-    Reader::Orm(db)
+    db.read()
         .first(&stmt)
         .await?
         .ok_or_else(|| AppError::not_found("Role assignment"))
@@ -216,14 +209,14 @@ pub async fn assignment<C: ConnectionTrait>(
 /// `PUT /users/{id}/roles/{name}`: assigns and reads the assignment back, in one
 /// transaction; true when it was created.
 pub async fn grant(
-    db: &Writer,
+    db: Writer<'_>,
     viewer: Option<&Viewer>,
     user_id: i64,
     target: &role::Model,
 ) -> Result<(bool, UserAssignmentRow)> {
     let txn = db.begin().await?;
-    let created = assign(&*txn, user_id, target.id, viewer.map(|v| v.id)).await?;
-    let row = assignment(&*txn, user_id, target.id).await?;
+    let created = assign(&txn, user_id, target.id, viewer.map(|v| v.id)).await?;
+    let row = assignment(&txn, user_id, target.id).await?;
     txn.commit().await?;
     Ok((created, row))
 }
@@ -231,15 +224,15 @@ pub async fn grant(
 /// Takes `target` from `user_id`: 404 when not held; removing `admin` from the last
 /// active admin is refused (409 `last_admin`).
 #[tracing::instrument(skip(db, target), fields(role = target.name))]
-pub async fn revoke(db: &Writer, user_id: i64, target: &role::Model) -> Result<()> {
+pub async fn revoke(db: Writer<'_>, user_id: i64, target: &role::Model) -> Result<()> {
     let txn = db.begin().await?;
     if target.name == role::ADMIN {
-        ensure_not_last_admin(&*txn, user_id).await?;
+        ensure_not_last_admin(&txn, user_id).await?;
     }
     let deleted = user_role::Entity::delete_many()
         .filter(user_role::Column::UserId.eq(user_id))
         .filter(user_role::Column::RoleId.eq(target.id))
-        .exec(&*txn)
+        .exec(&txn)
         .await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::not_found("Role assignment"));
@@ -253,7 +246,7 @@ pub async fn revoke(db: &Writer, user_id: i64, target: &role::Model) -> Result<(
 /// On PostgreSQL the admin rows are locked (`FOR UPDATE`) until the caller's transaction
 /// ends, so two admins removing each other at once cannot both pass; on SQLite the write
 /// transaction already excludes every other writer.
-pub async fn ensure_not_last_admin<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()> {
+pub async fn ensure_not_last_admin(db: &Writer<'_>, user_id: i64) -> Result<()> {
     let admins = Query::select()
         .column((user_role::Entity, user_role::Column::UserId))
         .from(user_role::Entity)

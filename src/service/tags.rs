@@ -6,29 +6,27 @@
 //! `INSERT … ON CONFLICT (name) DO NOTHING`, and the ids are then read back by name.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationTrait, Set,
+    ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    RelationTrait, Set,
 };
 
 use crate::domain::tag_name::{TagList, TagName};
 use crate::entity::{post_tag, tag};
 use crate::error::{AppError, Result};
+use crate::store::Writer;
 use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::order;
 
 /// A page of tags by name.
-pub async fn list<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    req: &PageRequest,
-) -> Result<Fetched<tag::Model>> {
+pub async fn list(db: &Reader<'_>, req: &PageRequest) -> Result<Fetched<tag::Model>> {
     page::fetch(db, tag::Entity::find().into_query(), &order::tags(), req).await
 }
 
 /// The tag called `raw` once trimmed and lower-cased; 404 when none is, including for a
 /// name no tag could have.
-pub async fn find_by_name<C: ConnectionTrait>(db: &Reader<'_, C>, raw: &str) -> Result<tag::Model> {
+pub async fn find_by_name(db: &Reader<'_>, raw: &str) -> Result<tag::Model> {
     let name = TagName::parse(raw).map_err(|_| AppError::not_found("Tag"))?;
     let stmt = tag::Entity::find()
         .filter(tag::Column::Name.eq(name.as_str()))
@@ -40,7 +38,7 @@ pub async fn find_by_name<C: ConnectionTrait>(db: &Reader<'_, C>, raw: &str) -> 
 }
 
 /// The names of `post_id`'s tags, in the author's order.
-pub async fn names_of_post<C: ConnectionTrait>(db: &C, post_id: i64) -> Result<Vec<String>> {
+pub async fn names_of_post(db: &Writer<'_>, post_id: i64) -> Result<Vec<String>> {
     Ok(tag::Entity::find()
         .join(JoinType::InnerJoin, post_tag::Relation::Tag.def().rev())
         .filter(post_tag::Column::PostId.eq(post_id))
@@ -54,7 +52,7 @@ pub async fn names_of_post<C: ConnectionTrait>(db: &C, post_id: i64) -> Result<V
 
 /// Makes `tags` the tags of `post_id`, in their order, replacing any it had. Run it in
 /// the transaction that creates or changes the post.
-pub async fn set_for_post<C: ConnectionTrait>(db: &C, post_id: i64, tags: &TagList) -> Result<()> {
+pub async fn set_for_post(db: &Writer<'_>, post_id: i64, tags: &TagList) -> Result<()> {
     post_tag::Entity::delete_many()
         .filter(post_tag::Column::PostId.eq(post_id))
         .exec(db)
@@ -63,11 +61,7 @@ pub async fn set_for_post<C: ConnectionTrait>(db: &C, post_id: i64, tags: &TagLi
 }
 
 /// Gives a post that has no tags yet `tags`, in order (nothing to delete first).
-pub async fn add_to_new_post<C: ConnectionTrait>(
-    db: &C,
-    post_id: i64,
-    tags: &TagList,
-) -> Result<()> {
+pub async fn add_to_new_post(db: &Writer<'_>, post_id: i64, tags: &TagList) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
@@ -104,7 +98,7 @@ pub async fn add_to_new_post<C: ConnectionTrait>(
 
 /// The name of every tag that at least one post has, by name (code-point order on both
 /// databases: the column's collation is `C` on PostgreSQL): one statement.
-pub async fn names_in_use<C: ConnectionTrait>(db: &Reader<'_, C>) -> Result<Vec<String>> {
+pub async fn names_in_use(db: &Reader<'_>) -> Result<Vec<String>> {
     use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
     let used = Query::select()
         .column((post_tag::Entity, post_tag::Column::TagId))

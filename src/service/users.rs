@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryTrait, Set,
+    ActiveModelTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryTrait, Set,
 };
 
 use crate::domain::display_name::DisplayName;
@@ -24,9 +23,9 @@ use crate::service::auth::{self, Passwords, Viewer};
 use crate::service::counts::{col, count_where, read_counts};
 use crate::service::like;
 use crate::service::{profiles, roles};
-use crate::store::Writer;
 use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
+use crate::store::{Db, Writer};
 use crate::time;
 use crate::wire::repr::{CascadePreview, order};
 
@@ -88,8 +87,8 @@ fn account_conflict(err: DbErr) -> AppError {
 }
 
 /// Inserts a user whose password is already hashed.
-pub async fn insert_account<C: ConnectionTrait>(
-    db: &C,
+pub async fn insert_account(
+    db: &Writer<'_>,
     account: &NewAccount,
     password_hash: String,
 ) -> Result<user::Model> {
@@ -112,7 +111,7 @@ pub async fn insert_account<C: ConnectionTrait>(
 /// Creates an account (`POST /auth/register`, `POST /api/users`).
 #[tracing::instrument(skip_all, fields(username = account.username.as_str()))]
 pub async fn register(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     account: NewAccount,
 ) -> Result<user::Model> {
@@ -121,7 +120,7 @@ pub async fn register(
 
 /// Creates an account holding the `admin` role, in one transaction (`relata admin create`).
 pub async fn create_admin(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     account: NewAccount,
 ) -> Result<user::Model> {
@@ -134,29 +133,29 @@ pub async fn create_admin(
 /// RETURNING only after the returned row was read, and that commit's error is lost
 /// (docs/guarantees.md).
 async fn create(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     account: NewAccount,
     role: Option<&str>,
 ) -> Result<user::Model> {
     let hash = passwords.hash(&account.password).await?;
-    let txn = db.begin().await?;
-    let created = insert_account(&*txn, &account, hash).await?;
+    let txn = db.write().await.begin().await?;
+    let created = insert_account(&txn, &account, hash).await?;
     if let Some(name) = role {
-        let role = roles::find(&Reader::Orm(&*txn), name).await?;
-        roles::assign(&*txn, created.id, role.id, None).await?;
+        let role = roles::find(&txn.read(), name).await?;
+        roles::assign(&txn, created.id, role.id, None).await?;
     }
     txn.commit().await?;
     Ok(created)
 }
 
 /// One user; 404 when absent.
-pub async fn find<C: ConnectionTrait>(db: &Reader<'_, C>, id: i64) -> Result<user::Model> {
-    crate::service::lookup::find::<user::Entity, _>(db, id, "User").await
+pub async fn find(db: &Reader<'_>, id: i64) -> Result<user::Model> {
+    crate::service::lookup::find::<user::Entity>(db, id, "User").await
 }
 
 /// One user by username, compared case-insensitively; 404 when absent.
-pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Result<user::Model> {
+pub async fn find_by_username(db: &Writer<'_>, username: &str) -> Result<user::Model> {
     user::Entity::find()
         .filter(
             Expr::expr(Func::lower(Expr::col((
@@ -172,8 +171,8 @@ pub async fn find_by_username<C: ConnectionTrait>(db: &C, username: &str) -> Res
 
 /// A page of users in id order; `prefix` keeps those whose username starts with it,
 /// compared case-insensitively.
-pub async fn list<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn list(
+    db: &Reader<'_>,
     prefix: Option<&str>,
     req: &PageRequest,
 ) -> Result<Fetched<user::Model>> {
@@ -205,7 +204,7 @@ pub struct AccountChanges {
 /// that user); deactivating the last active admin is refused (409 `last_admin`).
 #[tracing::instrument(skip_all, fields(user_id = target.id))]
 pub async fn update(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     viewer: &Viewer,
     target: user::Model,
@@ -235,7 +234,7 @@ pub struct ProfileChanges {
 /// nothing.
 #[tracing::instrument(skip_all, fields(user_id = target.id))]
 pub async fn update_with_profile(
-    db: &Writer,
+    db: &mut Db<'_>,
     passwords: &Passwords,
     viewer: &Viewer,
     target: user::Model,
@@ -267,21 +266,21 @@ pub async fn update_with_profile(
     if !row.is_changed() && !profile_changes {
         return Ok(target);
     }
-    let txn = db.begin().await?;
+    let txn = db.write().await.begin().await?;
     let updated = if row.is_changed() {
         row.updated_at = Set(time::now());
         if deactivating {
-            roles::ensure_not_last_admin(&*txn, target.id).await?;
+            roles::ensure_not_last_admin(&txn, target.id).await?;
         }
-        row.update(&*txn).await.map_err(account_conflict)?
+        row.update(&txn).await.map_err(account_conflict)?
     } else {
         target.clone()
     };
     if password_hash.is_some() {
         let own_session = (viewer.id == target.id).then_some(viewer);
-        auth::end_other_sessions(&*txn, target.id, own_session).await?;
+        auth::end_other_sessions(&txn, target.id, own_session).await?;
     }
-    profiles::set_bio_and_avatar(&*txn, target.id, profile.bio, profile.avatar_url).await?;
+    profiles::set_bio_and_avatar(&txn, target.id, profile.bio, profile.avatar_url).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -291,7 +290,7 @@ pub async fn update_with_profile(
 /// role assignments and tokens, their follows in both directions, their favorites and
 /// those of their posts, and their posts' `post_tags` rows; and the assignments they made
 /// to others, which stay with `assigned_by` set to NULL.
-pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<CascadePreview> {
+pub async fn deletion_preview(db: &Writer<'_>, id: i64) -> Result<CascadePreview> {
     let by_user = |column: &'static str, table: &'static str| {
         count_where(table, Condition::all().add(col(table, column).eq(id)))
     };
@@ -359,14 +358,14 @@ pub async fn deletion_preview<C: ConnectionTrait>(db: &C, id: i64) -> Result<Cas
 /// transaction; with `dry_run` only reports what would go. The last active admin cannot
 /// be deleted (409 `last_admin`), with or without `dry_run`.
 #[tracing::instrument(skip(db))]
-pub async fn delete(db: &Writer, id: i64, dry_run: bool) -> Result<Option<CascadePreview>> {
+pub async fn delete(db: Writer<'_>, id: i64, dry_run: bool) -> Result<Option<CascadePreview>> {
     if dry_run {
-        roles::ensure_not_last_admin(db.db(), id).await?;
-        return deletion_preview(db.db(), id).await.map(Some);
+        roles::ensure_not_last_admin(&db, id).await?;
+        return deletion_preview(&db, id).await.map(Some);
     }
     let txn = db.begin().await?;
-    roles::ensure_not_last_admin(&*txn, id).await?;
-    let deleted = user::Entity::delete_by_id(id).exec(&*txn).await?;
+    roles::ensure_not_last_admin(&txn, id).await?;
+    let deleted = user::Entity::delete_by_id(id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::not_found("User"));
     }

@@ -1,364 +1,187 @@
-//! Database set-up and the per-request statement counter.
+//! The store: everything about the database, in one place. It opens SQLite or
+//! PostgreSQL ([`connect`]), holds the pools, the per-backend read executors
+//! ([`read`]), statement building and caching ([`read::ShapeCache`], keyset pages in
+//! [`page`]), row decoding, the statement counter ([`count`]), the SQLite write gate
+//! and transactions ([`Writer`]).
 //!
-//! `connect` opens SQLite (WAL, foreign keys on every pooled connection, a busy timeout,
-//! `synchronous=NORMAL`, reads through a 256 MiB memory map) or PostgreSQL from one URL.
-//! A metric callback on the connection counts every statement a request sends into a
-//! task-local [`RequestStats`], which the HTTP layer turns into `X-Query-Count` and
-//! `Server-Timing`, and checks against the request's query budget.
+//! A request asks [`Store::db`] for its handle, [`Db`], and from it a *read unit*
+//! ([`Db::read`]: one read transaction or connection, on the backend's direct executor)
+//! or a *write unit* ([`Db::write`]: the gate, then autocommit or a transaction). Reading
+//! borrows the handle and writing borrows it mutably, so a handler cannot hold a read
+//! unit across a write: the compiler refuses it. (A read unit held across a write would
+//! keep an old SQLite snapshot or a second PostgreSQL connection while the write waits;
+//! reads that belong to a write go through [`Writer::read`].) Services take the units,
+//! never the store:
+//!
+//! ```compile_fail,E0502
+//! async fn both(store: &relata::store::Store) {
+//!     let mut db = store.db();
+//!     let reader = db.read().unwrap();
+//!     let writer = db.write().await; // refused: `db` is borrowed by `reader`
+//!     drop((reader, writer));
+//! }
+//! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
-
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
-    TransactionTrait,
-};
-use sea_orm_migration::MigratorTrait;
-use tokio::sync::{Mutex, MutexGuard};
-
-use crate::migration::Migrator;
-
+mod connect;
+mod count;
 pub mod page;
 pub mod read;
+mod write;
 
-/// What one request did with the database.
-#[derive(Debug, Default)]
-pub struct RequestStats {
-    statements: AtomicUsize,
-    nanos: AtomicU64,
-    budget: AtomicUsize,
-}
+use std::sync::Arc;
 
-impl RequestStats {
-    /// Statements sent so far (transaction control excluded: SeaORM does not report it).
-    pub fn statements(&self) -> usize {
-        self.statements.load(Ordering::Relaxed)
-    }
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::Mutex;
 
-    /// Time spent waiting on the database so far.
-    pub fn db_time(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
-    }
-
-    /// The request's statement budget, when its handler declared one.
-    pub fn budget(&self) -> Option<usize> {
-        match self.budget.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(n),
-        }
-    }
-}
-
-tokio::task_local! {
-    static STATS: Arc<RequestStats>;
-}
-
+pub use connect::{
+    connect, connect_configured, is_postgres, is_sqlite, migrate, pool_status, sqlite_file,
+    sqlite_path,
+};
 #[cfg(feature = "bench-capture")]
-tokio::task_local! {
-    static CAPTURE: Arc<std::sync::Mutex<Vec<Statement>>>;
-}
+pub use count::capturing_statements;
+pub use count::{RequestStats, current_stats, record_statement, set_budget, with_stats};
+pub use read::{OrmConn, Reader};
+pub use write::Writer;
 
-/// Runs `fut` and returns, beside its output, every statement it sent (in order, bound
-/// values included): the benchmark's database floor replays them without HTTP or the ORM.
-/// Opt-in and outside [`RequestStats`]' scope on purpose, so that it sees through the
-/// `observe` layer's own scope. Only in builds with the `bench-capture` feature (the
-/// benchmark's): production's per-statement path carries no capture at all.
-#[cfg(feature = "bench-capture")]
-pub async fn capturing_statements<F: std::future::Future>(fut: F) -> (F::Output, Vec<Statement>) {
-    let captured = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let out = CAPTURE.scope(captured.clone(), fut).await;
-    let statements = captured.lock().map(|v| v.clone()).unwrap_or_default();
-    (out, statements)
-}
+use read::direct::DirectPool;
+use read::pg::PgReadPool;
 
-/// Runs `fut` with a fresh statement counter and returns the counter beside its output.
-pub async fn with_stats<F: std::future::Future>(fut: F) -> (F::Output, Arc<RequestStats>) {
-    let stats = Arc::new(RequestStats::default());
-    let out = STATS.scope(stats.clone(), fut).await;
-    (out, stats)
-}
-
-/// The current request's counter, when called inside one.
-pub fn current_stats() -> Option<Arc<RequestStats>> {
-    STATS.try_with(|s| s.clone()).ok()
-}
-
-/// Declares how many statements the current request may run (SPEC §3 query budget).
-pub fn set_budget(statements: usize) {
-    let _ = STATS.try_with(|s| s.budget.store(statements.max(1), Ordering::Relaxed));
-}
-
-/// Opens the database named by `url`, creating a missing SQLite file: what `serve`,
-/// `migrate`, `seed` and `admin` want on a fresh machine.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    open(url, max_connections, true).await
-}
-
-/// How `relata` itself opens its database (the server and every command): within
-/// `RELATA_DB_CONNECT_TIMEOUT_SECS`, creating a missing SQLite file unless `must_exist`,
-/// and, when it cannot, with an error that says where it looked and which setting named
-/// it, the cause given once.
-pub async fn connect_configured(
-    settings: &crate::config::Settings,
-    max_connections: u32,
-    must_exist: bool,
-) -> anyhow::Result<DatabaseConnection> {
-    let url = &settings.database_url;
-    let place = match sqlite_path(url) {
-        Some(path) => format!("the SQLite database {}", path.display()),
-        None => format!("the database at {}", database_place(url)),
-    };
-    if must_exist
-        && let Some(path) = sqlite_path(url)
-        && !path.exists()
-    {
-        anyhow::bail!(
-            "no SQLite database at {} (DATABASE_URL); this command creates none",
-            path.display()
-        );
-    }
-    let wait = settings.db_connect_timeout;
-    match tokio::time::timeout(wait, open(url, max_connections, !must_exist)).await {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(err)) => {
-            let hint = if sqlite_path(url).is_some() {
-                " (does its directory exist, and may this user write there?)"
-            } else {
-                ""
-            };
-            anyhow::bail!(
-                "cannot open {place} named by DATABASE_URL: {}{hint}",
-                db_err_cause(&err)
-            )
-        }
-        Err(_) => anyhow::bail!(
-            "no answer from {place} named by DATABASE_URL within {} s \
-             (RELATA_DB_CONNECT_TIMEOUT_SECS)",
-            wait.as_secs()
-        ),
-    }
-}
-
-/// `HOST:PORT/DATABASE` of a server URL, without the user and password.
-fn database_place(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(parsed) => format!(
-            "{}:{}{}",
-            parsed.host_str().unwrap_or("localhost"),
-            parsed.port().unwrap_or(5432),
-            parsed.path()
-        ),
-        Err(_) => "the configured address".to_string(),
-    }
-}
-
-/// What went wrong, once: SeaORM's connection errors repeat their cause in their own
-/// message ("Connection Error: X" whose source is X again).
-fn db_err_cause(err: &DbErr) -> String {
-    match err {
-        DbErr::Conn(sea_orm::RuntimeErr::SqlxError(inner)) => inner.to_string(),
-        DbErr::Conn(sea_orm::RuntimeErr::Internal(text)) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The file a `sqlite:` URL names, as SQLite will open it (relative to the working
-/// directory when relative); `None` for PostgreSQL and for in-memory databases.
-pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    use std::str::FromStr;
-    if !url.starts_with("sqlite:") {
-        return None;
-    }
-    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
-    let path = options.get_filename();
-    let name = path.to_string_lossy();
-    if name.is_empty() || name.contains(":memory:") || name.contains("mode=memory") {
-        return None;
-    }
-    Some(path.to_path_buf())
-}
-
-async fn open(
-    url: &str,
-    max_connections: u32,
-    create_if_missing: bool,
-) -> Result<DatabaseConnection, DbErr> {
-    let mut opt = ConnectOptions::new(url.to_string());
-    opt.max_connections(max_connections.max(1))
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(move |o| {
-            o.create_if_missing(create_if_missing)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
-                // Reads through a memory map instead of a read() per page missing from
-                // each connection's small page cache (S2 on the benchmark's database
-                // floor: +10-30% statement sets per second).
-                .pragma("mmap_size", "268435456")
-        });
-    let mut db = Database::connect(opt).await?;
-    db.set_metric_callback(|info| {
-        record_statement(info.elapsed, info.failed, || info.statement.clone())
-    });
-    Ok(db)
-}
-
-/// Reports one statement sent on behalf of the current request, to its counter and (in
-/// `bench-capture` builds) to a running capture. The single per-statement hook: every
-/// executor calls it, so `X-Query-Count`, the budget and the benchmark's capture see
-/// every statement whichever executor ran it. `statement` is only built when a capture
-/// is running. Task-locals: call it on the request's task.
-pub fn record_statement(elapsed: Duration, _failed: bool, statement: impl FnOnce() -> Statement) {
-    let _ = STATS.try_with(|s| {
-        s.statements.fetch_add(1, Ordering::Relaxed);
-        s.nanos
-            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
-    });
-    #[cfg(feature = "bench-capture")]
-    let _ = CAPTURE.try_with(|c| {
-        if let Ok(mut v) = c.lock() {
-            v.push(statement());
-        }
-    });
-    #[cfg(not(feature = "bench-capture"))]
-    let _ = statement;
-}
-
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
-}
-
-/// (open, idle, maximum) connections of the pool.
-pub fn pool_status(db: &DatabaseConnection) -> (u32, usize, u32) {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            let pool = db.get_sqlite_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        _ => {
-            let pool = db.get_postgres_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-    }
-}
-
-/// The database file of a SQLite connection, for the direct read executor; `None` for
-/// PostgreSQL and for in-memory databases, which another connection could not see.
-pub fn sqlite_file(db: &DatabaseConnection) -> Option<std::path::PathBuf> {
-    if !is_sqlite(db) {
-        return None;
-    }
-    let options = db.get_sqlite_connection_pool().connect_options();
-    let path = options.get_filename();
-    let name = path.to_string_lossy();
-    if name.is_empty() || name.contains(":memory:") || name.contains("mode=memory") {
-        return None;
-    }
-    Some(path.to_path_buf())
-}
-
-/// True for PostgreSQL.
-pub fn is_postgres(db: &DatabaseConnection) -> bool {
-    matches!(db.get_database_backend(), DbBackend::Postgres)
-}
-
-/// True for SQLite, whose writers take one database-wide lock.
-pub fn is_sqlite(db: &DatabaseConnection) -> bool {
-    matches!(db.get_database_backend(), DbBackend::Sqlite)
-}
-
-/// The connection as the services that write in a transaction use it: on SQLite, write
-/// transactions of this process take turns through a gate.
-///
-/// SQLite allows one writer at a time, and a deferred transaction that reads and then
-/// writes fails at once with "database is locked" when another writer got there first
-/// (the busy timeout does not apply to that upgrade). Serialising write transactions
-/// inside the process avoids that; across processes the busy timeout still applies.
+/// The database of one process: SeaORM's pool (writes, and reads when no direct
+/// executor serves this database), the direct read pool, and the SQLite write gate.
 #[derive(Clone)]
-pub struct Writer {
+pub struct Store {
     db: DatabaseConnection,
+    /// Write units of this process take turns through it (SQLite only).
     gate: Option<Arc<Mutex<()>>>,
+    /// Read connections of the direct executor, if this database has one.
+    direct: Option<DirectReads>,
 }
 
-/// A write transaction; on SQLite it also holds the process's write gate.
-pub struct WriteTxn<'a> {
-    pub txn: DatabaseTransaction,
-    _gate: Option<MutexGuard<'a, ()>>,
+/// The direct read executor of the database ([`read`]).
+#[derive(Clone)]
+enum DirectReads {
+    Sqlite(Arc<DirectPool>),
+    Postgres(Arc<PgReadPool>),
 }
 
-impl std::ops::Deref for WriteTxn<'_> {
-    type Target = DatabaseTransaction;
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-}
-
-/// The connection of a one-statement write; on SQLite it also holds the write gate.
-pub struct SingleWrite<'a> {
-    db: &'a DatabaseConnection,
-    _gate: Option<MutexGuard<'a, ()>>,
-}
-
-impl std::ops::Deref for SingleWrite<'_> {
-    type Target = DatabaseConnection;
-    fn deref(&self) -> &DatabaseConnection {
-        self.db
-    }
-}
-
-impl WriteTxn<'_> {
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
-    }
-}
-
-impl Writer {
-    /// The writer of `db`, with a gate of its own when `db` is SQLite.
-    pub fn new(db: DatabaseConnection) -> Self {
-        let gate = is_sqlite(&db).then(|| Arc::new(Mutex::new(())));
-        Writer { db, gate }
+impl Store {
+    /// The store of an open connection; `url` and `max_connections` size the direct
+    /// PostgreSQL read pool as SeaORM's.
+    pub fn new(db: DatabaseConnection, url: &str, max_connections: u32) -> Self {
+        let direct = match sqlite_file(&db) {
+            Some(path) => Some(DirectReads::Sqlite(Arc::new(DirectPool::new(&path)))),
+            None if is_postgres(&db) => PgReadPool::for_url(url, max_connections)
+                .map(|pool| DirectReads::Postgres(Arc::new(pool))),
+            None => None,
+        };
+        Store {
+            gate: is_sqlite(&db).then(|| Arc::new(Mutex::new(()))),
+            db,
+            direct,
+        }
     }
 
-    /// The connection, for the statements that need no transaction.
-    pub fn db(&self) -> &DatabaseConnection {
+    /// The same store reading through SeaORM (the tests compare the executors).
+    pub fn without_direct_reads(&self) -> Self {
+        Store {
+            direct: None,
+            ..self.clone()
+        }
+    }
+
+    /// A request's handle on the database.
+    pub fn db(&self) -> Db<'_> {
+        Db { store: self }
+    }
+
+    /// SeaORM's connection, for what is not a request: migrations, health probes, pool
+    /// metrics and the operator commands.
+    pub fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
 
-    /// Waits for the write gate (SQLite) and returns the connection, for a write that is
-    /// one statement (atomic on its own) and needs no `BEGIN`/`COMMIT` round trips.
-    pub async fn single(&self) -> SingleWrite<'_> {
-        let gate = match &self.gate {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
+    fn read(&self) -> Result<Reader<'_>, DbErr> {
+        let reader = match &self.direct {
+            Some(DirectReads::Sqlite(pool)) => Reader::Direct(pool.session()?),
+            Some(DirectReads::Postgres(pool)) => Reader::Pg(pool.session()),
+            None => return Ok(Reader::Orm(OrmConn::Pool(&self.db))),
         };
-        SingleWrite {
-            db: &self.db,
-            _gate: gate,
-        }
+        count::read_unit(true);
+        Ok(reader)
     }
 
-    /// Begins a transaction that will write.
-    pub async fn begin(&self) -> Result<WriteTxn<'_>, DbErr> {
+    async fn write(&self) -> Writer<'_> {
+        // The types keep a handle's read unit from outliving its write; a second handle
+        // would get around them, and the tests (debug builds) would stop here.
+        debug_assert_eq!(
+            count::reads_open(),
+            0,
+            "a write unit asked for while a read unit of the same request is open"
+        );
         let gate = match &self.gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
         };
-        let txn = self.db.begin().await?;
-        Ok(WriteTxn { txn, _gate: gate })
+        Writer::new(&self.db, gate)
+    }
+}
+
+/// One request's handle on the [`Store`]: read units borrow it, write units borrow it
+/// mutably, so the two never overlap. Take one per request (`state.db()`), and name it
+/// `db`.
+pub struct Db<'s> {
+    store: &'s Store,
+}
+
+impl Db<'_> {
+    /// A read unit: on SQLite one read transaction (every statement sees one snapshot),
+    /// on PostgreSQL one pooled connection, taken at its first statement.
+    pub fn read(&self) -> Result<Reader<'_>, DbErr> {
+        self.store.read()
+    }
+
+    /// A write unit, once this process's write gate is free (SQLite).
+    pub async fn write(&mut self) -> Writer<'_> {
+        self.store.write().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn file_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = connect(&url, 2).await.expect("a SQLite file");
+        Store::new(db, &url, 2)
+    }
+
+    #[tokio::test]
+    async fn a_handle_gives_a_write_unit_once_its_read_unit_ended() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = file_store(&dir).await;
+        with_stats(async {
+            let mut db = store.db();
+            let reader = db.read().expect("a read unit");
+            assert!(matches!(reader, Reader::Direct(_)));
+            drop(reader);
+            let writer = db.write().await;
+            writer.commit().await.expect("nothing to commit");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "a write unit asked for while a read unit")]
+    async fn a_second_handle_cannot_write_under_an_open_read_unit() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = file_store(&dir).await;
+        with_stats(async {
+            let db = store.db();
+            let _reader = db.read().expect("a read unit");
+            let mut other = store.db();
+            let _writer = other.write().await;
+        })
+        .await;
     }
 }

@@ -13,10 +13,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::Value;
 use sea_orm::sea_query::{
     Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement,
 };
-use sea_orm::{ConnectionTrait, Value};
 use serde_json::Value as Json;
 
 use crate::error::{AppError, Result};
@@ -235,15 +235,14 @@ impl SortOrder {
 
 /// Fetches one page of `stmt` (which holds the collection's filter but no order or limit)
 /// in one statement, plus one `COUNT(*)` when `count=true` was asked.
-pub async fn fetch<T, C>(
-    db: &Reader<'_, C>,
+pub async fn fetch<T>(
+    db: &Reader<'_>,
     stmt: SelectStatement,
     order: &SortOrder,
     req: &PageRequest,
 ) -> Result<Fetched<T>>
 where
     T: FromRow,
-    C: ConnectionTrait,
 {
     let total = if req.count {
         let count = Query::select()

@@ -205,7 +205,7 @@ async fn search_plan(app: &TestApp, q: &str) -> String {
 db_test!(
     a_username_search_is_served_by_an_index_even_when_nothing_matches,
     |app| {
-        crate::helpers::insert_users(&app.state.db, "member", 300).await;
+        crate::helpers::insert_users(app.state.store.connection(), "member", 300).await;
         let plan = search_plan(&app, "zzz").await;
         let index = match app.backend {
             crate::helpers::Backend::Postgres => "ix_users_username_lower_c",

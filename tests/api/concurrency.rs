@@ -59,7 +59,10 @@ db_test!(
         for res in answers.iter().filter(|r| r.status == 409) {
             res.assert_problem(409, "username_taken");
         }
-        let rows = user::Entity::find().count(&app.state.db).await.unwrap();
+        let rows = user::Entity::find()
+            .count(app.state.store.connection())
+            .await
+            .unwrap();
         assert_eq!(rows, 1);
     }
 );
@@ -86,7 +89,7 @@ db_test!(
         );
         let rows = profile::Entity::find()
             .filter(profile::Column::UserId.eq(alice))
-            .count(&app.state.db)
+            .count(app.state.store.connection())
             .await
             .unwrap();
         assert_eq!(rows, 1);
@@ -159,7 +162,7 @@ db_test!(
             "{:?}",
             bodies(&answers)
         );
-        let db = &app.state.db;
+        let db = app.state.store.connection();
         assert_eq!(post::Entity::find().count(db).await.unwrap(), 21);
         assert_eq!(comment::Entity::find().count(db).await.unwrap(), 20);
     }
@@ -190,7 +193,7 @@ db_test!(
             );
             let rows = user_role::Entity::find()
                 .filter(user_role::Column::UserId.eq(user_id))
-                .count(&app.state.db)
+                .count(app.state.store.connection())
                 .await
                 .unwrap();
             assert_eq!(rows, 1);

@@ -437,7 +437,10 @@ db_test!(profiles_and_following, |app| {
         assert_eq!(res.body["profile"]["following"], true);
     }
     assert_eq!(
-        follow::Entity::find().count(&app.state.db).await.unwrap(),
+        follow::Entity::find()
+            .count(app.state.store.connection())
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
@@ -450,7 +453,10 @@ db_test!(profiles_and_following, |app| {
         assert_eq!(res.body["profile"]["following"], false);
     }
     assert_eq!(
-        follow::Entity::find().count(&app.state.db).await.unwrap(),
+        follow::Entity::find()
+            .count(app.state.store.connection())
+            .await
+            .unwrap(),
         0
     );
 
@@ -962,10 +968,25 @@ db_test!(
             "tagList",
         );
         }
-        assert_eq!(post::Entity::find().count(&app.state.db).await.unwrap(), 0);
-        assert_eq!(tag::Entity::find().count(&app.state.db).await.unwrap(), 0);
         assert_eq!(
-            post_tag::Entity::find().count(&app.state.db).await.unwrap(),
+            post::Entity::find()
+                .count(app.state.store.connection())
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            tag::Entity::find()
+                .count(app.state.store.connection())
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            post_tag::Entity::find()
+                .count(app.state.store.connection())
+                .await
+                .unwrap(),
             0
         );
         // A request body over the limit.

@@ -29,7 +29,10 @@ fn ids_at(body: &Value, pointer: &str) -> Vec<i64> {
 }
 
 async fn favorite_rows(app: &TestApp) -> u64 {
-    favorite::Entity::find().count(&app.state.db).await.unwrap()
+    favorite::Entity::find()
+        .count(app.state.store.connection())
+        .await
+        .unwrap()
 }
 
 db_test!(a_favorite_shows_from_the_post_and_from_the_user, |app| {

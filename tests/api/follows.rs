@@ -29,7 +29,10 @@ fn user_ids(body: &Value) -> Vec<i64> {
 }
 
 async fn follow_rows(app: &TestApp) -> u64 {
-    follow::Entity::find().count(&app.state.db).await.unwrap()
+    follow::Entity::find()
+        .count(app.state.store.connection())
+        .await
+        .unwrap()
 }
 
 db_test!(a_follow_shows_in_both_views_newest_first, |app| {

@@ -200,7 +200,7 @@ db_test!(
 db_test!(health_answers_503_when_the_database_is_gone, |app| {
     use tower::ServiceExt;
     let state = app.state.clone();
-    state.db.clone().close().await.ok();
+    state.store.connection().clone().close().await.ok();
     let router = relata::build_router(state);
     let res = router
         .oneshot(

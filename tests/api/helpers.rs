@@ -386,7 +386,7 @@ impl TestApp {
     /// Inserts an active user row and mints a 15-minute access token for it; returns
     /// (id, token).
     pub async fn seed_user(&self, username: &str) -> (i64, String) {
-        let id = insert_user(&self.state.db, username).await;
+        let id = insert_user(self.state.store.connection(), username).await;
         let (token, _, _) =
             relata::jwt::issue_access_token(&self.state.jwt, id, 0, 900).expect("signing a token");
         (id, token)
@@ -417,7 +417,7 @@ impl TestApp {
         title: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> i64 {
-        insert_post_at(&self.state.db, author_id, title, at).await
+        insert_post_at(self.state.store.connection(), author_id, title, at).await
     }
 
     /// Inserts a post below the API, created now.
@@ -446,7 +446,7 @@ impl TestApp {
             ..Default::default()
         });
         post::Entity::insert_many(rows)
-            .exec(&self.state.db)
+            .exec(self.state.store.connection())
             .await
             .expect("inserting posts");
     }
@@ -458,7 +458,7 @@ impl TestApp {
         author_id: i64,
         at: chrono::DateTime<chrono::Utc>,
     ) -> i64 {
-        insert_comment_at(&self.state.db, post_id, author_id, at).await
+        insert_comment_at(self.state.store.connection(), post_id, author_id, at).await
     }
 
     /// Inserts a comment below the API, created now.

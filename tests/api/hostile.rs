@@ -86,7 +86,7 @@ async fn arrange(app: &TestApp) -> World {
     let (user, _) = app.seed_user("alice").await;
     let post = app.seed_post(user, "A post").await;
     let comment = app.seed_comment(post, user).await;
-    crate::helpers::insert_profile(&app.state.db, user).await;
+    crate::helpers::insert_profile(app.state.store.connection(), user).await;
     World {
         admin,
         user,
@@ -173,7 +173,7 @@ db_test!(
     hostile_ids_in_every_path_are_400_and_change_nothing,
     |app| {
         let w = arrange(&app).await;
-        let before = snapshot(&app.state.db).await;
+        let before = snapshot(app.state.store.connection()).await;
         let mut failures = Failures::default();
         let post_body = json!({"title": "t", "content": "c"});
         // Every route with an id, with a body that would be accepted, so the id alone is wrong.
@@ -227,7 +227,7 @@ db_test!(
         }
         failures.assert_none();
         assert_eq!(
-            snapshot(&app.state.db).await,
+            snapshot(app.state.store.connection()).await,
             before,
             "the data is untouched"
         );
@@ -246,7 +246,7 @@ db_test!(
     hostile_role_names_in_paths_are_4xx_and_change_nothing,
     |app| {
         let w = arrange(&app).await;
-        let before = snapshot(&app.state.db).await;
+        let before = snapshot(app.state.store.connection()).await;
         let mut failures = Failures::default();
         let names = [
             "%00",
@@ -295,7 +295,7 @@ db_test!(
         }
         failures.assert_none();
         assert_eq!(
-            snapshot(&app.state.db).await,
+            snapshot(app.state.store.connection()).await,
             before,
             "the data is untouched"
         );
@@ -376,7 +376,7 @@ db_test!(
     hostile_query_parameters_on_every_get_are_400_and_change_nothing,
     |app| {
         let w = arrange(&app).await;
-        let before = snapshot(&app.state.db).await;
+        let before = snapshot(app.state.store.connection()).await;
         let mut failures = Failures::default();
         let (user, post, comment) = (w.user, w.post, w.comment);
         let lists = [
@@ -460,7 +460,7 @@ db_test!(
         }
         failures.assert_none();
         assert_eq!(
-            snapshot(&app.state.db).await,
+            snapshot(app.state.store.connection()).await,
             before,
             "the data is untouched"
         );
@@ -609,7 +609,7 @@ db_test!(
     hostile_bodies_on_every_json_endpoint_are_4xx_and_change_nothing,
     |app| {
         let w = arrange(&app).await;
-        let before = snapshot(&app.state.db).await;
+        let before = snapshot(app.state.store.connection()).await;
         let mut failures = Failures::default();
         for target in body_targets(&w) {
             let token = target.token.then_some(w.admin.as_str());
@@ -662,7 +662,7 @@ db_test!(
         }
         failures.assert_none();
         assert_eq!(
-            snapshot(&app.state.db).await,
+            snapshot(app.state.store.connection()).await,
             before,
             "the data is untouched"
         );

@@ -309,7 +309,7 @@ db_test!(deleting_a_post_takes_its_comments_and_nothing_else, |app| {
     app.get(&format!("/api/v1/posts/{doomed}"), None)
         .await
         .assert_problem(404, "not_found");
-    let db = &app.state.db;
+    let db = app.state.store.connection();
     let left: Vec<i64> = comment::Entity::find()
         .all(db)
         .await
@@ -705,12 +705,12 @@ db_test!(deleting_a_post_leaves_no_orphan, |app| {
         .assert_status(204);
     let orphans = comment::Entity::find()
         .filter(comment::Column::PostId.eq(id))
-        .count(&app.state.db)
+        .count(app.state.store.connection())
         .await
         .unwrap();
     assert_eq!(orphans, 0);
     assert!(
-        relata::ops::check::run(&app.state.db)
+        relata::ops::check::run(app.state.store.connection())
             .await
             .unwrap()
             .is_clean()

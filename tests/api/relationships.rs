@@ -16,7 +16,7 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    E::find().count(&app.state.db).await.unwrap()
+    E::find().count(app.state.store.connection()).await.unwrap()
 }
 
 /// alice and bob follow each other, carol follows alice; alice's post is tagged and
@@ -123,7 +123,7 @@ db_test!(
             .await;
         assert_eq!(followers.body["items"], json!([]));
         assert!(
-            relata::ops::check::run(&app.state.db)
+            relata::ops::check::run(app.state.store.connection())
                 .await
                 .unwrap()
                 .is_clean()
@@ -157,7 +157,9 @@ db_test!(deleting_a_post_takes_its_favorites_and_post_tags, |app| {
 
 db_test!(the_integrity_check_covers_the_new_tables, |app| {
     arrange(&app).await;
-    let report = relata::ops::check::run(&app.state.db).await.unwrap();
+    let report = relata::ops::check::run(app.state.store.connection())
+        .await
+        .unwrap();
     assert!(report.is_clean(), "{report:?}");
     let checked: Vec<String> = report
         .foreign_keys
@@ -181,7 +183,8 @@ db_test!(the_integrity_check_covers_the_new_tables, |app| {
     let (alice, _) = app.seed_user("selfish").await;
     let refused = app
         .state
-        .db
+        .store
+        .connection()
         .execute_unprepared(&format!(
             "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ({alice}, {alice}, '2026-01-01T00:00:00+00:00')"
         ))
@@ -321,7 +324,7 @@ async fn upgrade(backend: Backend) {
         ]
     );
     assert!(
-        relata::ops::check::run(&app.state.db)
+        relata::ops::check::run(app.state.store.connection())
             .await
             .unwrap()
             .is_clean()

@@ -82,7 +82,7 @@ db_test!(
                     .await
                     .assert_status(401);
                 }
-                let rows = auth_rows(&app.state.db).await;
+                let rows = auth_rows(app.state.store.connection()).await;
                 peak = (peak.0.max(rows.0), peak.1.max(rows.1), peak.2.max(rows.2));
             }
         }
@@ -90,12 +90,12 @@ db_test!(
             peak.0 >= 2 && peak.1 >= 1 && peak.2 >= 2,
             "churn makes rows: peak (refresh tokens, revocations, attempts) {peak:?}"
         );
-        let (_, _, attempts) = auth_rows(&app.state.db).await;
+        let (_, _, attempts) = auth_rows(app.state.store.connection()).await;
         assert_eq!(attempts, 6, "the last round's failures, inside the window");
-        age_login_attempts(&app.state.db).await;
+        age_login_attempts(app.state.store.connection()).await;
         let mut rows = peak;
         for _ in 0..40 {
-            rows = auth_rows(&app.state.db).await;
+            rows = auth_rows(app.state.store.connection()).await;
             if rows == (0, 0, 0) {
                 break;
             }
@@ -106,7 +106,13 @@ db_test!(
             (0, 0, 0),
             "(refresh tokens, revocations, attempts) after the sweep"
         );
-        assert_eq!(user::Entity::find().count(&app.state.db).await.unwrap(), 3);
+        assert_eq!(
+            user::Entity::find()
+                .count(app.state.store.connection())
+                .await
+                .unwrap(),
+            3
+        );
         // The accounts still work.
         app.login("ann").await;
     }
@@ -126,7 +132,7 @@ db_test!(start_up_sweeps_what_expired_while_no_server_ran, |app| {
             created_at: Set(long_ago),
             ..Default::default()
         }
-        .insert(&app.state.db)
+        .insert(app.state.store.connection())
         .await
         .unwrap();
         revoked_token::ActiveModel {
@@ -134,7 +140,7 @@ db_test!(start_up_sweeps_what_expired_while_no_server_ran, |app| {
             user_id: Set(alice),
             expires_at: Set(expires_at),
         }
-        .insert(&app.state.db)
+        .insert(app.state.store.connection())
         .await
         .unwrap();
     }
@@ -145,11 +151,11 @@ db_test!(start_up_sweeps_what_expired_while_no_server_ran, |app| {
             attempted_at: Set(attempted_at),
             ..Default::default()
         }
-        .insert(&app.state.db)
+        .insert(app.state.store.connection())
         .await
         .unwrap();
     }
-    assert_eq!(auth_rows(&app.state.db).await, (2, 2, 2));
+    assert_eq!(auth_rows(app.state.store.connection()).await, (2, 2, 2));
     // A second server starting on the same database, with no periodic sweep due for an hour.
     let mut settings = Settings::for_database(app.database_url.clone());
     settings.jwt_secret = Some("test-secret-test-secret-test-secret".into());
@@ -157,7 +163,7 @@ db_test!(start_up_sweeps_what_expired_while_no_server_ran, |app| {
     let second = relata::Application::build(settings).await.unwrap();
     drop(second);
     assert_eq!(
-        auth_rows(&app.state.db).await,
+        auth_rows(app.state.store.connection()).await,
         (1, 1, 1),
         "only the expired rows go"
     );

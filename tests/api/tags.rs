@@ -12,7 +12,9 @@ use crate::db_test;
 use crate::helpers::TestApp;
 
 async fn tags_of(app: &TestApp, post: i64) -> Vec<String> {
-    tags::names_of_post(&app.state.db, post).await.unwrap()
+    tags::names_of_post(&app.state.db().write().await, post)
+        .await
+        .unwrap()
 }
 
 async fn create(app: &TestApp, token: &str, body: Value) -> i64 {
@@ -55,7 +57,13 @@ db_test!(a_post_keeps_its_tags_in_the_authors_order, |app| {
         .assert_status(200);
     assert!(tags_of(&app, id).await.is_empty());
     // A tag outlives its posts.
-    assert_eq!(tag::Entity::find().count(&app.state.db).await.unwrap(), 4);
+    assert_eq!(
+        tag::Entity::find()
+            .count(app.state.store.connection())
+            .await
+            .unwrap(),
+        4
+    );
 });
 
 db_test!(bad_tags_are_422_naming_tags_and_change_nothing, |app| {
@@ -127,9 +135,21 @@ db_test!(bad_tags_are_422_naming_tags_and_change_nothing, |app| {
         .await;
     res.assert_problem(422, "validation_failed");
 
-    assert_eq!(post::Entity::find().count(&app.state.db).await.unwrap(), 1);
+    assert_eq!(
+        post::Entity::find()
+            .count(app.state.store.connection())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(tags_of(&app, id).await, ["keep"]);
-    assert_eq!(tag::Entity::find().count(&app.state.db).await.unwrap(), 1);
+    assert_eq!(
+        tag::Entity::find()
+            .count(app.state.store.connection())
+            .await
+            .unwrap(),
+        1
+    );
 });
 
 db_test!(
@@ -278,9 +298,18 @@ db_test!(
         slugs.sort();
         slugs.dedup();
         assert_eq!(slugs.len(), 8, "distinct slugs: {slugs:?}");
-        assert_eq!(tag::Entity::find().count(&app.state.db).await.unwrap(), 2);
         assert_eq!(
-            post_tag::Entity::find().count(&app.state.db).await.unwrap(),
+            tag::Entity::find()
+                .count(app.state.store.connection())
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            post_tag::Entity::find()
+                .count(app.state.store.connection())
+                .await
+                .unwrap(),
             16
         );
     }

@@ -59,7 +59,7 @@ async fn a_parallel_burst_verifies_at_most_five(app: TestApp, n: usize) {
         .assert_problem(429, "rate_limited");
     }
     let recorded = login_attempt::Entity::find()
-        .count(&app.state.db)
+        .count(app.state.store.connection())
         .await
         .unwrap();
     assert_eq!(recorded, 5, "refused attempts are not recorded");
@@ -98,13 +98,13 @@ db_test!(
     fifty_parallel_logins_for_fifty_accounts_all_succeed,
     |app| {
         // Real hashes, made once: fifty argon2 hashes would dominate the test's time.
-        crate::helpers::insert_users(&app.state.db, "member", 50).await;
+        crate::helpers::insert_users(app.state.store.connection(), "member", 50).await;
         let password = relata::domain::password::Password::parse("password123").unwrap();
         let hash = app.state.passwords.hash(&password).await.unwrap();
         user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(hash))
             .filter(user::Column::Username.starts_with("member"))
-            .exec(&app.state.db)
+            .exec(app.state.store.connection())
             .await
             .unwrap();
         // A throttled account meanwhile does not hold the others up.

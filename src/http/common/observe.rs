@@ -166,7 +166,7 @@ async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
 
 /// `GET /metrics`.
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(&state.db);
+    let body = state.metrics.render(state.store.connection());
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -80,7 +80,8 @@ async fn list(
 ) -> Result<Json<ArticleList>> {
     let (limit, offset) =
         super::extract::paging(paging.limit.as_deref(), paging.offset.as_deref())?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let (rows, total) = posts::list_offset(&db, &filter, &by_name, limit, offset).await?;
     let articles = view::articles(&db, viewer, rows)
         .await?
@@ -155,13 +156,13 @@ pub async fn feed_articles(
 /// The post with this slug, or 404 `article`.
 async fn find(state: &AppState, slug: &str) -> Result<post::Model> {
     // The service's 404 ("Post not found.") becomes `article: not found`.
-    Ok(posts::find_by_slug(&state.reader()?, slug).await?)
+    Ok(posts::find_by_slug(&state.db().read()?, slug).await?)
 }
 
 /// One post rendered for `viewer`, read after a write.
 async fn render(state: &AppState, viewer: &Viewer, post: post::Model) -> Result<Json<ArticleBody>> {
     Ok(Json(
-        view::article(&state.reader()?, Some(viewer), post).await?,
+        view::article(&state.db().read()?, Some(viewer), post).await?,
     ))
 }
 
@@ -250,7 +251,7 @@ pub async fn create_article(
         return Err(ConduitError::invalid("article", BLANK));
     };
     let created = posts::create(
-        &state.writer,
+        state.db().write().await,
         caller.viewer.id,
         NewPost {
             title,
@@ -281,7 +282,8 @@ pub async fn get_article(
 ) -> Result<Json<ArticleBody>> {
     let viewer = auth.viewer();
     crate::store::set_budget(one_budget(viewer.is_some()));
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let post = posts::find_by_slug(&db, &slug).await?;
     Ok(Json(view::article(&db, viewer, post).await?))
 }
@@ -366,7 +368,7 @@ pub async fn update_article(
         content,
         tags,
     };
-    let updated = posts::update_touching(&state.writer, post, changes).await?;
+    let updated = posts::update_touching(state.db().write().await, post, changes).await?;
     render(&state, &caller.viewer, updated).await
 }
 
@@ -390,8 +392,9 @@ pub async fn delete_article(
     let post = find(&state, &slug).await?;
     posts::authorize(&caller.viewer, PostAction::Delete, &post)
         .map_err(|_| ConduitError::forbidden("article"))?;
-    let txn = state.writer.begin().await?;
-    posts::delete(&*txn, &post).await?;
+    let mut db = state.db();
+    let txn = db.write().await.begin().await?;
+    posts::delete(&txn, &post).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -412,7 +415,7 @@ pub async fn favorite_article(
     ConduitPath(slug): ConduitPath<String>,
 ) -> Result<Json<ArticleBody>> {
     let post = find(&state, &slug).await?;
-    favorites::favorite(&state.writer, caller.viewer.id, post.id).await?;
+    favorites::favorite(state.db().write().await, caller.viewer.id, post.id).await?;
     render(&state, &caller.viewer, post).await
 }
 
@@ -432,7 +435,7 @@ pub async fn unfavorite_article(
     ConduitPath(slug): ConduitPath<String>,
 ) -> Result<Json<ArticleBody>> {
     let post = find(&state, &slug).await?;
-    match favorites::unfavorite(state.writer.db(), caller.viewer.id, post.id).await {
+    match favorites::unfavorite(&state.db().write().await, caller.viewer.id, post.id).await {
         Ok(()) => {}
         // Not a favorite: nothing to undo.
         Err(e) if e.status == StatusCode::NOT_FOUND => {}

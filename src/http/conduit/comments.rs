@@ -43,7 +43,8 @@ pub async fn list_comments(
     let viewer = auth.viewer();
     // The article, its comments, their authors; with a token, the token and the follows.
     crate::store::set_budget(3 + 2 * usize::from(viewer.is_some()));
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let post = posts::find_by_slug(&db, &slug).await?;
     // Each comment carries its author: two objects of the response ceiling (SPEC §6).
     let ceiling = state.settings.max_response_items;
@@ -99,7 +100,7 @@ pub async fn create_comment(
     ConduitPath(slug): ConduitPath<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<CommentBody>)> {
-    let post = posts::find_by_slug(&state.reader()?, &slug).await?;
+    let post = posts::find_by_slug(&state.db().read()?, &slug).await?;
     let fields = body.fields("comment")?;
     let mut refusals = Refusals::default();
     let text = match fields.text("body", &mut refusals).non_blank() {
@@ -113,10 +114,12 @@ pub async fn create_comment(
     let Some(text) = text else {
         return Err(ConduitError::invalid("body", "can't be blank"));
     };
-    let txn = state.writer.begin().await?;
-    let created = comments::create(&*txn, post.id, caller.viewer.id, text).await?;
+    let mut db = state.db();
+    let txn = db.write().await.begin().await?;
+    let created = comments::create(&txn, post.id, caller.viewer.id, text).await?;
     txn.commit().await?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let mut rendered = view::comments(&db, Some(&caller.viewer), vec![created]).await?;
     let comment = rendered
         .pop()
@@ -140,20 +143,21 @@ pub async fn delete_comment(
     Auth(caller): Auth,
     ConduitPath((slug, id)): ConduitPath<(String, String)>,
 ) -> Result<StatusCode> {
-    let post = posts::find_by_slug(&state.reader()?, &slug).await?;
+    let post = posts::find_by_slug(&state.db().read()?, &slug).await?;
     let id = id
         .parse::<i64>()
         .ok()
         .filter(|id| *id >= 1)
         .ok_or_else(|| ConduitError::not_found("comment"))?;
-    let target = comments::find_in_context(state.writer.db(), id).await?;
+    let target = comments::find_in_context(&state.db().write().await, id).await?;
     if target.comment.post_id != post.id {
         return Err(ConduitError::not_found("comment"));
     }
     comments::authorize(&caller.viewer, CommentAction::Delete, &target)
         .map_err(|_| ConduitError::forbidden("comment"))?;
-    let txn = state.writer.begin().await?;
-    comments::delete(&*txn, id).await?;
+    let mut db = state.db();
+    let txn = db.write().await.begin().await?;
+    comments::delete(&txn, id).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

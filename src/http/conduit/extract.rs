@@ -51,8 +51,9 @@ impl FromRequestParts<AppState> for MaybeAuth {
             })
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "token", "is invalid"))?;
-        let reader = state.reader()?;
-        let viewer = auth::authenticate_for(&reader, &state.jwt, token, Audience::Conduit).await?;
+        let viewer =
+            auth::authenticate_for(&state.db().read()?, &state.jwt, token, Audience::Conduit)
+                .await?;
         Ok(MaybeAuth(Some(Caller {
             viewer,
             token: token.to_string(),

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// The user called `username` (case-insensitively), or 404 `profile`.
 async fn find(state: &AppState, username: &str) -> Result<Person> {
-    annotate::person_named(&state.reader()?, username)
+    annotate::person_named(&state.db().read()?, username)
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))
 }
@@ -44,7 +44,8 @@ pub async fn get_profile(
 ) -> Result<Json<ProfileBody>> {
     let viewer = auth.viewer();
     crate::store::set_budget(1 + 2 * usize::from(viewer.is_some()));
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let person = annotate::person_named(&db, &username)
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))?;
@@ -79,7 +80,7 @@ pub async fn follow_user(
     if person.user.id == caller.viewer.id {
         return Err(ConduitError::invalid("profile", "cannot follow yourself"));
     }
-    follows::follow(&state.writer, caller.viewer.id, person.user.id).await?;
+    follows::follow(state.db().write().await, caller.viewer.id, person.user.id).await?;
     Ok(Json(ProfileBody {
         profile: Profile::new(&person, true),
     }))
@@ -101,7 +102,7 @@ pub async fn unfollow_user(
     ConduitPath(username): ConduitPath<String>,
 ) -> Result<Json<ProfileBody>> {
     let person = find(&state, &username).await?;
-    match follows::unfollow(state.writer.db(), caller.viewer.id, person.user.id).await {
+    match follows::unfollow(&state.db().write().await, caller.viewer.id, person.user.id).await {
         Ok(()) => {}
         // Not following: nothing to undo.
         Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {}

@@ -19,6 +19,6 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "The tags, by name", body = TagList)))]
 pub async fn list_tags(State(state): State<AppState>) -> Result<Json<TagList>> {
     crate::store::set_budget(1);
-    let tags = tags::names_in_use(&state.reader()?).await?;
+    let tags = tags::names_in_use(&state.db().read()?).await?;
     Ok(Json(TagList { tags }))
 }

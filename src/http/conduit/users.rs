@@ -110,7 +110,7 @@ pub async fn register(
         password,
         display_name: None,
     };
-    let created = users::register(&state.writer, &state.passwords, account).await?;
+    let created = users::register(&mut state.db(), &state.passwords, account).await?;
     // A new account is in session epoch 0: its password has never changed.
     let token =
         auth::issue_conduit_token(&state.jwt, created.id, 0, state.settings.conduit_token_ttl)?;
@@ -180,7 +180,7 @@ pub async fn login(
         return Err(ConduitError::invalid("user", BLANK));
     };
     let (user, token) = auth::login_without_session(
-        &state.writer,
+        &mut state.db(),
         &state.passwords,
         &state.jwt,
         state.settings.conduit_token_ttl,
@@ -188,7 +188,7 @@ pub async fn login(
         &password,
     )
     .await?;
-    let person = annotate::person(&state.reader()?, user.id)
+    let person = annotate::person(&state.db().read()?, user.id)
         .await?
         .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "credentials", "invalid"))?;
     Ok(Json(UserBody {
@@ -206,7 +206,7 @@ pub async fn login(
     ))]
 pub async fn get_user(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<UserBody>> {
     crate::store::set_budget(2);
-    let person = annotate::person(&state.reader()?, caller.viewer.id)
+    let person = annotate::person(&state.db().read()?, caller.viewer.id)
         .await?
         .ok_or_else(ConduitError::token_missing)?;
     Ok(Json(UserBody {
@@ -324,9 +324,9 @@ pub async fn update_user(
         }),
     };
     refusals.finish()?;
-    let target = users::find(&state.reader()?, caller.viewer.id).await?;
+    let target = users::find(&state.db().read()?, caller.viewer.id).await?;
     users::update_with_profile(
-        &state.writer,
+        &mut state.db(),
         &state.passwords,
         &caller.viewer,
         target,
@@ -334,7 +334,7 @@ pub async fn update_user(
         profile,
     )
     .await?;
-    let person = annotate::person(&state.reader()?, caller.viewer.id)
+    let person = annotate::person(&state.db().read()?, caller.viewer.id)
         .await?
         .ok_or_else(ConduitError::token_missing)?;
     Ok(Json(UserBody {

@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -180,8 +179,8 @@ pub struct TagList {
 }
 
 /// The viewer's follows among `people` (none without a viewer): one statement.
-async fn following<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+async fn following(
+    db: &Reader<'_>,
     viewer: Option<&Viewer>,
     people: &[i64],
 ) -> Result<HashSet<i64>> {
@@ -194,8 +193,8 @@ async fn following<C: ConnectionTrait>(
 /// The posts as articles, in their order, each with its body: statements for the
 /// authors, tags, favorite counts and (with a viewer) the viewer's favorites and follows,
 /// one each for the whole page.
-pub async fn articles<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn articles(
+    db: &Reader<'_>,
     viewer: Option<&Viewer>,
     posts: Vec<post::Model>,
 ) -> Result<Vec<(ArticleSummary, String)>> {
@@ -235,8 +234,8 @@ pub async fn articles<C: ConnectionTrait>(
 }
 
 /// One post as an article.
-pub async fn article<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn article(
+    db: &Reader<'_>,
     viewer: Option<&Viewer>,
     post: post::Model,
 ) -> Result<ArticleBody> {
@@ -252,8 +251,8 @@ pub async fn article<C: ConnectionTrait>(
 
 /// The comments, in their order, with their authors: one statement for the authors and
 /// (with a viewer) one for the viewer's follows.
-pub async fn comments<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
+pub async fn comments(
+    db: &Reader<'_>,
     viewer: Option<&Viewer>,
     comments: Vec<comment::Model>,
 ) -> Result<Vec<Comment>> {

@@ -117,7 +117,7 @@ pub async fn register(
     let account = body
         .parse::<RegisterRequest>()?
         .check(RegisterRequest::into_account)?;
-    let user = users::register(&state.writer, &state.passwords, account).await?;
+    let user = users::register(&mut state.db(), &state.passwords, account).await?;
     Ok(created(
         format!("/api/v1/users/{}", user.id),
         UserOut::own(&user),
@@ -170,7 +170,7 @@ pub async fn login(
         .parse::<LoginRequest>()?
         .check(LoginRequest::into_credentials)?;
     auth::login(
-        &state.writer,
+        &mut state.db(),
         &state.passwords,
         &issuer(&state),
         &login,
@@ -207,7 +207,7 @@ pub async fn refresh(State(state): State<AppState>, body: JsonBody) -> Result<Js
             let token = fields.check("refresh_token", required(request.refresh_token));
             fields.finish(token)
         })?;
-    auth::refresh(&state.writer, &issuer(&state), &refresh_token)
+    auth::refresh(state.db().write().await, &issuer(&state), &refresh_token)
         .await
         .map(Json)
 }
@@ -224,7 +224,7 @@ pub async fn logout(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
 ) -> Result<StatusCode> {
-    auth::logout(&state.writer, &viewer).await?;
+    auth::logout(state.db().write().await, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,7 +249,8 @@ pub async fn get_me(
         Some(&viewer),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let me = users::find(&db, viewer.id).await?;
     read.respond(&db, Item::from(UserOut::own(&me))).await
 }

@@ -110,8 +110,9 @@ pub async fn list_post_comments(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
-    lookup::require::<post::Entity, _>(&db, post_id, "Post").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<post::Entity>(&db, post_id, "Post").await?;
     let fetched = comments::list_for_post(&db, post_id, &read.page).await?;
     read.respond(&db, fetched, |c| comment_item(&c)).await
 }
@@ -143,8 +144,9 @@ pub async fn list_user_comments(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
-    lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, user_id, "User").await?;
     let fetched = comments::list_for_author(&db, user_id, &read.page).await?;
     read.respond(&db, fetched, |c| comment_item(&c)).await
 }
@@ -171,15 +173,16 @@ pub async fn create_comment(
     AppPath(Id(post_id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Response> {
-    lookup::require::<post::Entity, _>(&state.reader()?, post_id, "Post").await?;
+    lookup::require::<post::Entity>(&state.db().read()?, post_id, "Post").await?;
     let text = body
         .parse::<CommentRequest>()?
         .check(CommentRequest::required_body)?;
     // In a transaction, so that a failed commit (a full disk) is an error: on its own,
     // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
     // commit's error is lost (docs/guarantees.md).
-    let txn = state.writer.begin().await?;
-    let comment = comments::create(&*txn, post_id, viewer.id, text).await?;
+    let mut db = state.db();
+    let txn = db.write().await.begin().await?;
+    let comment = comments::create(&txn, post_id, viewer.id, text).await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/comments/{}", comment.id),
@@ -210,7 +213,8 @@ pub async fn get_comment(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let comment = comments::find(&db, id).await?;
     read.respond(&db, comment_item(&comment)).await
 }
@@ -237,13 +241,13 @@ pub async fn update_comment(
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Json<Item>> {
-    let target = comments::find_in_context(&state.db, id).await?;
+    let target = comments::find_in_context(&state.db().write().await, id).await?;
     comments::authorize(&viewer, CommentAction::Edit, &target)?;
     let comment = match body
         .parse::<CommentRequest>()?
         .check(CommentRequest::optional_body)?
     {
-        Some(text) => comments::update_body(&state.db, id, text).await?,
+        Some(text) => comments::update_body(&state.db().write().await, id, text).await?,
         None => target.comment,
     };
     Ok(Json(comment_item(&comment)))
@@ -266,8 +270,8 @@ pub async fn delete_comment(
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
 ) -> Result<Response> {
-    let target = comments::find_in_context(&state.db, id).await?;
+    let target = comments::find_in_context(&state.db().write().await, id).await?;
     comments::authorize(&viewer, CommentAction::Delete, &target)?;
-    comments::delete(&state.db, id).await?;
+    comments::delete(&state.db().write().await, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -41,8 +41,8 @@ pub fn router() -> Router<AppState> {
 
 /// 404 unless the post and the user exist, the post first.
 async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()> {
-    lookup::require::<post::Entity, _>(&state.reader()?, post_id, "Post").await?;
-    lookup::require::<user::Entity, _>(&state.reader()?, user_id, "User").await
+    lookup::require::<post::Entity>(&state.db().read()?, post_id, "Post").await?;
+    lookup::require::<user::Entity>(&state.db().read()?, user_id, "User").await
 }
 
 /// Favorites as seen from the post: each item names the user.
@@ -71,8 +71,9 @@ pub async fn list_post_favorites(
         &include,
         viewer.as_ref(),
     )?;
-    let db = state.reader()?;
-    lookup::require::<post::Entity, _>(&db, id, "Post").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<post::Entity>(&db, id, "Post").await?;
     let fetched = favorites::of_post(&db, id, &read.page).await?;
     read.respond(&db, fetched, |row| {
         Item::from(repr::post_favorite(&row.link, &row.other, viewer.as_ref()))
@@ -106,8 +107,9 @@ pub async fn list_user_favorites(
         &include,
         viewer.as_ref(),
     )?;
-    let db = state.reader()?;
-    lookup::require::<user::Entity, _>(&db, id, "User").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, id, "User").await?;
     let fetched = favorites::of_user(&db, id, &read.page).await?;
     read.respond(&db, fetched, |row| {
         Item::from(repr::user_favorite(&row.link, &row.other))
@@ -138,7 +140,7 @@ pub async fn favorite_post(
     let (Id(id), Id(user_id)) = path;
     require_rows(&state, id, user_id).await?;
     policy::ensure_may_favorite(&viewer, user_id)?;
-    let (created_now, row) = favorites::favorite(&state.writer, user_id, id).await?;
+    let (created_now, row) = favorites::favorite(state.db().write().await, user_id, id).await?;
     Ok(linked(
         created_now,
         format!("/api/v1/posts/{id}/favorites/{user_id}"),
@@ -166,10 +168,10 @@ pub async fn unfavorite_post(
 ) -> Result<StatusCode> {
     let (Id(id), Id(user_id)) = path;
     require_rows(&state, id, user_id).await?;
-    if !favorites::exists(&state.db, user_id, id).await? {
+    if !favorites::exists(&state.db().write().await, user_id, id).await? {
         return Err(AppError::not_found("Favorite"));
     }
     policy::ensure_may_unfavorite(&viewer, user_id)?;
-    favorites::unfavorite(&state.db, user_id, id).await?;
+    favorites::unfavorite(&state.db().write().await, user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,8 +46,8 @@ fn follow_item(row: FollowRow, viewer: Option<&Viewer>) -> Item {
 
 /// 404 unless both users exist, the followed one first.
 async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()> {
-    lookup::require::<user::Entity, _>(&state.reader()?, id, "User").await?;
-    lookup::require::<user::Entity, _>(&state.reader()?, follower_id, "Follower").await
+    lookup::require::<user::Entity>(&state.db().read()?, id, "User").await?;
+    lookup::require::<user::Entity>(&state.db().read()?, follower_id, "Follower").await
 }
 
 /// Follows as seen from the followed user: each `user` is a follower.
@@ -76,8 +76,9 @@ pub async fn list_followers(
         &include,
         viewer.as_ref(),
     )?;
-    let db = state.reader()?;
-    lookup::require::<user::Entity, _>(&db, id, "User").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, id, "User").await?;
     let fetched = follows::followers(&db, id, &read.page).await?;
     read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
         .await
@@ -109,8 +110,9 @@ pub async fn list_following(
         &include,
         viewer.as_ref(),
     )?;
-    let db = state.reader()?;
-    lookup::require::<user::Entity, _>(&db, id, "User").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, id, "User").await?;
     let fetched = follows::following(&db, id, &read.page).await?;
     read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
         .await
@@ -142,7 +144,7 @@ pub async fn follow_user(
     require_users(&state, id, follower_id).await?;
     policy::ensure_may_follow(&viewer, follower_id)?;
     policy::ensure_not_self(follower_id, id)?;
-    let (created_now, row) = follows::follow(&state.writer, follower_id, id).await?;
+    let (created_now, row) = follows::follow(state.db().write().await, follower_id, id).await?;
     Ok(linked(
         created_now,
         format!("/api/v1/users/{id}/followers/{follower_id}"),
@@ -170,10 +172,10 @@ pub async fn unfollow_user(
 ) -> Result<StatusCode> {
     let (Id(id), Id(follower_id)) = path;
     require_users(&state, id, follower_id).await?;
-    if !follows::exists(&state.db, follower_id, id).await? {
+    if !follows::exists(&state.db().write().await, follower_id, id).await? {
         return Err(crate::error::AppError::not_found("Follow"));
     }
     policy::ensure_may_unfollow(&viewer, follower_id)?;
-    follows::unfollow(&state.db, follower_id, id).await?;
+    follows::unfollow(&state.db().write().await, follower_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -56,7 +56,7 @@ fn database_unavailable() -> AppError {
     ))]
 pub async fn get_health(State(state): State<AppState>) -> Result<Json<Health>> {
     crate::store::set_budget(1);
-    if database_answers(&state.db).await {
+    if database_answers(state.store.connection()).await {
         Ok(Json(Health {
             status: "ok",
             database: "ok",
@@ -132,10 +132,10 @@ pub async fn get_readiness(State(state): State<AppState>) -> Result<Json<Readine
             "This process is shutting down and finishing what it has.",
         ));
     }
-    if !database_answers(&state.db).await {
+    if !database_answers(state.store.connection()).await {
         return Err(database_unavailable());
     }
-    let pending = tokio::time::timeout(PROBE_TIMEOUT, pending_migrations(&state.db))
+    let pending = tokio::time::timeout(PROBE_TIMEOUT, pending_migrations(state.store.connection()))
         .await
         .map_err(|_| database_unavailable())?
         .map_err(|_| database_unavailable())?;

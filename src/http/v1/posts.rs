@@ -211,7 +211,8 @@ pub async fn list_posts(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
     read.respond(&db, fetched, |p| post_item(&p)).await
 }
@@ -246,8 +247,9 @@ pub async fn list_user_posts(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
-    lookup::require::<user::Entity, _>(&db, user_id, "User").await?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, user_id, "User").await?;
     let fetched = posts::list(&db, Some(user_id), &filter, &read.page).await?;
     read.respond(&db, fetched, |p| post_item(&p)).await
 }
@@ -282,7 +284,8 @@ pub async fn list_tag_posts(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let tag = tags::find_by_name(&db, &name).await?;
     // The path's tag and a `tag` filter both apply.
     filter.tagged.push(tag.name);
@@ -318,7 +321,8 @@ pub async fn list_feed(
         Some(&viewer),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let fetched = posts::list(&db, None, &filter, &read.page).await?;
     read.respond(&db, fetched, |p| post_item(&p)).await
 }
@@ -345,7 +349,7 @@ pub async fn create_post(
     let new = body
         .parse::<CreatePostRequest>()?
         .check(CreatePostRequest::validate)?;
-    let post = posts::create(&state.writer, viewer.id, new).await?;
+    let post = posts::create(state.db().write().await, viewer.id, new).await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
         post_item(&post),
@@ -375,7 +379,8 @@ pub async fn get_post(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let post = posts::find(&db, id).await?;
     read.respond(&db, post_item(&post)).await
 }
@@ -402,12 +407,12 @@ pub async fn update_post(
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Json<Item>> {
-    let post = posts::find(&state.reader()?, id).await?;
+    let post = posts::find(&state.db().read()?, id).await?;
     posts::authorize(&viewer, PostAction::Edit, &post)?;
     let changes = body
         .parse::<UpdatePostRequest>()?
         .check(UpdatePostRequest::validate)?;
-    let post = posts::update(&state.writer, post, changes).await?;
+    let post = posts::update(state.db().write().await, post, changes).await?;
     Ok(Json(post_item(&post)))
 }
 
@@ -431,12 +436,12 @@ pub async fn delete_post(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    let post = posts::find(&state.reader()?, id).await?;
+    let post = posts::find(&state.db().read()?, id).await?;
     posts::authorize(&viewer, PostAction::Delete, &post)?;
     if params.dry_run {
-        let preview = posts::deletion_preview(&state.db, &post).await?;
+        let preview = posts::deletion_preview(&state.db().write().await, &post).await?;
         return Ok(Json(preview).into_response());
     }
-    posts::delete(&state.db, &post).await?;
+    posts::delete(&state.db().write().await, &post).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

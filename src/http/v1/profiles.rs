@@ -123,7 +123,8 @@ pub async fn get_user_profile(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let profile = profiles::find_by_user(&db, user_id).await?;
     read.respond(&db, profile_item(&profile)).await
 }
@@ -151,7 +152,8 @@ pub async fn get_profile(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let profile = profiles::find(&db, id).await?;
     read.respond(&db, profile_item(&profile)).await
 }
@@ -182,12 +184,12 @@ pub async fn replace_user_profile(
     AppPath(Id(user_id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Response> {
-    lookup::require::<user::Entity, _>(&state.reader()?, user_id, "User").await?;
+    lookup::require::<user::Entity>(&state.db().read()?, user_id, "User").await?;
     profiles::authorize(&viewer, user_id)?;
     let fields = body
         .parse::<ProfileRequest>()?
         .check(ProfileRequest::validate)?;
-    let (profile, outcome) = profiles::replace(&state.writer, user_id, fields).await?;
+    let (profile, outcome) = profiles::replace(state.db().write().await, user_id, fields).await?;
     Ok(match outcome {
         Outcome::Created => created(
             format!("/api/v1/users/{user_id}/profile"),
@@ -214,8 +216,8 @@ pub async fn delete_user_profile(
     AuthUser(viewer): AuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
 ) -> Result<Response> {
-    profiles::find_by_user(&state.reader()?, user_id).await?;
+    profiles::find_by_user(&state.db().read()?, user_id).await?;
     profiles::authorize(&viewer, user_id)?;
-    profiles::delete_by_user(&state.db, user_id).await?;
+    profiles::delete_by_user(&state.db().write().await, user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

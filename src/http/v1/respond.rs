@@ -10,7 +10,6 @@
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
 use crate::domain::viewer::Viewer;
@@ -136,9 +135,9 @@ impl<'v> ListRead<'v> {
     }
 
     /// The list body of a fetched page, with its includes and counts attached.
-    pub async fn respond<T, C: ConnectionTrait>(
+    pub async fn respond<T>(
         &self,
-        db: &Reader<'_, C>,
+        db: &Reader<'_>,
         fetched: Fetched<T>,
         to_item: impl FnMut(T) -> Item,
     ) -> Result<Json<Page>> {
@@ -176,11 +175,7 @@ impl<'v> OneRead<'v> {
     }
 
     /// The body of one resource, with its includes and counts attached.
-    pub async fn respond<C: ConnectionTrait>(
-        &self,
-        db: &Reader<'_, C>,
-        item: Item,
-    ) -> Result<Json<Item>> {
+    pub async fn respond(&self, db: &Reader<'_>, item: Item) -> Result<Json<Item>> {
         Ok(Json(self.expand.apply_one(db, self.viewer, item).await?))
     }
 }

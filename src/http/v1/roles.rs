@@ -72,7 +72,8 @@ pub async fn list_roles(
         Some(&viewer),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let fetched = roles::list(&db, &read.page).await?;
     read.respond(&db, fetched, |m| Item::from(RoleOut::from(&m)))
         .await
@@ -101,7 +102,8 @@ pub async fn get_role(
         Some(&viewer),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let found = roles::find(&db, &name).await?;
     read.respond(&db, Item::from(RoleOut::from(&found))).await
 }
@@ -168,8 +170,9 @@ pub async fn create_role(
     // In a transaction, so that a failed commit (a full disk) is an error: on its own,
     // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
     // commit's error is lost (docs/guarantees.md).
-    let txn = state.writer.begin().await?;
-    let role = roles::create(&*txn, name, description).await?;
+    let mut db = state.db();
+    let txn = db.write().await.begin().await?;
+    let role = roles::create(&txn, name, description).await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/roles/{}", role.name),
@@ -210,7 +213,7 @@ pub async fn update_role(
     AppPath(name): AppPath<String>,
     body: JsonBody,
 ) -> Result<Json<RoleOut>> {
-    let target = roles::find(&state.reader()?, &name).await?;
+    let target = roles::find(&state.db().read()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
     let Parsed {
         value: request,
@@ -229,7 +232,7 @@ pub async fn update_role(
                     .map(Option::flatten),
             );
             fields.into_result()?;
-            roles::update_description(&state.db, target, parsed.flatten()).await?
+            roles::update_description(&state.db().write().await, target, parsed.flatten()).await?
         }
     };
     Ok(Json(RoleOut::from(&updated)))
@@ -255,9 +258,9 @@ pub async fn delete_role(
     AppPath(name): AppPath<String>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    let target = roles::find(&state.reader()?, &name).await?;
+    let target = roles::find(&state.db().read()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    match roles::delete(&state.db, &target, params.dry_run).await? {
+    match roles::delete(&state.db().write().await, &target, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -289,7 +292,8 @@ pub async fn list_user_roles(
         &include,
         Some(&viewer),
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     users::find(&db, id).await?;
     let fetched = roles::assignments_of_user(&db, id, &read.page).await?;
     read.respond(&db, fetched, |row| row.into_item()).await
@@ -321,7 +325,8 @@ pub async fn list_role_users(
         &include,
         Some(&viewer),
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let target = roles::find(&db, &name).await?;
     let fetched = roles::assignments_of_role(&db, target.id, &read.page).await?;
     read.respond(&db, fetched, |row| row.into_item(Some(&viewer)))
@@ -350,10 +355,11 @@ pub async fn assign_role(
     AppPath(path): AppPath<(Id, String)>,
 ) -> Result<Response> {
     let (Id(user_id), name) = path;
-    users::find(&state.reader()?, user_id).await?;
-    let target = roles::find(&state.reader()?, &name).await?;
+    users::find(&state.db().read()?, user_id).await?;
+    let target = roles::find(&state.db().read()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    let (created_now, row) = roles::grant(&state.writer, Some(&viewer), user_id, &target).await?;
+    let (created_now, row) =
+        roles::grant(state.db().write().await, Some(&viewer), user_id, &target).await?;
     Ok(linked(
         created_now,
         format!("/api/v1/users/{user_id}/roles/{}", target.name),
@@ -380,9 +386,9 @@ pub async fn unassign_role(
     AppPath(path): AppPath<(Id, String)>,
 ) -> Result<StatusCode> {
     let (Id(user_id), name) = path;
-    users::find(&state.reader()?, user_id).await?;
-    let target = roles::find(&state.reader()?, &name).await?;
+    users::find(&state.db().read()?, user_id).await?;
+    let target = roles::find(&state.db().read()?, &name).await?;
     policy::ensure_may_manage(&viewer)?;
-    roles::revoke(&state.writer, user_id, &target).await?;
+    roles::revoke(state.db().write().await, user_id, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

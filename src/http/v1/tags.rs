@@ -46,7 +46,8 @@ pub async fn list_tags(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let fetched = tags::list(&db, &read.page).await?;
     read.respond(&db, fetched, |tag| Item::from(TagOut::from(&tag)))
         .await

@@ -75,7 +75,8 @@ pub async fn list_users(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let fetched = users::list(&db, q.as_deref(), &read.page).await?;
     read.respond(&db, fetched, |m| {
         Item::from(UserOut::new(&m, viewer.as_ref()))
@@ -106,7 +107,8 @@ pub async fn get_user(
         viewer.as_ref(),
         state.settings.max_response_items,
     )?;
-    let db = state.reader()?;
+    let handle = state.db();
+    let db = handle.read()?;
     let found = users::find(&db, id).await?;
     read.respond(&db, Item::from(UserOut::new(&found, viewer.as_ref())))
         .await
@@ -220,7 +222,7 @@ pub async fn update_user(
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Json<UserOut>> {
-    let target = users::find(&state.reader()?, id).await?;
+    let target = users::find(&state.db().read()?, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
     // Who may send `is_active` is a question of right (403), answered before the
     // fields are looked at (422).
@@ -238,10 +240,11 @@ pub async fn update_user(
         && request.changes_credentials()
         && let Some(Some(current)) = &request.current_password
     {
-        auth::check_current_password(&state.writer, &state.passwords, &target, current).await?;
+        auth::check_current_password(&mut state.db(), &state.passwords, &target, current).await?;
     }
     let changes = request.into_changes(fields, needs_current)?;
-    let updated = users::update(&state.writer, &state.passwords, &viewer, target, changes).await?;
+    let updated =
+        users::update(&mut state.db(), &state.passwords, &viewer, target, changes).await?;
     Ok(Json(UserOut::new(&updated, Some(&viewer))))
 }
 
@@ -267,9 +270,9 @@ pub async fn delete_user(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(params): AppQuery<DryRunParams>,
 ) -> Result<Response> {
-    users::find(&state.reader()?, id).await?;
+    users::find(&state.db().read()?, id).await?;
     policy::ensure_may_manage(&viewer, id)?;
-    match users::delete(&state.writer, id, params.dry_run).await? {
+    match users::delete(state.db().write().await, id, params.dry_run).await? {
         Some(preview) => Ok(Json(preview).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }

@@ -24,26 +24,61 @@ pub mod row;
 pub mod shape;
 
 use sea_orm::sea_query::SelectStatement;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult,
+    Statement,
+};
 
 pub use row::{Column, Decoder, Fields, FromRow, Row};
 pub use shape::{Built, ShapeCache};
 
-/// Where a request's reads go.
-pub enum Reader<'a, C: ConnectionTrait = DatabaseConnection> {
-    /// SeaORM: its pool (PostgreSQL, or SQLite with direct reads off), or a transaction.
-    Orm(&'a C),
+/// A read unit: where a request's reads go.
+pub enum Reader<'a> {
+    /// SeaORM: its pool (direct reads off, or a database no direct executor serves), or
+    /// the connection of a write unit ([`crate::store::Writer::read`]).
+    Orm(OrmConn<'a>),
     /// A direct SQLite read transaction.
     Direct(direct::Session),
     /// A direct PostgreSQL connection.
     Pg(pg::Session),
 }
 
-impl<C: ConnectionTrait> Reader<'_, C> {
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if !matches!(self, Reader::Orm(_)) {
+            super::count::read_unit(false);
+        }
+    }
+}
+
+/// A SeaORM connection a read unit runs on.
+#[derive(Clone, Copy)]
+pub enum OrmConn<'a> {
+    Pool(&'a DatabaseConnection),
+    Txn(&'a DatabaseTransaction),
+}
+
+impl OrmConn<'_> {
+    fn backend(self) -> DbBackend {
+        match self {
+            OrmConn::Pool(db) => db.get_database_backend(),
+            OrmConn::Txn(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn query_all(self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            OrmConn::Pool(db) => db.query_all_raw(stmt).await,
+            OrmConn::Txn(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+}
+
+impl Reader<'_> {
     /// The SQL dialect statements are built for.
     pub fn backend(&self) -> DbBackend {
         match self {
-            Reader::Orm(db) => db.get_database_backend(),
+            Reader::Orm(db) => db.backend(),
             Reader::Direct(_) => DbBackend::Sqlite,
             Reader::Pg(_) => DbBackend::Postgres,
         }
@@ -58,8 +93,8 @@ impl<C: ConnectionTrait> Reader<'_, C> {
         let built = stmt.into_built(self.backend());
         match self {
             Reader::Orm(db) => db
-                .query_all_raw(Statement::from_sql_and_values(
-                    db.get_database_backend(),
+                .query_all(Statement::from_sql_and_values(
+                    db.backend(),
                     built.sql.to_string(),
                     built.values,
                 ))

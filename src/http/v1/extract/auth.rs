@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
                     "The Authorization header must be `Bearer <token>`.",
                 )
             })?;
-        let viewer = auth::authenticate(&state.reader()?, &state.jwt, token).await?;
+        let viewer = auth::authenticate(&state.db().read()?, &state.jwt, token).await?;
         parts.extensions.insert(viewer.clone());
         Ok(MaybeAuthUser(Some(viewer)))
     }
