@@ -43,7 +43,7 @@ mod tests {
                 std::fs::read_to_string(f)
                     .expect("a readable file")
                     // Spelled in two halves so that this file does not name it.
-                    .contains(concat!("crate", "::api"))
+                    .contains(concat!("crate", "::http"))
             })
             .collect();
         assert!(
