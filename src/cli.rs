@@ -216,61 +216,8 @@ pub fn error_text(err: &anyhow::Error) -> String {
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let settings = cli.settings;
     match cli.command {
-        Command::Serve => {
-            let database = settings.database_url_shown();
-            let app = crate::Application::build(settings).await?;
-            crate::http::common::drain::warn_if_queued_connections_are_reset();
-            let address = app.address();
-            tracing::info!(
-                %address,
-                %database,
-                docs = %format!("http://{address}/docs"),
-                version = crate::version::DESCRIPTION,
-                "relata is listening"
-            );
-            app.run_until(shutdown_signal(), Duration::from_secs(20))
-                .await?;
-            Ok(0)
-        }
-        Command::Migrate { action } => {
-            match action {
-                None => {
-                    let db = crate::store::connect_configured(&settings, 1, false).await?;
-                    Migrator::up(&db, None).await?;
-                    println!("migrations applied");
-                }
-                Some(MigrateAction::Status) => {
-                    let db = crate::store::connect_configured(&settings, 1, false).await?;
-                    for m in Migrator::get_migration_with_status(&db).await? {
-                        println!(
-                            "{:<10} {}",
-                            format!("{:?}", m.status()).to_lowercase(),
-                            m.name()
-                        );
-                    }
-                }
-                Some(MigrateAction::Down { n }) => {
-                    // Rolling back a database that is not there is a mistyped path, not
-                    // a request for an empty database.
-                    let db = crate::store::connect_configured(&settings, 1, true).await?;
-                    let applied_before = applied_migrations(&db).await?;
-                    Migrator::down(&db, Some(n)).await?;
-                    let applied_after = applied_migrations(&db).await?;
-                    let rolled_back: Vec<&String> = applied_before
-                        .iter()
-                        .rev()
-                        .filter(|name| !applied_after.contains(name))
-                        .collect();
-                    if rolled_back.is_empty() {
-                        println!("no applied migration to roll back");
-                    }
-                    for name in rolled_back {
-                        println!("rolled back {name}");
-                    }
-                }
-            }
-            Ok(0)
-        }
+        Command::Serve => serve(settings).await,
+        Command::Migrate { action } => migrate(&settings, action).await,
         Command::Backup { dest } => backup(&settings.database_url, &dest).await,
         Command::Seed {
             users,
@@ -280,90 +227,164 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             first_user_posts,
             quiet,
         } => {
-            let db = crate::store::connect_configured(&settings, 2, false).await?;
-            crate::store::migrate(&db).await?;
             let plan = crate::ops::seed::SeedPlan {
                 users,
                 posts_per_user,
                 comments_per_post,
                 seed,
             };
-            let bar = crate::ops::seed::progress_bar(quiet);
-            let started = std::time::Instant::now();
-            let report =
-                crate::ops::seed::run_with_first_user_posts(&db, &plan, first_user_posts, &bar)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let elapsed = started.elapsed();
-            let rows = report.users
-                + report.profiles
-                + report.posts
-                + report.comments
-                + report.assignments
-                + report.follows
-                + report.favorites
-                + report.tags
-                + report.post_tags;
-            println!(
-                "seeded {} users ({} with a profile), {} posts, {} comments, {} role assignments, {} follows, {} favorites, {} tags, {} post tags: {rows} rows in {:.1}s",
-                report.users,
-                report.profiles,
-                report.posts,
-                report.comments,
-                report.assignments,
-                report.follows,
-                report.favorites,
-                report.tags,
-                report.post_tags,
-                elapsed.as_secs_f64()
-            );
-            println!(
-                "every seeded user (user{} … user{}) logs in with the password: {}",
-                report.first_user_id,
-                report.first_user_id + report.users as i64 - 1,
-                crate::ops::seed::DEMO_PASSWORD
-            );
-            Ok(0)
+            seed_database(&settings, &plan, first_user_posts, quiet).await
         }
-        Command::Openapi => {
-            use std::io::Write;
-            let document = crate::http::v1::openapi::document().to_pretty_json()?;
-            // `relata openapi | head` closes the pipe early; that is not a failure.
-            match writeln!(std::io::stdout().lock(), "{document}") {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-                _ => Ok(0),
-            }
-        }
+        Command::Openapi => print_openapi(),
         Command::Admin { action } => {
             let state = crate::build_state(settings).await?;
             admin(&state, action).await?;
             Ok(0)
         }
-        Command::Check => {
-            let db = crate::store::connect_configured(&settings, 1, true).await?;
-            let report = crate::ops::check::run(&db)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for (table, rows) in &report.row_counts {
-                println!("rows: {table} {rows}");
-            }
-            println!("foreign keys checked: {}", report.foreign_keys.len());
-            for (fk, n) in &report.orphans {
+        Command::Check => check(&settings).await,
+    }
+}
+
+/// `relata serve`: listens until a shutdown signal, then drains.
+async fn serve(settings: Settings) -> anyhow::Result<i32> {
+    let database = settings.database_url_shown();
+    let app = crate::Application::build(settings).await?;
+    crate::http::common::drain::warn_if_queued_connections_are_reset();
+    let address = app.address();
+    tracing::info!(
+        %address,
+        %database,
+        docs = %format!("http://{address}/docs"),
+        version = crate::version::DESCRIPTION,
+        "relata is listening"
+    );
+    app.run_until(shutdown_signal(), Duration::from_secs(20))
+        .await?;
+    Ok(0)
+}
+
+/// `relata migrate [status | down [N]]`.
+async fn migrate(settings: &Settings, action: Option<MigrateAction>) -> anyhow::Result<i32> {
+    match action {
+        None => {
+            let db = crate::store::connect_configured(settings, 1, false).await?;
+            Migrator::up(&db, None).await?;
+            println!("migrations applied");
+        }
+        Some(MigrateAction::Status) => {
+            let db = crate::store::connect_configured(settings, 1, false).await?;
+            for m in Migrator::get_migration_with_status(&db).await? {
                 println!(
-                    "orphans: {n} row(s) of {}.{} name no {}.{}",
-                    fk.table, fk.column, fk.parent_table, fk.parent_column
+                    "{:<10} {}",
+                    format!("{:?}", m.status()).to_lowercase(),
+                    m.name()
                 );
             }
-            for fk in &report.unindexed {
-                println!("unindexed: {}.{} leads no index", fk.table, fk.column);
+        }
+        Some(MigrateAction::Down { n }) => {
+            // Rolling back a database that is not there is a mistyped path, not
+            // a request for an empty database.
+            let db = crate::store::connect_configured(settings, 1, true).await?;
+            let applied_before = applied_migrations(&db).await?;
+            Migrator::down(&db, Some(n)).await?;
+            let applied_after = applied_migrations(&db).await?;
+            let rolled_back: Vec<&String> = applied_before
+                .iter()
+                .rev()
+                .filter(|name| !applied_after.contains(name))
+                .collect();
+            if rolled_back.is_empty() {
+                println!("no applied migration to roll back");
             }
-            if report.is_clean() {
-                println!("ok: no orphan rows, every foreign-key column leads an index");
-                Ok(0)
-            } else {
-                Ok(1)
+            for name in rolled_back {
+                println!("rolled back {name}");
             }
         }
+    }
+    Ok(0)
+}
+
+/// `relata seed`: the data set of `plan`, with a progress bar unless `quiet`.
+async fn seed_database(
+    settings: &Settings,
+    plan: &crate::ops::seed::SeedPlan,
+    first_user_posts: Option<u64>,
+    quiet: bool,
+) -> anyhow::Result<i32> {
+    let db = crate::store::connect_configured(settings, 2, false).await?;
+    crate::store::migrate(&db).await?;
+    let bar = crate::ops::seed::progress_bar(quiet);
+    let started = std::time::Instant::now();
+    let report = crate::ops::seed::run_with_first_user_posts(&db, plan, first_user_posts, &bar)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let elapsed = started.elapsed();
+    let rows = report.users
+        + report.profiles
+        + report.posts
+        + report.comments
+        + report.assignments
+        + report.follows
+        + report.favorites
+        + report.tags
+        + report.post_tags;
+    println!(
+        "seeded {} users ({} with a profile), {} posts, {} comments, {} role assignments, {} follows, {} favorites, {} tags, {} post tags: {rows} rows in {:.1}s",
+        report.users,
+        report.profiles,
+        report.posts,
+        report.comments,
+        report.assignments,
+        report.follows,
+        report.favorites,
+        report.tags,
+        report.post_tags,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "every seeded user (user{} … user{}) logs in with the password: {}",
+        report.first_user_id,
+        report.first_user_id + report.users as i64 - 1,
+        crate::ops::seed::DEMO_PASSWORD
+    );
+    Ok(0)
+}
+
+/// `relata openapi`: the OpenAPI document on standard output.
+fn print_openapi() -> anyhow::Result<i32> {
+    use std::io::Write;
+    let document = crate::http::v1::openapi::document().to_pretty_json()?;
+    // `relata openapi | head` closes the pipe early; that is not a failure.
+    match writeln!(std::io::stdout().lock(), "{document}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
+}
+
+/// `relata check`: the schema and the data agree with the entities.
+async fn check(settings: &Settings) -> anyhow::Result<i32> {
+    let db = crate::store::connect_configured(settings, 1, true).await?;
+    let report = crate::ops::check::run(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (table, rows) in &report.row_counts {
+        println!("rows: {table} {rows}");
+    }
+    println!("foreign keys checked: {}", report.foreign_keys.len());
+    for (fk, n) in &report.orphans {
+        println!(
+            "orphans: {n} row(s) of {}.{} name no {}.{}",
+            fk.table, fk.column, fk.parent_table, fk.parent_column
+        );
+    }
+    for fk in &report.unindexed {
+        println!("unindexed: {}.{} leads no index", fk.table, fk.column);
+    }
+    if report.is_clean() {
+        println!("ok: no orphan rows, every foreign-key column leads an index");
+        Ok(0)
+    } else {
+        Ok(1)
     }
 }
 
