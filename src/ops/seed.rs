@@ -359,24 +359,57 @@ pub async fn run_with_first_user_posts(
     bar: &ProgressBar,
 ) -> Result<SeedReport> {
     let mut rng = StdRng::seed_from_u64(plan.seed);
-    let hash = demo_password_hash().await?;
-    let epoch: DateTime<Utc> = Utc
-        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now);
     let first_user_posts = first_user_posts.unwrap_or(plan.posts_per_user);
     bar.set_length(rows_at_most(plan, first_user_posts));
-
-    let first_user = max_id(db, "users").await? + 1;
-    let first_post = max_id(db, "posts").await? + 1;
-    let first_comment = max_id(db, "comments").await? + 1;
-    let users = plan.users as i64;
+    let at = Start {
+        first_user: max_id(db, "users").await? + 1,
+        first_post: max_id(db, "posts").await? + 1,
+        first_comment: max_id(db, "comments").await? + 1,
+        users: plan.users as i64,
+        epoch: Utc
+            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_else(Utc::now),
+    };
     let mut report = SeedReport {
-        first_user_id: first_user,
+        first_user_id: at.first_user,
         ..Default::default()
     };
+    seed_users(db, &at, &mut rng, &mut report, bar).await?;
+    seed_posts(db, plan, &at, first_user_posts, &mut rng, &mut report, bar).await?;
+    seed_moderators(db, &at, &mut rng, &mut report, bar).await?;
+    seed_relationships(db, plan, at.first_user, at.first_post, &mut report, bar).await?;
+    bar.set_length(bar.position());
+    settle(db).await?;
+    bar.finish();
+    Ok(report)
+}
 
-    // Users, with a profile for about half of them.
+/// Where a seed run starts: the first free id of each table it numbers itself, how many
+/// users it adds, and the instant its timestamps count from.
+struct Start {
+    first_user: i64,
+    first_post: i64,
+    first_comment: i64,
+    users: i64,
+    epoch: DateTime<Utc>,
+}
+
+/// Users, with a profile for about half of them.
+async fn seed_users(
+    db: &DatabaseConnection,
+    at: &Start,
+    rng: &mut StdRng,
+    report: &mut SeedReport,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let Start {
+        first_user,
+        users,
+        epoch,
+        ..
+    } = *at;
+    let hash = demo_password_hash().await?;
     let txn = db.begin().await?;
     {
         let mut users_out = Batcher::new(
@@ -399,7 +432,7 @@ pub async fn run_with_first_user_posts(
         for i in 0..users {
             let id = first_user + i;
             let at = epoch + Duration::seconds(i);
-            let display = phrase(&mut rng, 2);
+            let display = phrase(rng, 2);
             users_out
                 .push(vec![
                     id.into(),
@@ -444,8 +477,8 @@ pub async fn run_with_first_user_posts(
                 .push(vec![
                     id.into(),
                     Some(format!("https://example.com/user{id}")).into(),
-                    Some(phrase(&mut rng, 8)).into(),
-                    Some(phrase(&mut rng, 1)).into(),
+                    Some(phrase(rng, 8)).into(),
+                    Some(phrase(rng, 1)).into(),
                     at.into(),
                     at.into(),
                 ])
@@ -457,8 +490,26 @@ pub async fn run_with_first_user_posts(
     txn.commit().await?;
     resync_sequence(db, "users").await?;
     resync_sequence(db, "profiles").await?;
+    Ok(())
+}
 
-    // Posts, newest spread over the year, then their comments by random seeded users.
+/// Posts, newest spread over the year, then their comments by random seeded users.
+async fn seed_posts(
+    db: &DatabaseConnection,
+    plan: &SeedPlan,
+    at: &Start,
+    first_user_posts: u64,
+    rng: &mut StdRng,
+    report: &mut SeedReport,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let Start {
+        first_user,
+        first_post,
+        first_comment,
+        users,
+        epoch,
+    } = *at;
     let txn = db.begin().await?;
     {
         let mut posts_out = Batcher::new(
@@ -508,8 +559,8 @@ pub async fn run_with_first_user_posts(
                 let at = epoch
                     + Duration::seconds(rng.random_range(0..365 * 24 * 3600))
                     + Duration::microseconds(rng.random_range(0..1_000_000));
-                let title = phrase(&mut rng, 4);
-                let content = phrase(&mut rng, 24);
+                let title = phrase(rng, 4);
+                let content = phrase(rng, 24);
                 for c in 0..plan.comments_per_post {
                     let by = first_user + rng.random_range(0..users);
                     let cat = at
@@ -519,7 +570,7 @@ pub async fn run_with_first_user_posts(
                         comment_id.into(),
                         post_id.into(),
                         by.into(),
-                        phrase(&mut rng, 10).into(),
+                        phrase(rng, 10).into(),
                         cat.into(),
                         cat.into(),
                     ]);
@@ -560,8 +611,23 @@ pub async fn run_with_first_user_posts(
     txn.commit().await?;
     resync_sequence(db, "posts").await?;
     resync_sequence(db, "comments").await?;
+    Ok(())
+}
 
-    // About one seeded user in fifty is a moderator, assigned by the first seeded user.
+/// About one seeded user in fifty is a moderator, assigned by the first seeded user.
+async fn seed_moderators(
+    db: &DatabaseConnection,
+    at: &Start,
+    rng: &mut StdRng,
+    report: &mut SeedReport,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let Start {
+        first_user,
+        users,
+        epoch,
+        ..
+    } = *at;
     let moderator = Query::select()
         .column(role::Column::Id)
         .from(role::Entity)
@@ -603,13 +669,15 @@ pub async fn run_with_first_user_posts(
         links.flush().await?;
         txn.commit().await?;
     }
-    seed_relationships(db, plan, first_user, first_post, &mut report, bar).await?;
-    bar.set_length(bar.position());
-    // Fresh statistics and visibility map: without the statistics PostgreSQL plans the
-    // first queries on a freshly loaded database (the benchmark's) as if its tables were
-    // empty; without the visibility map an index-only scan still reads every row's heap
-    // page (S1's grouped count of posts: 1 571 buffers instead of 146, S1 ×1.24–1.30
-    // once vacuumed; bench/README.md, design 18), until autovacuum gets round to them.
+    Ok(())
+}
+
+/// Fresh statistics and visibility map: without the statistics PostgreSQL plans the
+/// first queries on a freshly loaded database (the benchmark's) as if its tables were
+/// empty; without the visibility map an index-only scan still reads every row's heap
+/// page (S1's grouped count of posts: 1 571 buffers instead of 146, S1 ×1.24–1.30
+/// once vacuumed; bench/README.md, design 18), until autovacuum gets round to them.
+async fn settle(db: &DatabaseConnection) -> Result<()> {
     if db.get_database_backend() == DbBackend::Postgres {
         db.execute_unprepared("VACUUM (ANALYZE)").await?;
     } else {
@@ -620,8 +688,7 @@ pub async fn run_with_first_user_posts(
         db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
             .await?;
     }
-    bar.finish();
-    Ok(report)
+    Ok(())
 }
 
 /// Follows, tags and favorites among the users and posts just seeded (`report` holds
