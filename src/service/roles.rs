@@ -153,7 +153,7 @@ pub async fn assignments_of_user<C: ConnectionTrait>(
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<UserAssignmentRow>> {
-    let mut stmt = assignments_of_users();
+    let mut stmt = assignments_of_users()?;
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::UserId)).eq(user_id));
     page::fetch(db, stmt, &order::user_assignments(), req).await
 }
@@ -164,7 +164,7 @@ pub async fn assignments_of_role<C: ConnectionTrait>(
     role_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<RoleAssignmentRow>> {
-    let mut stmt = assignments_of_roles();
+    let mut stmt = assignments_of_roles()?;
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role_id));
     page::fetch(db, stmt, &order::role_assignments(), req).await
 }
@@ -204,7 +204,7 @@ pub async fn assignment<C: ConnectionTrait>(
     user_id: i64,
     role_id: i64,
 ) -> Result<UserAssignmentRow> {
-    let mut stmt = assignments_of_users();
+    let mut stmt = assignments_of_users()?;
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::UserId)).eq(user_id))
         .and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role_id));
     Reader::Orm(db)
