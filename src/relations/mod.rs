@@ -14,6 +14,9 @@
 //! request's memory and time stay bounded however the data grows. A statement that comes
 //! back full, or an answer that counts more objects, is 400 `response_too_large`.
 //!
+//! Both faces load through it: `/api/v1` from a request's `include`, `counts` and
+//! `viewer`, the Conduit face (`http::conduit::view`) with the authors, tags, favorite
+//! counts and marks its articles, comments and profiles always show ([`Expand::fixed`]).
 //! A to-one relation included under a to-one relation (a post's `author.profile`) comes
 //! in its parent's statement by a `LEFT JOIN` ([`paths::joined`]).
 //!
@@ -40,7 +43,6 @@
 //! [`sql`] and its item in [`assemble::child`]. `viewer=true` marks the assembled answer
 //! last ([`viewer`]).
 
-pub mod annotate;
 pub mod assemble;
 pub mod declared;
 pub mod paths;

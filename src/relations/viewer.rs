@@ -78,30 +78,6 @@ async fn ids<C: ConnectionTrait>(
     Ok(db.all::<i64>(&stmt).await?.into_iter().collect())
 }
 
-/// Of `post_ids`, those `viewer_id` favorited: one statement (none for no ids).
-pub async fn favorited_among<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    viewer_id: i64,
-    post_ids: &[i64],
-) -> Result<HashSet<i64>> {
-    if post_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    ids(db, favorited_stmt(viewer_id, post_ids, db.backend())).await
-}
-
-/// Of `user_ids`, those `viewer_id` follows: one statement (none for no ids).
-pub async fn followed_among<C: ConnectionTrait>(
-    db: &Reader<'_, C>,
-    viewer_id: i64,
-    user_ids: &[i64],
-) -> Result<HashSet<i64>> {
-    if user_ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    ids(db, followed_stmt(viewer_id, user_ids, db.backend())).await
-}
-
 /// Sets `favorited` on every post and `following` on every user in `items` and below, as
 /// far as `marks` says: [`Marks::statements`] statements, also when the answer holds no
 /// post or no user.

@@ -6,9 +6,9 @@ use axum::{Json, Router};
 
 use super::error::{ConduitError, ErrorsBody, Result};
 use super::extract::{Auth, ConduitPath, MaybeAuth};
-use super::view::{Profile, ProfileBody};
-use crate::relations::annotate::{self, Person};
+use super::view::{self, Profile, ProfileBody};
 use crate::service::follows;
+use crate::service::profiles::{self, Person};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// The user called `username` (case-insensitively), or 404 `profile`.
 async fn find(state: &AppState, username: &str) -> Result<Person> {
-    annotate::person_named(&state.reader()?, username)
+    profiles::person_named(&state.reader()?, username)
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))
 }
@@ -45,15 +45,10 @@ pub async fn get_profile(
     let viewer = auth.viewer();
     crate::store::set_budget(1 + 2 * usize::from(viewer.is_some()));
     let db = state.reader()?;
-    let person = annotate::person_named(&db, &username)
+    let person = profiles::person_named(&db, &username)
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))?;
-    let following = match viewer {
-        Some(v) => annotate::followed_among(&db, v.id, &[person.user.id])
-            .await?
-            .contains(&person.user.id),
-        None => false,
-    };
+    let following = view::following(&db, viewer, &person.user).await?;
     Ok(Json(ProfileBody {
         profile: Profile::new(&person, following),
     }))
