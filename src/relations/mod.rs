@@ -40,8 +40,9 @@
 //! the entity relation names, `ROW_NUMBER()` per parent for an ordered relation, the
 //! junction's join for a `via`, the grouped count. Only a child of a new kind — a shape
 //! no relation has yet — adds a [`declared::Shape`] variant, its columns in
-//! [`sql`] and its item in [`assemble::child`]. `viewer=true` marks the assembled answer
-//! last ([`viewer`]).
+//! [`sql`] and its item in [`assemble::child`]; and a parent key on a column no relation
+//! used before adds that field to `wire::item::Out::int`, where the loader reads keys off
+//! the parents. `viewer=true` marks the assembled answer last ([`viewer`]).
 
 pub mod assemble;
 pub mod declared;
