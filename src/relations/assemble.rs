@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::domain::viewer::Viewer;
 use crate::entity::user_role;
-use crate::relations::declared::{Link, Relation};
+use crate::relations::declared::Relation;
 use crate::relations::sql::{ChildRow, RoleAssignmentRow, UserAssignmentRow};
 use crate::store::page::ListScope;
 use crate::wire::item::Item;
@@ -22,59 +22,35 @@ pub fn distinct_keys(items: &[Item], field: &str) -> Vec<i64> {
     keys
 }
 
-/// A fetched child as (the parent key it belongs to, its item).
-pub fn child(link: Link, row: ChildRow, viewer: Option<&Viewer>) -> (i64, Item) {
+/// A fetched child as an item.
+pub fn child(row: ChildRow, viewer: Option<&Viewer>) -> Item {
     match row {
-        ChildRow::User(m) => (m.id, Item::from(UserOut::new(&m, viewer))),
-        ChildRow::Post(m) => {
-            let key = if link == Link::PostById {
-                m.id
-            } else {
-                m.author_id
-            };
-            (key, Item::from(PostOut::from(&m)))
+        ChildRow::User(m) => Item::from(UserOut::new(&m, viewer)),
+        ChildRow::Post(m) => Item::from(PostOut::from(&m)),
+        ChildRow::Profile(m) => Item::from(ProfileOut::from(&m)),
+        ChildRow::Comment(m) => Item::from(CommentOut::from(&m)),
+        ChildRow::UserAssignment(row) => row.into_item(),
+        ChildRow::RoleAssignment(row) => row.into_item(viewer),
+        ChildRow::Follow(row) => Item::from(repr::follow(&row.link, &row.other, viewer)),
+        ChildRow::UserFavorite(row) => Item::from(repr::user_favorite(&row.link, &row.other)),
+        ChildRow::PostFavorite(row) => {
+            Item::from(repr::post_favorite(&row.link, &row.other, viewer))
         }
-        ChildRow::Profile(m) => (m.user_id, Item::from(ProfileOut::from(&m))),
-        ChildRow::Comment(m) => {
-            let key = if link == Link::CommentsByAuthor {
-                m.author_id
-            } else {
-                m.post_id
-            };
-            (key, Item::from(CommentOut::from(&m)))
-        }
-        ChildRow::UserAssignment(row) => (row.link.user_id, row.into_item()),
-        ChildRow::RoleAssignment(row) => (row.link.role_id, row.into_item(viewer)),
-        ChildRow::Follow(row) => {
-            let key = if link == Link::FollowersOf {
-                row.link.followee_id
-            } else {
-                row.link.follower_id
-            };
-            (key, Item::from(repr::follow(&row.link, &row.other, viewer)))
-        }
-        ChildRow::UserFavorite(row) => (
-            row.link.user_id,
-            Item::from(repr::user_favorite(&row.link, &row.other)),
-        ),
-        ChildRow::PostFavorite(row) => (
-            row.link.post_id,
-            Item::from(repr::post_favorite(&row.link, &row.other, viewer)),
-        ),
-        ChildRow::TagName(post_id, name) => (post_id, Item::from(TagNameOut(name))),
-        ChildRow::TaggedPost(tag_id, m) => (tag_id, Item::from(PostOut::from(&m))),
+        ChildRow::TagName(name) => Item::from(TagNameOut(name)),
     }
 }
 
 /// Attaches `children` (parent key, item), in the relation's order, to the `items` whose
-/// `rel.parent_key` they belong to.
+/// parent field they belong to.
 pub fn attach(
     rel: &'static Relation,
     per_parent: u64,
     items: &mut [Item],
     children: Vec<(i64, Item)>,
 ) {
-    let many = rel.link.is_many();
+    let many = rel.is_many();
+    let keys = rel.keys();
+    let parent_field = &*keys.parent_field;
     let mut by_key: HashMap<i64, Vec<Item>> = HashMap::new();
     for (key, item) in children {
         by_key.entry(key).or_default().push(item);
@@ -83,15 +59,15 @@ pub fn attach(
     // (several posts by one author, say) get copies.
     let mut askers: HashMap<i64, usize> = HashMap::new();
     for item in items.iter() {
-        if let Some(k) = item.out.int(rel.parent_key) {
+        if let Some(k) = item.out.int(parent_field) {
             *askers.entry(k).or_default() += 1;
         }
     }
-    let order = rel.link.order();
+    let order = rel.order.map(|order| order());
     // The relation's own endpoint for one parent, which its cursor is bound to; only
     // needed when the embedded list was cut.
     let endpoint_of = |item: &Item| -> Option<ListScope> {
-        let (before, field, after) = rel.link.endpoint()?;
+        let (before, field, after) = rel.endpoint?;
         let fields = item.fields();
         let parent = match fields.get(field)? {
             serde_json::Value::String(s) => s.clone(),
@@ -100,7 +76,7 @@ pub fn attach(
         Some(ListScope::new(format!("{before}{parent}{after}")))
     };
     for item in items.iter_mut() {
-        let found = item.out.int(rel.parent_key).and_then(|k| {
+        let found = item.out.int(parent_field).and_then(|k| {
             let left = askers.get_mut(&k)?;
             *left -= 1;
             if *left == 0 {
@@ -114,7 +90,7 @@ pub fn attach(
                     .map(|one| vec![one])
             }
         });
-        if !rel.link.is_capped() && many {
+        if !rel.is_capped() && many {
             let names = found
                 .unwrap_or_default()
                 .into_iter()
@@ -148,10 +124,12 @@ pub fn attach(
 /// without a row.
 pub fn attach_counts(rel: &'static Relation, items: &mut [Item], counts: Vec<(i64, i64)>) {
     let counts: HashMap<i64, i64> = counts.into_iter().collect();
+    let keys = rel.keys();
+    let parent_field = &*keys.parent_field;
     for item in items.iter_mut() {
         let n = item
             .out
-            .int(rel.parent_key)
+            .int(parent_field)
             .and_then(|k| counts.get(&k))
             .copied()
             .unwrap_or(0);

@@ -1,14 +1,24 @@
-//! The relation table: every relation of every resource that `include` and `counts`
-//! reach, written once. Each entry names its parent resource, the [`Link`] that fetches
-//! its children for many parents at once, and the parent field holding the key; a unit
-//! test checks every entry against the entities' SeaORM relations, and every relation an
-//! entity declares against the table.
+//! The relations `include` and `counts` reach, each declared once: the relationship
+//! itself is the SeaORM entities' (`has_one`, `has_many`, `belongs_to`, `via`), which
+//! name its tables and columns; an entry of [`RELATIONS`] says only what an entity
+//! cannot — the name clients use, the shape of the children, their order (which also
+//! caps them per parent at `include_limit`), their endpoint, whether they need a token
+//! and whether `counts` takes them. The loader derives every statement from these
+//! ([`super::sql`]); unit tests check that every entry follows an entity relation from
+//! its parent, and that every relation an entity declares has an entry.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use sea_orm::sea_query::{DynIden, IntoIden, TableRef};
+use sea_orm::{EntityTrait, Identity, Related, RelationDef, RelationTrait, RelationType};
+
+use crate::entity::{comment, favorite, follow, post, profile, role, tag, user};
 use crate::store::page::SortOrder;
 use crate::wire::repr::order;
 
 /// The resources that have relations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Resource {
     User,
     Post,
@@ -19,182 +29,353 @@ pub enum Resource {
 }
 
 impl Resource {
-    /// The table a resource's rows live in.
-    pub fn table(self) -> &'static str {
+    const ALL: [Resource; 6] = [
+        Resource::User,
+        Resource::Post,
+        Resource::Comment,
+        Resource::Profile,
+        Resource::Role,
+        Resource::Tag,
+    ];
+
+    /// The table a resource's rows live in, as its entity names it.
+    pub fn table(self) -> DynIden {
+        fn of<E: EntityTrait>(e: E) -> DynIden {
+            e.into_iden()
+        }
         match self {
-            Resource::User => "users",
-            Resource::Post => "posts",
-            Resource::Comment => "comments",
-            Resource::Profile => "profiles",
-            Resource::Role => "roles",
-            Resource::Tag => "tags",
+            Resource::User => of(user::Entity),
+            Resource::Post => of(post::Entity),
+            Resource::Comment => of(comment::Entity),
+            Resource::Profile => of(profile::Entity),
+            Resource::Role => of(role::Entity),
+            Resource::Tag => of(tag::Entity),
         }
     }
 }
 
-/// How one relation's children are fetched, for many parents at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Link {
-    /// `users WHERE id IN (…)`.
-    UserById,
-    /// `posts WHERE id IN (…)`.
-    PostById,
-    /// `profiles WHERE user_id IN (…)` (unique: at most one each).
-    ProfileByUser,
-    /// `posts WHERE author_id IN (…)`, newest first, capped per author.
-    PostsByAuthor,
-    /// `comments WHERE author_id IN (…)`, oldest first, capped per author.
-    CommentsByAuthor,
-    /// `comments WHERE post_id IN (…)`, oldest first, capped per post.
-    CommentsByPost,
-    /// `user_roles ⋈ roles WHERE user_id IN (…)`, as seen from the user.
-    AssignmentsByUser,
-    /// `user_roles ⋈ users WHERE role_id IN (…)`, as seen from the role.
-    AssignmentsByRole,
-    /// `follows ⋈ users (the follower) WHERE followee_id IN (…)`, as seen from the
-    /// followed user, newest first, capped per user.
-    FollowersOf,
-    /// `follows ⋈ users (the one followed) WHERE follower_id IN (…)`, as seen from the
-    /// follower.
-    FollowingOf,
-    /// `favorites ⋈ posts WHERE user_id IN (…)`, as seen from the user.
-    FavoritesOfUser,
-    /// `favorites ⋈ users WHERE post_id IN (…)`, as seen from the post.
-    FavoritesOfPost,
-    /// `post_tags ⋈ tags WHERE post_id IN (…)`: the names, in the author's order, never
-    /// cut.
-    TagsOfPost,
-    /// `post_tags ⋈ posts WHERE tag_id IN (…)`, newest first.
-    PostsOfTag,
+/// How a relation's children are reached from their parent: by the entities' own
+/// relations, each read from the parent's side (`from` is the parent's table).
+#[derive(Clone, Copy, Debug)]
+pub enum Hops {
+    /// One entity relation, parent → children.
+    Direct(fn() -> RelationDef),
+    /// A many-to-many: parent → junction, then junction → the other side.
+    Via(fn() -> RelationDef, fn() -> RelationDef),
 }
 
-/// One relation of one resource.
+/// The `via` of a many-to-many the entities declare (`has_many, via = …`): the
+/// relation from `A` to the junction and from the junction to `B`.
+fn via<A: Related<B>, B: EntityTrait>() -> (RelationDef, RelationDef) {
+    let first = <A as Related<B>>::via().unwrap_or_else(|| <A as Related<B>>::to());
+    (first, <A as Related<B>>::to())
+}
+
+/// What a relation's children are: which columns their statement selects and which
+/// item each row becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    User,
+    Post,
+    Profile,
+    Comment,
+    /// A role assignment as its user sees it (with the role and the assigner).
+    UserAssignment,
+    /// A role assignment as its role sees it (with the user and the assigner).
+    RoleAssignment,
+    /// A follow, with the user on its other side.
+    Follow,
+    /// A favorite, with its post.
+    UserFavorite,
+    /// A favorite, with the user who made it.
+    PostFavorite,
+    /// A tag's name, in the author's order.
+    TagName,
+}
+
+impl Shape {
+    /// The resource the children are, when they have relations of their own.
+    pub fn resource(self) -> Option<Resource> {
+        match self {
+            Shape::User => Some(Resource::User),
+            Shape::Post => Some(Resource::Post),
+            Shape::Profile => Some(Resource::Profile),
+            Shape::Comment => Some(Resource::Comment),
+            // Association objects and tag names take no includes of their own.
+            _ => None,
+        }
+    }
+}
+
+/// One relation of one resource: the entity relation it follows and what the entity
+/// cannot say.
 #[derive(Debug)]
 pub struct Relation {
     pub parent: Resource,
+    /// The name clients use in `include` and `counts`, and the field it appears under.
     pub name: &'static str,
-    pub link: Link,
-    /// The field of the parent that holds the key the children are looked up by.
-    pub parent_key: &'static str,
+    pub hops: Hops,
+    pub shape: Shape,
+    /// A to-many relation's order, that of its own endpoint; such a list is cut at
+    /// `include_limit` per parent. `None` for to-one relations and a post's tags (a short
+    /// ordered list of names, never cut).
+    pub order: Option<fn() -> SortOrder>,
+    /// The relation's own endpoint, as the parent field that names the parent in its
+    /// path and the path around it: an embedded `<name>_next_cursor` is bound to that
+    /// list (SPEC §5 "Cursors").
+    pub endpoint: Option<(&'static str, &'static str, &'static str)>,
     /// Role data needs a token wherever it appears.
     pub needs_token: bool,
+    /// Whether `counts` takes it.
+    pub countable: bool,
 }
 
-/// Every relation, written once.
-pub const RELATIONS: &[Relation] = &[
+/// Every relation, written once, beside the entity relation it follows.
+pub static RELATIONS: &[Relation] = &[
     Relation {
         parent: Resource::User,
         name: "profile",
-        link: Link::ProfileByUser,
-        parent_key: "id",
+        hops: Hops::Direct(|| user::Relation::Profile.def()),
+        shape: Shape::Profile,
+        order: None,
+        endpoint: None,
         needs_token: false,
+        countable: false,
     },
     Relation {
         parent: Resource::User,
         name: "posts",
-        link: Link::PostsByAuthor,
-        parent_key: "id",
+        hops: Hops::Direct(|| user::Relation::Post.def()),
+        shape: Shape::Post,
+        order: Some(order::posts),
+        endpoint: Some(("/users/", "id", "/posts")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::User,
         name: "comments",
-        link: Link::CommentsByAuthor,
-        parent_key: "id",
+        hops: Hops::Direct(|| user::Relation::Comment.def()),
+        shape: Shape::Comment,
+        order: Some(order::comments),
+        endpoint: Some(("/users/", "id", "/comments")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::User,
         name: "roles",
-        link: Link::AssignmentsByUser,
-        parent_key: "id",
+        hops: Hops::Via(
+            || via::<user::Entity, role::Entity>().0,
+            || via::<user::Entity, role::Entity>().1,
+        ),
+        shape: Shape::UserAssignment,
+        order: Some(order::user_assignments),
+        endpoint: Some(("/users/", "id", "/roles")),
         needs_token: true,
+        countable: true,
     },
     Relation {
         parent: Resource::Post,
         name: "author",
-        link: Link::UserById,
-        parent_key: "author_id",
+        hops: Hops::Direct(|| post::Relation::User.def()),
+        shape: Shape::User,
+        order: None,
+        endpoint: None,
         needs_token: false,
+        countable: false,
     },
     Relation {
         parent: Resource::Post,
         name: "comments",
-        link: Link::CommentsByPost,
-        parent_key: "id",
+        hops: Hops::Direct(|| post::Relation::Comment.def()),
+        shape: Shape::Comment,
+        order: Some(order::comments),
+        endpoint: Some(("/posts/", "id", "/comments")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::Comment,
         name: "author",
-        link: Link::UserById,
-        parent_key: "author_id",
+        hops: Hops::Direct(|| comment::Relation::User.def()),
+        shape: Shape::User,
+        order: None,
+        endpoint: None,
         needs_token: false,
+        countable: false,
     },
     Relation {
         parent: Resource::Comment,
         name: "post",
-        link: Link::PostById,
-        parent_key: "post_id",
+        hops: Hops::Direct(|| comment::Relation::Post.def()),
+        shape: Shape::Post,
+        order: None,
+        endpoint: None,
         needs_token: false,
+        countable: false,
     },
     Relation {
         parent: Resource::Profile,
         name: "user",
-        link: Link::UserById,
-        parent_key: "user_id",
+        hops: Hops::Direct(|| profile::Relation::User.def()),
+        shape: Shape::User,
+        order: None,
+        endpoint: None,
         needs_token: false,
+        countable: false,
     },
     Relation {
         parent: Resource::Role,
         name: "users",
-        link: Link::AssignmentsByRole,
-        parent_key: "id",
+        hops: Hops::Via(
+            || via::<role::Entity, user::Entity>().0,
+            || via::<role::Entity, user::Entity>().1,
+        ),
+        shape: Shape::RoleAssignment,
+        order: Some(order::role_assignments),
+        endpoint: Some(("/roles/", "name", "/users")),
         needs_token: true,
+        countable: true,
     },
     Relation {
         parent: Resource::User,
         name: "followers",
-        link: Link::FollowersOf,
-        parent_key: "id",
+        hops: Hops::Via(
+            || user::Relation::Followers.def(),
+            || follow::Relation::Follower.def(),
+        ),
+        shape: Shape::Follow,
+        order: Some(order::followers),
+        endpoint: Some(("/users/", "id", "/followers")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::User,
         name: "following",
-        link: Link::FollowingOf,
-        parent_key: "id",
+        hops: Hops::Via(
+            || user::Relation::Following.def(),
+            || follow::Relation::Followee.def(),
+        ),
+        shape: Shape::Follow,
+        order: Some(order::following),
+        endpoint: Some(("/users/", "id", "/following")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::User,
         name: "favorites",
-        link: Link::FavoritesOfUser,
-        parent_key: "id",
+        hops: Hops::Via(
+            || user::Relation::Favorite.def(),
+            || favorite::Relation::Post.def(),
+        ),
+        shape: Shape::UserFavorite,
+        order: Some(order::user_favorites),
+        endpoint: Some(("/users/", "id", "/favorites")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::Post,
         name: "favorites",
-        link: Link::FavoritesOfPost,
-        parent_key: "id",
+        hops: Hops::Via(
+            || post::Relation::Favorite.def(),
+            || favorite::Relation::User.def(),
+        ),
+        shape: Shape::PostFavorite,
+        order: Some(order::post_favorites),
+        endpoint: Some(("/posts/", "id", "/favorites")),
         needs_token: false,
+        countable: true,
     },
     Relation {
         parent: Resource::Post,
         name: "tags",
-        link: Link::TagsOfPost,
-        parent_key: "id",
+        hops: Hops::Via(
+            || via::<post::Entity, tag::Entity>().0,
+            || via::<post::Entity, tag::Entity>().1,
+        ),
+        shape: Shape::TagName,
+        order: None,
+        endpoint: None,
         needs_token: false,
+        countable: false,
     },
     Relation {
         parent: Resource::Tag,
         name: "posts",
-        link: Link::PostsOfTag,
-        parent_key: "id",
+        hops: Hops::Via(
+            || via::<tag::Entity, post::Entity>().0,
+            || via::<tag::Entity, post::Entity>().1,
+        ),
+        shape: Shape::Post,
+        order: Some(order::posts),
+        endpoint: Some(("/tags/", "name", "/posts")),
         needs_token: false,
+        countable: true,
     },
 ];
+
+/// What the loader reads off a relation's entity relations: where the parent holds the
+/// key and where the children (or their junction rows) hold it. Reading it copies a few
+/// borrowed names, no more.
+pub struct Keys {
+    /// The parent's field holding the key the children are looked up by.
+    pub parent_field: Cow<'static, str>,
+    /// The table and column the children hold the parent's key in: the `IN (…)` list,
+    /// the `PARTITION BY` and the `GROUP BY` of counts.
+    pub table: DynIden,
+    pub column: DynIden,
+    /// Whether a parent has many children (an array) or at most one (an object).
+    pub many: bool,
+}
+
+/// The name of a table as a relation names it.
+pub fn table_of(t: &TableRef) -> DynIden {
+    t.sea_orm_table().clone()
+}
+
+/// The column of a relation's end (every relation here is on one column).
+pub fn column_of(c: &Identity) -> DynIden {
+    c.clone().into_iden()
+}
+
+impl Relation {
+    /// The entity relation from the parent: to the children, or to their junction.
+    pub fn first(&self) -> RelationDef {
+        match self.hops {
+            Hops::Direct(def) | Hops::Via(def, _) => def(),
+        }
+    }
+
+    /// Where the parent and the children hold the key.
+    pub fn keys(&self) -> Keys {
+        let first = self.first();
+        Keys {
+            parent_field: column_of(&first.from_col).inner(),
+            table: table_of(&first.to_tbl),
+            column: column_of(&first.to_col),
+            many: matches!(self.hops, Hops::Via(..)) || first.rel_type == RelationType::HasMany,
+        }
+    }
+
+    /// What names this relation in the statement cache: its parent and name.
+    pub fn id(&self) -> (Resource, &'static str) {
+        (self.parent, self.name)
+    }
+
+    /// Whether a parent has many children (an array) or at most one (an object or null).
+    pub fn is_many(&self) -> bool {
+        self.keys().many
+    }
+
+    /// Whether the children are cut at `include_limit` (with a `_next_cursor`).
+    pub fn is_capped(&self) -> bool {
+        self.order.is_some()
+    }
+}
 
 /// The `include` paths SPEC §3 allows for each resource.
 pub fn valid_paths(resource: Resource) -> &'static [&'static str] {
@@ -226,108 +407,26 @@ pub fn valid_paths(resource: Resource) -> &'static [&'static str] {
     }
 }
 
-/// The relations that `counts` accepts for each resource.
+/// The relations that `counts` accepts for each resource, in the order of
+/// [`RELATIONS`].
 pub fn countable(resource: Resource) -> &'static [&'static str] {
-    match resource {
-        Resource::User => &[
-            "posts",
-            "comments",
-            "roles",
-            "followers",
-            "following",
-            "favorites",
-        ],
-        Resource::Post => &["comments", "favorites"],
-        Resource::Role => &["users"],
-        Resource::Tag => &["posts"],
-        Resource::Comment | Resource::Profile => &[],
-    }
-}
-
-impl Link {
-    /// The resource the children are, when they have relations of their own.
-    pub fn child_resource(self) -> Option<Resource> {
-        match self {
-            Link::UserById => Some(Resource::User),
-            Link::PostById | Link::PostsByAuthor | Link::PostsOfTag => Some(Resource::Post),
-            Link::ProfileByUser => Some(Resource::Profile),
-            Link::CommentsByAuthor | Link::CommentsByPost => Some(Resource::Comment),
-            // Association objects and tag names take no includes of their own.
-            Link::AssignmentsByUser
-            | Link::AssignmentsByRole
-            | Link::FollowersOf
-            | Link::FollowingOf
-            | Link::FavoritesOfUser
-            | Link::FavoritesOfPost
-            | Link::TagsOfPost => None,
-        }
-    }
-
-    /// Whether a parent has many children (an array) or at most one (an object or null).
-    pub fn is_many(self) -> bool {
-        !matches!(self, Link::UserById | Link::PostById | Link::ProfileByUser)
-    }
-
-    /// Whether the children are cut at `include_limit` (with a `_next_cursor`): every
-    /// to-many link but a post's tags, which are a short ordered list of names.
-    pub fn is_capped(self) -> bool {
-        self.is_many() && self != Link::TagsOfPost
-    }
-
-    /// The default order of the children, which is that of their own endpoint.
-    pub fn order(self) -> Option<SortOrder> {
-        match self {
-            Link::PostsByAuthor => Some(order::posts()),
-            Link::CommentsByAuthor | Link::CommentsByPost => Some(order::comments()),
-            Link::AssignmentsByUser => Some(order::user_assignments()),
-            Link::AssignmentsByRole => Some(order::role_assignments()),
-            Link::FollowersOf => Some(order::followers()),
-            Link::FollowingOf => Some(order::following()),
-            Link::FavoritesOfUser => Some(order::user_favorites()),
-            Link::FavoritesOfPost => Some(order::post_favorites()),
-            Link::PostsOfTag => Some(order::posts()),
-            Link::UserById | Link::PostById | Link::ProfileByUser | Link::TagsOfPost => None,
-        }
-    }
-
-    /// The relation's own endpoint, as the parent field that names the parent in its path
-    /// and the path around it: an embedded `<relation>_next_cursor` is bound to that list
-    /// (SPEC §5 "Cursors"). None for the to-one links, which are never cut.
-    pub fn endpoint(self) -> Option<(&'static str, &'static str, &'static str)> {
-        match self {
-            Link::PostsByAuthor => Some(("/users/", "id", "/posts")),
-            Link::CommentsByAuthor => Some(("/users/", "id", "/comments")),
-            Link::CommentsByPost => Some(("/posts/", "id", "/comments")),
-            Link::AssignmentsByUser => Some(("/users/", "id", "/roles")),
-            Link::AssignmentsByRole => Some(("/roles/", "name", "/users")),
-            Link::FollowersOf => Some(("/users/", "id", "/followers")),
-            Link::FollowingOf => Some(("/users/", "id", "/following")),
-            Link::FavoritesOfUser => Some(("/users/", "id", "/favorites")),
-            Link::FavoritesOfPost => Some(("/posts/", "id", "/favorites")),
-            Link::PostsOfTag => Some(("/tags/", "name", "/posts")),
-            Link::UserById | Link::PostById | Link::ProfileByUser | Link::TagsOfPost => None,
-        }
-    }
-
-    /// The column holding the parent's key, for the `IN` list and `PARTITION BY`.
-    pub fn key_column(self) -> (&'static str, &'static str) {
-        match self {
-            Link::UserById => ("users", "id"),
-            Link::PostById => ("posts", "id"),
-            Link::ProfileByUser => ("profiles", "user_id"),
-            Link::PostsByAuthor => ("posts", "author_id"),
-            Link::CommentsByAuthor => ("comments", "author_id"),
-            Link::CommentsByPost => ("comments", "post_id"),
-            Link::AssignmentsByUser => ("user_roles", "user_id"),
-            Link::AssignmentsByRole => ("user_roles", "role_id"),
-            Link::FollowersOf => ("follows", "followee_id"),
-            Link::FollowingOf => ("follows", "follower_id"),
-            Link::FavoritesOfUser => ("favorites", "user_id"),
-            Link::FavoritesOfPost => ("favorites", "post_id"),
-            Link::TagsOfPost => ("post_tags", "post_id"),
-            Link::PostsOfTag => ("post_tags", "tag_id"),
-        }
-    }
+    static COUNTABLE: LazyLock<Vec<Vec<&'static str>>> = LazyLock::new(|| {
+        Resource::ALL
+            .iter()
+            .map(|&resource| {
+                RELATIONS
+                    .iter()
+                    .filter(|r| r.parent == resource && r.countable)
+                    .map(|r| r.name)
+                    .collect()
+            })
+            .collect()
+    });
+    let at = Resource::ALL
+        .iter()
+        .position(|&r| r == resource)
+        .unwrap_or_default();
+    &COUNTABLE[at]
 }
 
 /// The relation `name` of `resource`, if the table has it.
@@ -339,46 +438,42 @@ pub fn relation(resource: Resource, name: &str) -> Option<&'static Relation> {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::sea_query::{TableName, TableRef};
     use sea_orm::{Iterable, RelationDef, RelationTrait};
 
     use super::*;
-    use crate::entity::{comment, post, post_tag, profile, role, tag, user, user_role};
+    use crate::entity::{post_tag, user_role};
 
     type End = (String, String);
-
-    fn table(t: &TableRef) -> String {
-        match t {
-            TableRef::Table(TableName(_, name), _) => name.to_string(),
-            other => format!("{other:?}"),
-        }
-    }
-
-    fn column(c: &sea_orm::Identity) -> String {
-        c.iter()
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
 
     /// A relation as the pair of columns it joins, in no particular direction.
     fn ends(def: &RelationDef) -> [End; 2] {
         let mut ends = [
-            (table(&def.from_tbl), column(&def.from_col)),
-            (table(&def.to_tbl), column(&def.to_col)),
+            (
+                table_of(&def.from_tbl).to_string(),
+                column_of(&def.from_col).to_string(),
+            ),
+            (
+                table_of(&def.to_tbl).to_string(),
+                column_of(&def.to_col).to_string(),
+            ),
         ];
         ends.sort();
         ends
     }
 
-    fn table_ends(rel: &Relation) -> [End; 2] {
-        let (key_table, key_column) = rel.link.key_column();
-        let mut ends = [
-            (rel.parent.table().to_string(), rel.parent_key.to_string()),
-            (key_table.to_string(), key_column.to_string()),
-        ];
-        ends.sort();
-        ends
+    /// The table whose rows a shape's children are.
+    fn shape_table(shape: Shape) -> String {
+        match shape {
+            Shape::User | Shape::RoleAssignment | Shape::Follow | Shape::PostFavorite => {
+                user::Entity.into_iden()
+            }
+            Shape::Post | Shape::UserFavorite => post::Entity.into_iden(),
+            Shape::Profile => profile::Entity.into_iden(),
+            Shape::Comment => comment::Entity.into_iden(),
+            Shape::UserAssignment => role::Entity.into_iden(),
+            Shape::TagName => tag::Entity.into_iden(),
+        }
+        .to_string()
     }
 
     /// Every relation the entities declare, by parent resource; a many-to-many is its
@@ -421,24 +516,54 @@ mod tests {
         out
     }
 
-    /// Relations the entities declare that `include` does not offer, and why.
-    const NOT_INCLUDED: &[(Resource, &str, &str)] = &[
-        // The assignments a user made to others (`assigned_by`) are no include path.
-        (Resource::User, "user_roles", "assigned_by"),
-    ];
+    /// Relations the entities declare that `include` does not offer, each with why.
+    fn not_included() -> Vec<(Resource, RelationDef)> {
+        vec![
+            // The assignments a user made to others (`assigned_by`) are no include path.
+            (Resource::User, user_role::Relation::AssignedBy.def()),
+        ]
+    }
 
     #[test]
-    fn every_table_entry_is_a_relation_the_entities_declare() {
-        let declared = declared();
+    fn every_entry_follows_entity_relations_from_its_parent_to_its_children() {
         for rel in RELATIONS {
+            let first = rel.first();
+            assert_eq!(
+                table_of(&first.from_tbl).to_string(),
+                rel.parent.table().to_string(),
+                "{:?}.{} starts from another table",
+                rel.parent,
+                rel.name
+            );
+            let children = match rel.hops {
+                Hops::Direct(_) => first.to_tbl.clone(),
+                Hops::Via(_, second) => {
+                    let second = second();
+                    assert_eq!(
+                        table_of(&second.from_tbl).to_string(),
+                        table_of(&first.to_tbl).to_string(),
+                        "{:?}.{}: the second hop leaves from the junction",
+                        rel.parent,
+                        rel.name
+                    );
+                    second.to_tbl
+                }
+            };
+            assert_eq!(
+                table_of(&children).to_string(),
+                shape_table(rel.shape),
+                "{:?}.{} ends at another table than its shape",
+                rel.parent,
+                rel.name
+            );
             assert!(
-                declared
+                declared()
                     .iter()
-                    .any(|(parent, ends)| *parent == rel.parent && *ends == table_ends(rel)),
+                    .any(|(parent, e)| *parent == rel.parent && *e == ends(&first)),
                 "{:?}.{} joins {:?}, which no entity relation of {:?} does",
                 rel.parent,
                 rel.name,
-                table_ends(rel),
+                ends(&first),
                 rel.parent
             );
         }
@@ -446,18 +571,69 @@ mod tests {
 
     #[test]
     fn every_relation_an_entity_declares_is_in_the_table() {
-        for (parent, ends) in declared() {
+        for (parent, e) in declared() {
             let in_table = RELATIONS
                 .iter()
-                .any(|rel| rel.parent == parent && table_ends(rel) == ends);
-            let excused = NOT_INCLUDED.iter().any(|(p, t, c)| {
-                *p == parent && ends.iter().any(|(table, col)| table == t && col == c)
-            });
+                .any(|rel| rel.parent == parent && ends(&rel.first()) == e);
+            let excused = not_included()
+                .iter()
+                .any(|(p, def)| *p == parent && ends(def) == e);
             assert!(
                 in_table || excused,
-                "{parent:?} declares a relation joining {ends:?}: add it to RELATIONS (or to \
-                 NOT_INCLUDED, saying why)"
+                "{parent:?} declares a relation joining {e:?}: add it to RELATIONS (or to \
+                 not_included, saying why)"
             );
         }
+    }
+
+    #[test]
+    fn every_relation_has_its_own_name_on_its_parent() {
+        for (i, rel) in RELATIONS.iter().enumerate() {
+            assert!(
+                RELATIONS[..i].iter().all(|r| r.id() != rel.id()),
+                "{:?} twice",
+                rel.id()
+            );
+        }
+    }
+
+    #[test]
+    fn to_one_and_to_many_follow_the_entities() {
+        let many: Vec<(Resource, &str)> = RELATIONS
+            .iter()
+            .filter(|r| r.is_many())
+            .map(|r| (r.parent, r.name))
+            .collect();
+        for one in [
+            (Resource::User, "profile"),
+            (Resource::Post, "author"),
+            (Resource::Comment, "author"),
+            (Resource::Comment, "post"),
+            (Resource::Profile, "user"),
+        ] {
+            assert!(!many.contains(&one), "{one:?} is to-one");
+        }
+        assert_eq!(many.len(), RELATIONS.len() - 5);
+        for rel in RELATIONS {
+            assert!(
+                !rel.is_capped() || rel.is_many(),
+                "{:?}.{}: only to-many lists are cut",
+                rel.parent,
+                rel.name
+            );
+            assert_eq!(rel.is_capped(), rel.endpoint.is_some());
+        }
+        assert_eq!(
+            countable(Resource::User),
+            [
+                "posts",
+                "comments",
+                "roles",
+                "followers",
+                "following",
+                "favorites"
+            ]
+        );
+        assert_eq!(countable(Resource::Post), ["comments", "favorites"]);
     }
 }

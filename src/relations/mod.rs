@@ -14,19 +14,36 @@
 //! request's memory and time stay bounded however the data grows. A statement that comes
 //! back full, or an answer that counts more objects, is 400 `response_too_large`.
 //!
+//! Both faces load through it: `/api/v1` from a request's `include`, `counts` and
+//! `viewer`, the Conduit face (`http::conduit::view`) with the authors, tags, favorite
+//! counts and marks its articles, comments and profiles always show ([`Expand::fixed`]).
+//! A to-one relation included under a to-one relation (a post's `author.profile`) comes
+//! in its parent's statement by a `LEFT JOIN` ([`paths::joined`]).
+//!
 //! ## Adding a relation
 //!
-//! One entry in [`declared::RELATIONS`] (parent, name, link, parent key, token), and the
-//! path in [`declared::valid_paths`] / [`declared::countable`]. When its children are
-//! fetched in a new way, that is one [`declared::Link`] variant, with its key column,
-//! order and child resource in `relations.rs`, its statement in [`sql::children`], its
-//! row in [`sql::ChildRow`] (decoded by the link), and its item in [`assemble::child`]. The
-//! relation must also exist on the entities: `relations.rs`'s tests compare the table
-//! with every SeaORM relation the entities declare, in both directions (a declared
-//! relation that is no include path is listed in the tests' `NOT_INCLUDED`, with why).
-//! `viewer=true` marks the assembled answer last ([`viewer`]).
+//! A new relationship touches these files and no others:
+//!
+//! 1. the migration (`src/migration/`): its table or foreign key and index;
+//! 2. the entities (`src/entity/`): `belongs_to` / `has_one` / `has_many` (with `via`
+//!    for a junction) — the tables and columns, written nowhere else;
+//! 3. the declaration ([`declared::RELATIONS`]): one entry naming the entity relation
+//!    (`Relation::X.def()`, or the two hops of a `via`), the name clients use, the
+//!    [`declared::Shape`] of its children, its order and endpoint (which cap it per
+//!    parent), whether it needs a token and whether `counts` takes it; and its
+//!    `include` paths in [`declared::valid_paths`];
+//! 4. tests: `declared.rs`'s unit tests compare the entries with every relation the
+//!    entities declare, both ways, and `tests/api/budget.rs` walks every entry through
+//!    `include` and `counts` on both databases.
+//!
+//! Every statement follows from the entry ([`sql`]): `WHERE key IN (…)` on the column
+//! the entity relation names, `ROW_NUMBER()` per parent for an ordered relation, the
+//! junction's join for a `via`, the grouped count. Only a child of a new kind — a shape
+//! no relation has yet — adds a [`declared::Shape`] variant, its columns in
+//! [`sql`] and its item in [`assemble::child`]; and a parent key on a column no relation
+//! used before adds that field to `wire::item::Out::int`, where the loader reads keys off
+//! the parents. `viewer=true` marks the assembled answer last ([`viewer`]).
 
-pub mod annotate;
 pub mod assemble;
 pub mod declared;
 pub mod paths;
@@ -44,6 +61,10 @@ use crate::store::read::Reader;
 use crate::wire::item::Item;
 
 pub use declared::{Relation, Resource, countable, valid_paths};
+pub use viewer::Marks;
+
+/// `include_limit` when a request does not say (SPEC §3).
+pub const DEFAULT_PER_PARENT: u64 = 20;
 pub use paths::{IncludeRequest, Node};
 
 /// A request's `include`, `counts`, `include_limit` and `viewer`, parsed and checked.
@@ -52,8 +73,8 @@ pub struct Expand {
     nodes: Vec<Node>,
     counts: Vec<&'static Relation>,
     per_parent: u64,
-    /// The caller whose side of the relationships `viewer=true` adds.
-    mark_for: Option<i64>,
+    /// The caller whose side of the relationships `viewer=true` adds, and on what.
+    mark_for: Option<(i64, Marks)>,
     /// The most objects the answer may hold.
     ceiling: u64,
 }
@@ -91,17 +112,32 @@ impl Expand {
     }
 
     /// This expansion, also marking every post and user for `viewer_id` (`viewer=true`).
-    pub fn marking_for(mut self, viewer_id: i64) -> Self {
-        self.mark_for = Some(viewer_id);
+    pub fn marking_for(self, viewer_id: i64) -> Self {
+        self.marking(viewer_id, Marks::ALL)
+    }
+
+    /// This expansion, also marking `marks` for `viewer_id`: an answer that can hold no
+    /// post (or no user) need not ask which ones the viewer favorited (or follows).
+    pub fn marking(mut self, viewer_id: i64, marks: Marks) -> Self {
+        self.mark_for = Some((viewer_id, marks));
         self
     }
 
+    /// The expansion a view of the server's own always makes (the Conduit face's
+    /// articles and comments): `paths` and `counts` of `resource` ([`paths::fixed`]),
+    /// with no ceiling beyond the page's own.
+    pub fn fixed(resource: Resource, paths: &[&str], counts: &[&str]) -> Result<Self> {
+        let (nodes, counts) = paths::fixed(resource, paths, counts)?;
+        Ok(Expand::new(nodes, counts, DEFAULT_PER_PARENT, u64::MAX))
+    }
+
     /// The statements this expansion runs at most: one per distinct relation in the
-    /// tree, one per counts relation, and [`viewer::STATEMENTS`] for `viewer=true`.
+    /// tree (a to-one relation joined to its to-one parent comes free), one per counts
+    /// relation, and one per kind marked for `viewer=true` ([`Marks`]).
     pub fn statements(&self) -> usize {
         paths::statements(&self.nodes)
             + self.counts.len()
-            + self.mark_for.map_or(0, |_| viewer::STATEMENTS)
+            + self.mark_for.map_or(0, |(_, marks)| marks.statements())
     }
 
     /// Attaches the counts and included relations to `items`, in place.
@@ -116,7 +152,7 @@ impl Expand {
         }
         let budget = ItemBudget::new(self.ceiling, items.len() as u64)?;
         let counts = join_all(self.counts.iter().map(|rel| {
-            let keys = assemble::distinct_keys(items, rel.parent_key);
+            let keys = assemble::distinct_keys(items, &rel.keys().parent_field);
             async move {
                 db.all::<(i64, i64)>(sql::counts_built(rel, &keys, db.backend()))
                     .await
@@ -136,8 +172,8 @@ impl Expand {
         if objects > self.ceiling {
             return Err(budget.too_large());
         }
-        if let Some(viewer_id) = self.mark_for {
-            viewer::mark(db, viewer_id, items).await?;
+        if let Some((viewer_id, marks)) = self.mark_for {
+            viewer::mark(db, viewer_id, marks, items).await?;
         }
         Ok(())
     }
@@ -208,14 +244,14 @@ impl ItemBudget {
     }
 }
 
-/// The objects `rows` (parent key, child) of `link` add to an answer, each parent's
-/// children counted once: at most `per_parent` per parent for a capped to-many link, none
-/// for a list of names, one for a to-one link.
-fn shown(link: declared::Link, per_parent: u64, rows: &[(i64, Item)]) -> u64 {
-    if !link.is_many() {
+/// The objects `rows` (parent key, child) of `rel` add to an answer, each parent's
+/// children counted once: at most `per_parent` per parent for a capped to-many relation,
+/// none for a list of names, one for a to-one relation.
+fn shown(rel: &'static Relation, per_parent: u64, rows: &[(i64, Item)]) -> u64 {
+    if !rel.is_many() {
         return rows.len() as u64;
     }
-    if !link.is_capped() {
+    if !rel.is_capped() {
         return 0;
     }
     let mut per_key: HashMap<i64, u64> = HashMap::new();
@@ -240,7 +276,7 @@ fn load_level<'a>(
 ) -> BoxFuture<'a, Result<Vec<Children>>> {
     let keys: Vec<Vec<i64>> = nodes
         .iter()
-        .map(|n| assemble::distinct_keys(parents, n.relation.parent_key))
+        .map(|n| assemble::distinct_keys(parents, &n.relation.keys().parent_field))
         .collect();
     Box::pin(async move {
         let loads = nodes
@@ -263,21 +299,39 @@ async fn load_node(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let link = node.relation.link;
+    let rel = node.relation;
+    // A to-one child of a to-one relation comes in the same statement.
+    let joined = paths::joined(node).map(|n| n.relation);
     // One more than shown tells whether the embedded list was cut.
     let rows_allowed = budget.rows_for(keys.len());
-    let built = sql::children_built(link, &keys, per_parent + 1, rows_allowed, db.backend());
-    let rows = db.all_by(built, &link).await?;
-    if link.is_capped() && rows.len() as u64 >= rows_allowed {
+    let built = sql::children_built(
+        rel,
+        joined,
+        &keys,
+        per_parent + 1,
+        rows_allowed,
+        db.backend(),
+    );
+    let rows = db.all_by(built, &sql::Load { rel, joined }).await?;
+    if rel.is_capped() && rows.len() as u64 >= rows_allowed {
         return Err(budget.too_large());
     }
+    let mut joined_objects = 0;
     let children: Children = rows
         .into_iter()
-        .map(|row| assemble::child(link, row, viewer))
+        .map(|row| {
+            let mut item = assemble::child(row.row, viewer);
+            if let Some(joined) = joined {
+                let one = row.joined.map(|j| assemble::child(j, viewer));
+                joined_objects += u64::from(one.is_some());
+                item.attach_one(joined.name, one);
+            }
+            (row.key, item)
+        })
         .collect();
-    budget.spend(shown(link, per_parent, &children))?;
+    budget.spend(shown(rel, per_parent, &children) + joined_objects)?;
     let (keys, mut items): (Vec<i64>, Vec<Item>) = children.into_iter().unzip();
-    if !node.children.is_empty() {
+    if joined.is_none() && !node.children.is_empty() {
         let grandchildren =
             load_level(db, viewer, &node.children, per_parent, budget, &items).await?;
         for (child, grandchildren) in node.children.iter().zip(grandchildren) {

@@ -1,29 +1,40 @@
-//! The statements of the include loader, built with sea-query for either backend: one
-//! batched `SELECT` per relation of the tree for all parents at once (`WHERE key IN
-//! (…)`, `ROW_NUMBER() OVER (PARTITION BY key …)` capping to-many relations per parent),
-//! one grouped `COUNT(*)` per counted relation; and the row types they return.
+//! The statements of the include loader, derived from the declarations of
+//! [`super::declared`] for either backend: one batched `SELECT` per relation of the tree
+//! for all parents at once (`WHERE key IN (…)`, `ROW_NUMBER() OVER (PARTITION BY key …)`
+//! capping to-many relations per parent), one grouped `COUNT(*)` per counted relation;
+//! and the rows they return. Every table and column comes from the entities: the
+//! relation's `RelationDef`s for the joins and keys, the entity's `Column`s for what is
+//! selected.
 
 use std::sync::LazyLock;
 
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, Value,
-    WindowStatement,
+    Alias, Asterisk, DynIden, Expr, ExprTrait, Func, IntoIden, JoinType, Order, Query,
+    SelectStatement, Value, WindowStatement,
 };
-use sea_orm::{DbBackend, DbErr, EntityTrait, QueryTrait};
+use sea_orm::{DbBackend, DbErr, EntityTrait, Iterable, RelationTrait};
 
-use crate::entity::{comment, post, post_tag, profile, role, tag, user, user_role};
-use crate::relations::declared::{Link, Relation};
-use crate::service::favorites::{self, PostFavoriteRow, UserFavoriteRow};
-use crate::service::follows::{self, FollowRow};
+use crate::entity::{
+    comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
+};
+use crate::error::{AppError, Result};
+use crate::relations::declared::{Hops, Relation, Resource, Shape, column_of, relation, table_of};
 use crate::store::page::SortOrder;
-use crate::store::read::{Built, Decoder, FromRow, Row, ShapeCache};
+use crate::store::read::{Built, Decoder, Fields, FromRow, Linked, Row, ShapeCache};
+
+/// A follow and the user on its other side (the follower, or the one followed).
+pub type FollowRow = Linked<follow::Model, user::Model>;
+/// A favorite and the user who made it.
+pub type PostFavoriteRow = Linked<favorite::Model, user::Model>;
+/// A favorite and the post it marks.
+pub type UserFavoriteRow = Linked<favorite::Model, post::Model>;
 
 /// `table.column IN (…)` for any number of keys in one statement: a plain list for the
 /// usual page, and past that a single JSON-array parameter unpacked by the database, so
 /// that neither the parameter limit nor chunking ever changes the statement count.
-pub fn key_in(table: &'static str, column: &'static str, keys: &[i64], backend: DbBackend) -> Expr {
+pub fn key_in(table: &DynIden, column: &DynIden, keys: &[i64], backend: DbBackend) -> Expr {
     if keys.len() <= 1000 {
-        return Expr::col((Alias::new(table), Alias::new(column))).is_in(keys.iter().copied());
+        return Expr::col((table.clone(), column.clone())).is_in(keys.iter().copied());
     }
     let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_string());
     let sql = match backend {
@@ -43,12 +54,12 @@ pub fn key_in(table: &'static str, column: &'static str, keys: &[i64], backend: 
 /// ceiling, SPEC §6).
 fn top_n_per_key(
     mut base: SelectStatement,
-    key: (&'static str, &'static str),
+    key: (DynIden, DynIden),
     order: &SortOrder,
     n: u64,
     rows: u64,
 ) -> SelectStatement {
-    let mut window = WindowStatement::partition_by((Alias::new(key.0), Alias::new(key.1)));
+    let mut window = WindowStatement::partition_by(key);
     for k in order.keys() {
         window.order_by_expr(
             k.expr.clone(),
@@ -70,10 +81,14 @@ fn top_n_per_key(
 /// 100); longer ones are built each time, so the texts kept stay under about 2 MB.
 const KEPT_KEY_LISTS: usize = 128;
 
-/// Texts of [`children`] by link and number of keys.
-static CHILDREN: LazyLock<ShapeCache<(Link, usize)>> = LazyLock::new(ShapeCache::default);
-/// Texts of [`counts`] by link and number of keys.
-static COUNTS: LazyLock<ShapeCache<(Link, usize)>> = LazyLock::new(ShapeCache::default);
+/// A relation, by its parent and name.
+type RelationId = (Resource, &'static str);
+
+/// Texts of [`children`] by relation, relation joined to it, and number of keys.
+static CHILDREN: LazyLock<ShapeCache<(RelationId, Option<RelationId>, usize)>> =
+    LazyLock::new(ShapeCache::default);
+/// Texts of [`counts`] by relation and number of keys.
+static COUNTS: LazyLock<ShapeCache<(RelationId, usize)>> = LazyLock::new(ShapeCache::default);
 
 /// The values of a statement on `keys` followed by `then`.
 fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value> {
@@ -84,14 +99,21 @@ fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value>
 }
 
 /// [`children`], built, its text reused from earlier requests with as many keys.
-pub fn children_built(link: Link, keys: &[i64], cap: u64, rows: u64, backend: DbBackend) -> Built {
-    let build = || children(link, keys, cap, rows, backend);
+pub fn children_built(
+    rel: &'static Relation,
+    joined: Option<&'static Relation>,
+    keys: &[i64],
+    cap: u64,
+    rows: u64,
+    backend: DbBackend,
+) -> Built {
+    let build = || children(rel, joined, keys, cap, rows, backend);
     if keys.len() > KEPT_KEY_LISTS {
         return Built::now(backend, &build());
     }
-    // A to-many link's statement ends with its cap per key and its row limit.
-    let then = link
-        .order()
+    // A capped relation's statement ends with its cap per key and its row limit.
+    let then = rel
+        .order
         .map(|_| {
             [
                 Value::BigInt(Some(cap as i64)),
@@ -100,93 +122,165 @@ pub fn children_built(link: Link, keys: &[i64], cap: u64, rows: u64, backend: Db
         })
         .into_iter()
         .flatten();
-    CHILDREN.get(backend, (link, keys.len()), key_values(keys, then), build)
+    let shape = (rel.id(), joined.map(Relation::id), keys.len());
+    CHILDREN.get(backend, shape, key_values(keys, then), build)
 }
 
 /// [`counts`], built, its text reused from earlier requests with as many keys.
-pub fn counts_built(rel: &Relation, keys: &[i64], backend: DbBackend) -> Built {
+pub fn counts_built(rel: &'static Relation, keys: &[i64], backend: DbBackend) -> Built {
     let build = || counts(rel, keys, backend);
     if keys.len() > KEPT_KEY_LISTS {
         return Built::now(backend, &build());
     }
-    COUNTS.get(backend, (rel.link, keys.len()), key_values(keys, []), build)
+    COUNTS.get(backend, (rel.id(), keys.len()), key_values(keys, []), build)
 }
 
-/// The children of `link` for all of `keys`, for a to-many link at most `cap` per key and
-/// `rows` in all, grouped in the relation's order. The rows are `link`'s [`ChildRow`]
-/// shape.
+/// Whether `child` can come in the statement of `parent` by a `LEFT JOIN`: both to-one
+/// and straight to an entity's rows (a post's author and the author's profile), so that
+/// the pair costs one statement, not two.
+pub fn joinable(parent: &'static Relation, child: &'static Relation) -> bool {
+    let straight = |rel: &'static Relation| {
+        matches!(rel.hops, Hops::Direct(_)) && !rel.is_many() && width(rel.shape).is_some()
+    };
+    straight(parent)
+        && straight(child)
+        && table_of(&child.first().to_tbl).to_string() != parent.keys().table.to_string()
+}
+
+/// The children of `rel` for all of `keys` (and, joined, each one's `joined` child), for
+/// a capped relation at most `cap` per key and `rows` in all, grouped in the relation's
+/// order. Each row is the parent's key, then the [`Shape`]'s columns.
 pub fn children(
-    link: Link,
+    rel: &'static Relation,
+    joined: Option<&'static Relation>,
     keys: &[i64],
     cap: u64,
     rows: u64,
     backend: DbBackend,
 ) -> SelectStatement {
-    let (table, column) = link.key_column();
-    let filter = key_in(table, column, keys, backend);
-    let mut base = match link {
-        Link::UserById => user::Entity::find().into_query(),
-        Link::PostById | Link::PostsByAuthor => post::Entity::find().into_query(),
-        Link::ProfileByUser => profile::Entity::find().into_query(),
-        Link::CommentsByAuthor | Link::CommentsByPost => comment::Entity::find().into_query(),
-        Link::AssignmentsByUser => assignments_of_users(),
-        Link::AssignmentsByRole => assignments_of_roles(),
-        Link::FollowersOf => follows::with_follower(),
-        Link::FollowingOf => follows::with_followee(),
-        Link::FavoritesOfUser => favorites::with_post(),
-        Link::FavoritesOfPost => favorites::with_user(),
-        Link::TagsOfPost => tag_names(),
-        Link::PostsOfTag => tagged_posts(),
-    };
-    base.and_where(filter);
-    match link.order() {
-        Some(order) => top_n_per_key(base, (table, column), &order, cap, rows),
-        None => base,
+    let at = rel.keys();
+    let key = Expr::col((at.table.clone(), at.column.clone()));
+    let mut stmt = Query::select();
+    stmt.expr_as(key, Alias::new("key"));
+    select_rows(&mut stmt, rel);
+    if let Some(child) = joined {
+        let def = child.first();
+        stmt.left_join(table_of(&def.to_tbl), def);
+        select_shape(&mut stmt, child.shape);
+    }
+    stmt.and_where(key_in(&at.table, &at.column, keys, backend));
+    if rel.shape == Shape::TagName {
+        // A post's tags in the author's order.
+        stmt.order_by((at.table.clone(), at.column.clone()), Order::Asc)
+            .order_by((post_tag::Entity, post_tag::Column::Position), Order::Asc);
+    }
+    match rel.order {
+        Some(order) => top_n_per_key(
+            stmt,
+            (at.table.clone(), at.column.clone()),
+            &order(),
+            cap,
+            rows,
+        ),
+        None => stmt,
     }
 }
 
-/// `post_tags` rows as (post id, tag name), each post's in the author's order.
-fn tag_names() -> SelectStatement {
-    Query::select()
-        .column((post_tag::Entity, post_tag::Column::PostId))
-        .column((tag::Entity, tag::Column::Name))
-        .from(post_tag::Entity)
-        .inner_join(
-            tag::Entity,
-            Expr::col((tag::Entity, tag::Column::Id))
-                .equals((post_tag::Entity, post_tag::Column::TagId)),
-        )
-        .order_by((post_tag::Entity, post_tag::Column::PostId), Order::Asc)
-        .order_by((post_tag::Entity, post_tag::Column::Position), Order::Asc)
-        .to_owned()
+/// Adds `rel`'s tables and its shape's columns to `stmt`: the children's table, or the
+/// junction joined to the other side.
+fn select_rows(stmt: &mut SelectStatement, rel: &Relation) {
+    let first = rel.first();
+    stmt.from(table_of(&first.to_tbl));
+    if let Hops::Via(_, second) = rel.hops {
+        let second = second();
+        stmt.inner_join(table_of(&second.to_tbl), second);
+    }
+    select_shape(stmt, rel.shape);
 }
 
-/// Posts with the id of a tag they carry (a post appears once per tag).
-fn tagged_posts() -> SelectStatement {
-    let mut stmt = post::Entity::find().into_query();
-    stmt.column((post_tag::Entity, post_tag::Column::TagId))
-        .inner_join(
-            post_tag::Entity,
-            Expr::col((post_tag::Entity, post_tag::Column::PostId))
-                .equals((post::Entity, post::Column::Id)),
-        );
-    stmt
+/// The columns of entity `E`, in its column order (which its model reads them in).
+fn columns<E: EntityTrait + Default>(stmt: &mut SelectStatement) {
+    stmt.columns(E::Column::iter().map(|c| (E::default(), c)));
+}
+
+/// The number of columns a shape straight to an entity selects; `None` for the others.
+fn width(shape: Shape) -> Option<usize> {
+    match shape {
+        Shape::User => Some(<user::Model as Fields>::FIELDS.len()),
+        Shape::Post => Some(<post::Model as Fields>::FIELDS.len()),
+        Shape::Profile => Some(<profile::Model as Fields>::FIELDS.len()),
+        Shape::Comment => Some(<comment::Model as Fields>::FIELDS.len()),
+        _ => None,
+    }
+}
+
+/// Selects a shape's columns (and, for a role assignment, joins its assigner).
+fn select_shape(stmt: &mut SelectStatement, shape: Shape) {
+    match shape {
+        Shape::User => columns::<user::Entity>(stmt),
+        Shape::Post => columns::<post::Entity>(stmt),
+        Shape::Profile => columns::<profile::Entity>(stmt),
+        Shape::Comment => columns::<comment::Entity>(stmt),
+        Shape::UserAssignment => {
+            columns::<user_role::Entity>(stmt);
+            columns::<role::Entity>(stmt);
+            assigner(stmt);
+        }
+        Shape::RoleAssignment => {
+            columns::<user_role::Entity>(stmt);
+            columns::<user::Entity>(stmt);
+            assigner(stmt);
+        }
+        Shape::Follow => {
+            columns::<follow::Entity>(stmt);
+            columns::<user::Entity>(stmt);
+        }
+        Shape::UserFavorite => {
+            columns::<favorite::Entity>(stmt);
+            columns::<post::Entity>(stmt);
+        }
+        Shape::PostFavorite => {
+            columns::<favorite::Entity>(stmt);
+            columns::<user::Entity>(stmt);
+        }
+        Shape::TagName => {
+            stmt.column((tag::Entity, tag::Column::Name));
+        }
+    }
+}
+
+/// The assigner's username, null once the assigner is deleted: `user_roles`' second
+/// relation to `users`, joined under an alias beside the first.
+fn assigner(stmt: &mut SelectStatement) {
+    let def = user_role::Relation::AssignedBy.def();
+    let alias = Alias::new("assigner").into_iden();
+    stmt.expr_as(
+        Expr::col((alias.clone(), user::Column::Username)),
+        Alias::new("assigner_username"),
+    )
+    .join_as(
+        JoinType::LeftJoin,
+        table_of(&def.to_tbl),
+        alias.clone(),
+        Expr::col((alias, column_of(&def.to_col)))
+            .equals((table_of(&def.from_tbl), column_of(&def.from_col))),
+    );
 }
 
 /// `SELECT key, COUNT(*) … GROUP BY key` of a counted relation for all of `keys`.
-pub fn counts(rel: &Relation, keys: &[i64], backend: DbBackend) -> SelectStatement {
-    let (table, column) = rel.link.key_column();
-    let col = Expr::col((Alias::new(table), Alias::new(column)));
+pub fn counts(rel: &'static Relation, keys: &[i64], backend: DbBackend) -> SelectStatement {
+    let at = rel.keys();
+    let col = Expr::col((at.table.clone(), at.column.clone()));
     Query::select()
         .expr_as(col, Alias::new("key"))
         .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("n"))
-        .from(Alias::new(table))
-        .and_where(key_in(table, column, keys, backend))
-        .group_by_col((Alias::new(table), Alias::new(column)))
+        .from(at.table.clone())
+        .and_where(key_in(&at.table, &at.column, keys, backend))
+        .group_by_col((at.table.clone(), at.column.clone()))
         .to_owned()
 }
 
-/// A fetched child of some link, by the link's shape.
+/// A fetched child, by its relation's shape.
 pub enum ChildRow {
     User(user::Model),
     Post(post::Model),
@@ -199,104 +293,92 @@ pub enum ChildRow {
     Follow(FollowRow),
     UserFavorite(UserFavoriteRow),
     PostFavorite(PostFavoriteRow),
-    /// (post id, tag name).
-    TagName(i64, String),
-    /// (tag id, post).
-    TaggedPost(i64, post::Model),
+    TagName(String),
 }
 
-/// A link decodes the rows of its [`children`] statement.
-impl Decoder for Link {
-    type Out = ChildRow;
-    fn decode<R: Row>(&self, row: &R) -> Result<ChildRow, DbErr> {
-        Ok(match self {
-            Link::UserById => ChildRow::User(FromRow::from_row(row)?),
-            Link::PostById | Link::PostsByAuthor => ChildRow::Post(FromRow::from_row(row)?),
-            Link::ProfileByUser => ChildRow::Profile(FromRow::from_row(row)?),
-            Link::CommentsByAuthor | Link::CommentsByPost => {
-                ChildRow::Comment(FromRow::from_row(row)?)
+/// One row of [`children`]: the key of the parent it belongs to, the child, and the
+/// child's joined to-one child (when one was joined and exists).
+pub struct Child {
+    pub key: i64,
+    pub row: ChildRow,
+    pub joined: Option<ChildRow>,
+}
+
+/// Decodes the rows of [`children`] for a relation and the relation joined to it.
+pub struct Load {
+    pub rel: &'static Relation,
+    pub joined: Option<&'static Relation>,
+}
+
+fn decode_shape<R: Row>(shape: Shape, row: &R) -> std::result::Result<ChildRow, DbErr> {
+    Ok(match shape {
+        Shape::User => ChildRow::User(FromRow::from_row(row)?),
+        Shape::Post => ChildRow::Post(FromRow::from_row(row)?),
+        Shape::Profile => ChildRow::Profile(FromRow::from_row(row)?),
+        Shape::Comment => ChildRow::Comment(FromRow::from_row(row)?),
+        Shape::UserAssignment => ChildRow::UserAssignment(FromRow::from_row(row)?),
+        Shape::RoleAssignment => ChildRow::RoleAssignment(FromRow::from_row(row)?),
+        Shape::Follow => ChildRow::Follow(FromRow::from_row(row)?),
+        Shape::UserFavorite => ChildRow::UserFavorite(FromRow::from_row(row)?),
+        Shape::PostFavorite => ChildRow::PostFavorite(FromRow::from_row(row)?),
+        Shape::TagName => ChildRow::TagName(row.get(0)?),
+    })
+}
+
+impl Decoder for Load {
+    type Out = Child;
+    fn decode<R: Row>(&self, row: &R) -> std::result::Result<Child, DbErr> {
+        let key = row.get(0)?;
+        let own = row.skip(1);
+        let joined = match (self.joined, width(self.rel.shape)) {
+            (Some(child), Some(width)) => {
+                // A LEFT JOIN that found nothing leaves the child's key null.
+                let rest = own.skip(width);
+                let present: Option<i64> = rest.get(0)?;
+                match present {
+                    Some(_) => Some(decode_shape(child.shape, &rest)?),
+                    None => None,
+                }
             }
-            Link::AssignmentsByUser => ChildRow::UserAssignment(FromRow::from_row(row)?),
-            Link::AssignmentsByRole => ChildRow::RoleAssignment(FromRow::from_row(row)?),
-            Link::FollowersOf | Link::FollowingOf => ChildRow::Follow(FromRow::from_row(row)?),
-            Link::FavoritesOfUser => ChildRow::UserFavorite(FromRow::from_row(row)?),
-            Link::FavoritesOfPost => ChildRow::PostFavorite(FromRow::from_row(row)?),
-            Link::TagsOfPost => ChildRow::TagName(row.get(0)?, row.get(1)?),
-            Link::PostsOfTag => {
-                let post: post::Model = FromRow::from_row(row)?;
-                let fields = <post::Model as crate::store::read::Fields>::FIELDS.len();
-                ChildRow::TaggedPost(row.get(fields)?, post)
-            }
+            _ => None,
+        };
+        Ok(Child {
+            key,
+            row: decode_shape(self.rel.shape, &own)?,
+            joined,
         })
     }
 }
 
-/// `user_roles` rows: the link's own columns, then what `side` adds, then the assigner's
-/// username (null once the assigner is deleted).
-fn assignments(side: impl FnOnce(&mut SelectStatement)) -> SelectStatement {
-    let mut stmt = Query::select()
-        .columns([
-            (user_role::Entity, user_role::Column::UserId),
-            (user_role::Entity, user_role::Column::RoleId),
-            (user_role::Entity, user_role::Column::AssignedAt),
-            (user_role::Entity, user_role::Column::AssignedBy),
-        ])
-        .from(user_role::Entity)
-        .to_owned();
-    side(&mut stmt);
-    stmt.expr_as(
-        Expr::col((Alias::new("assigner"), user::Column::Username)),
-        Alias::new("assigner_username"),
-    )
-    .join_as(
-        JoinType::LeftJoin,
-        user::Entity,
-        Alias::new("assigner"),
-        Expr::col((Alias::new("assigner"), user::Column::Id))
-            .equals((user_role::Entity, user_role::Column::AssignedBy)),
-    )
-    .to_owned()
+/// The rows of a relation for the lists that show them on their own (the role
+/// assignments of a user or a role): the shape of [`children`], without key or filter.
+fn rows_of(resource: Resource, name: &str) -> Result<SelectStatement> {
+    let rel = relation(resource, name).ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "no relation {resource:?}.{name} is declared"
+        ))
+    })?;
+    let mut stmt = Query::select();
+    select_rows(&mut stmt, rel);
+    Ok(stmt)
 }
 
 /// `user_roles` rows with their role and the assigner's username, as seen from users.
-pub fn assignments_of_users() -> SelectStatement {
-    assignments(|stmt| {
-        for (column, alias) in [
-            (role::Column::Name, "role_name"),
-            (role::Column::Description, "role_description"),
-            (role::Column::CreatedAt, "role_created_at"),
-        ] {
-            stmt.expr_as(Expr::col((role::Entity, column)), Alias::new(alias));
-        }
-        stmt.inner_join(
-            role::Entity,
-            Expr::col((role::Entity, role::Column::Id))
-                .equals((user_role::Entity, user_role::Column::RoleId)),
-        );
-    })
+pub fn assignments_of_users() -> Result<SelectStatement> {
+    rows_of(Resource::User, "roles")
 }
 
 /// `user_roles` rows with the user holding them and the assigner's username.
-pub fn assignments_of_roles() -> SelectStatement {
-    assignments(|stmt| {
-        for (column, alias) in [
-            (user::Column::Username, "user_username"),
-            (user::Column::Email, "user_email"),
-            (user::Column::PasswordHash, "user_password_hash"),
-            (user::Column::DisplayName, "user_display_name"),
-            (user::Column::IsActive, "user_is_active"),
-            (user::Column::CreatedAt, "user_created_at"),
-            (user::Column::UpdatedAt, "user_updated_at"),
-        ] {
-            stmt.expr_as(Expr::col((user::Entity, column)), Alias::new(alias));
-        }
-        stmt.inner_join(
-            user::Entity,
-            Expr::col((user::Entity, user::Column::Id))
-                .equals((user_role::Entity, user_role::Column::UserId)),
-        );
-    })
+pub fn assignments_of_roles() -> Result<SelectStatement> {
+    rows_of(Resource::Role, "users")
 }
+
+crate::from_row!(user_role::Model {
+    user_id,
+    role_id,
+    assigned_at,
+    assigned_by
+});
 
 /// One row of [`assignments_of_users`].
 pub struct UserAssignmentRow {
@@ -305,28 +387,24 @@ pub struct UserAssignmentRow {
     pub assigner_username: Option<String>,
 }
 
-fn link_from_row<R: Row>(row: &R) -> Result<user_role::Model, DbErr> {
-    Ok(user_role::Model {
-        user_id: row.get(0)?,
-        role_id: row.get(1)?,
-        assigned_at: row.get(2)?,
-        assigned_by: row.get(3)?,
-    })
+/// An assignment's columns, then its other side's, then the assigner's username.
+fn assignment<O: FromRow + Fields, R: Row>(
+    row: &R,
+) -> std::result::Result<(user_role::Model, O, Option<String>), DbErr> {
+    let link = user_role::Model::from_row(row)?;
+    let at = <user_role::Model as Fields>::FIELDS.len();
+    let other = O::from_row(&row.skip(at))?;
+    let username = row.get(at + O::FIELDS.len())?;
+    Ok((link, other, username))
 }
 
 impl FromRow for UserAssignmentRow {
-    fn from_row<R: Row>(row: &R) -> Result<Self, DbErr> {
-        let link = link_from_row(row)?;
-        let role = role::Model {
-            id: link.role_id,
-            name: row.get(4)?,
-            description: row.get(5)?,
-            created_at: row.get(6)?,
-        };
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, DbErr> {
+        let (link, role, assigner_username) = assignment(row)?;
         Ok(UserAssignmentRow {
             link,
             role,
-            assigner_username: row.get(7)?,
+            assigner_username,
         })
     }
 }
@@ -339,22 +417,12 @@ pub struct RoleAssignmentRow {
 }
 
 impl FromRow for RoleAssignmentRow {
-    fn from_row<R: Row>(row: &R) -> Result<Self, DbErr> {
-        let link = link_from_row(row)?;
-        let user = user::Model {
-            id: link.user_id,
-            username: row.get(4)?,
-            email: row.get(5)?,
-            password_hash: row.get(6)?,
-            display_name: row.get(7)?,
-            is_active: row.get(8)?,
-            created_at: row.get(9)?,
-            updated_at: row.get(10)?,
-        };
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, DbErr> {
+        let (link, user, assigner_username) = assignment(row)?;
         Ok(RoleAssignmentRow {
             link,
             user,
-            assigner_username: row.get(11)?,
+            assigner_username,
         })
     }
 }
@@ -362,15 +430,17 @@ impl FromRow for RoleAssignmentRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relations::declared::RELATIONS;
 
     #[test]
     fn a_long_key_list_is_bound_as_one_parameter_on_both_backends() {
         let keys: Vec<i64> = (1..=1500).collect();
+        let (table, column) = (post::Entity.into_iden(), post::Column::Id.into_iden());
         for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
             let stmt = Query::select()
                 .column(Asterisk)
-                .from(Alias::new("posts"))
-                .and_where(key_in("posts", "id", &keys, backend))
+                .from(table.clone())
+                .and_where(key_in(&table, &column, &keys, backend))
                 .to_owned();
             let built = backend.build(&stmt);
             // Only a substituted placeholder binds the value.
@@ -381,5 +451,64 @@ mod tests {
                 built.sql
             );
         }
+    }
+
+    #[test]
+    fn every_statement_binds_its_keys_then_its_cap_and_limit() {
+        // The statement cache keeps the text and binds these values in this order.
+        for rel in RELATIONS {
+            let built =
+                DbBackend::Sqlite.build(&children(rel, None, &[1, 2], 3, 9, DbBackend::Sqlite));
+            let expected: Vec<Value> = key_values(
+                &[1, 2],
+                rel.order
+                    .map(|_| [Value::BigInt(Some(3)), Value::BigUnsigned(Some(9))])
+                    .into_iter()
+                    .flatten(),
+            );
+            assert_eq!(
+                built.values.map(|v| v.0).unwrap_or_default(),
+                expected,
+                "{:?}.{}: {}",
+                rel.parent,
+                rel.name,
+                built.sql
+            );
+        }
+    }
+
+    #[test]
+    fn a_post_s_tags_and_its_author_with_profile_are_one_statement_each() {
+        let pg = DbBackend::Postgres;
+        let rel = |r, n| relation(r, n).expect("declared");
+        let tags = pg.build(&children(
+            rel(Resource::Post, "tags"),
+            None,
+            &[1, 2],
+            3,
+            9,
+            pg,
+        ));
+        assert_eq!(
+            tags.sql,
+            r#"SELECT "post_tags"."post_id" AS "key", "tags"."name" FROM "post_tags" INNER JOIN "tags" ON "post_tags"."tag_id" = "tags"."id" WHERE "post_tags"."post_id" IN ($1, $2) ORDER BY "post_tags"."post_id" ASC, "post_tags"."position" ASC"#
+        );
+        let (author, profile) = (
+            rel(Resource::Post, "author"),
+            rel(Resource::User, "profile"),
+        );
+        assert!(joinable(author, profile));
+        assert!(!joinable(
+            rel(Resource::User, "posts"),
+            rel(Resource::Post, "author")
+        ));
+        let joined = pg.build(&children(author, Some(profile), &[1, 2], 3, 9, pg));
+        assert!(
+            joined.sql.ends_with(
+                r#"FROM "users" LEFT JOIN "profiles" ON "users"."id" = "profiles"."user_id" WHERE "users"."id" IN ($1, $2)"#
+            ),
+            "{}",
+            joined.sql
+        );
     }
 }

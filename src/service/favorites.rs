@@ -10,17 +10,14 @@ use sea_orm::{RelationTrait, Set};
 
 use crate::entity::{favorite, post, user};
 use crate::error::{AppError, Result};
-use crate::service::linked::{self, Linked};
+use crate::service::linked;
 use crate::store::Writer;
 use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::order;
 
-/// A favorite with its user (as seen from the post).
-pub type PostFavoriteRow = Linked<favorite::Model, user::Model>;
-/// A favorite with its post (as seen from the user).
-pub type UserFavoriteRow = Linked<favorite::Model, post::Model>;
+pub use crate::relations::sql::{PostFavoriteRow, UserFavoriteRow};
 
 /// Who may favorite and unfavorite (SPEC §5), in one place.
 pub mod policy {

@@ -11,15 +11,14 @@ use sea_orm::{RelationTrait, Set};
 
 use crate::entity::{follow, user};
 use crate::error::{AppError, Result};
-use crate::service::linked::{self, Linked};
+use crate::service::linked;
 use crate::store::Writer;
 use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
 use crate::time;
 use crate::wire::repr::order;
 
-/// A follow with the user on its other side (the follower, or the one followed).
-pub type FollowRow = Linked<follow::Model, user::Model>;
+pub use crate::relations::sql::FollowRow;
 
 /// Who may follow and unfollow (SPEC §5), in one place.
 pub mod policy {

@@ -11,7 +11,9 @@ use sea_orm::{
 
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::store::Writer;
-use crate::store::read::{Fields, FromRow, Reader, Row};
+use crate::store::read::{FromRow, Reader};
+
+pub use crate::store::read::Linked;
 
 /// Inserts `row` unless a row with its primary key exists: one
 /// `INSERT … ON CONFLICT (primary key) DO NOTHING`, so of concurrent inserts exactly one
@@ -61,24 +63,6 @@ where
         return Err(AppError::not_found(what));
     }
     Ok(())
-}
-
-/// An association row (`link`) and the row it leads to (`other`).
-#[derive(Clone, Debug)]
-pub struct Linked<L, O> {
-    pub link: L,
-    pub other: O,
-}
-
-// `select_also` selects the link's columns, then the other row's, each in its entity's
-// column order.
-impl<L: FromRow + Fields, O: FromRow> FromRow for Linked<L, O> {
-    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
-        Ok(Linked {
-            link: L::from_row(row)?,
-            other: O::from_row(&row.skip(L::FIELDS.len()))?,
-        })
-    }
 }
 
 /// `SELECT link.*, other.* FROM link JOIN other ON <via>`, without filter or order.

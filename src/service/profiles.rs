@@ -2,7 +2,7 @@
 //! is UNIQUE, I4); `PUT` replaces the whole profile with an upsert on that key, so
 //! concurrent first PUTs leave one row, exactly one of them creating it.
 
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
     QueryTrait, Set,
@@ -74,6 +74,56 @@ impl FromRow for UserAndProfile {
             }
         }
     }
+}
+
+/// A user as the Conduit face shows them: the account and the profile's `bio` and
+/// `avatar_url` (`None` without a profile).
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub user: user::Model,
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+impl FromRow for Person {
+    /// A row of `users LEFT JOIN profiles`: the user's columns, then the profile's.
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
+        let user = user::Model::from_row(row)?;
+        let UserAndProfile(profile) = UserAndProfile::from_row(row)?;
+        let (bio, avatar_url) = profile.map_or((None, None), |p| (p.bio, p.avatar_url));
+        Ok(Person {
+            user,
+            bio,
+            avatar_url,
+        })
+    }
+}
+
+/// The users with their profiles, as `filter` narrows them: one statement.
+fn people(filter: Expr) -> sea_orm::sea_query::SelectStatement {
+    user::Entity::find()
+        .find_also_related(profile::Entity)
+        .filter(filter)
+        .limit(1)
+        .into_query()
+}
+
+/// User `id` with their profile's bio and avatar: one statement; `None` when absent.
+pub async fn person(db: &Reader<'_>, id: i64) -> Result<Option<Person>> {
+    let stmt = people(Expr::col((user::Entity, user::Column::Id)).eq(id));
+    Ok(db.first(&stmt).await?)
+}
+
+/// The user called `username` (compared case-insensitively), with their profile's bio
+/// and avatar: one statement; `None` when nobody is.
+pub async fn person_named(db: &Reader<'_>, username: &str) -> Result<Option<Person>> {
+    // PostgreSQL cannot compare text holding NUL, and no username holds one.
+    if username.contains('\0') {
+        return Ok(None);
+    }
+    let lower = Func::lower(Expr::col((user::Entity, user::Column::Username)));
+    let stmt = people(Expr::expr(lower).eq(username.to_lowercase()));
+    Ok(db.first(&stmt).await?)
 }
 
 /// Creates or wholly replaces the profile of `user_id`, in one write transaction:

@@ -150,7 +150,7 @@ pub async fn assignments_of_user(
     user_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<UserAssignmentRow>> {
-    let mut stmt = assignments_of_users();
+    let mut stmt = assignments_of_users()?;
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::UserId)).eq(user_id));
     page::fetch(db, stmt, &order::user_assignments(), req).await
 }
@@ -161,7 +161,7 @@ pub async fn assignments_of_role(
     role_id: i64,
     req: &PageRequest,
 ) -> Result<Fetched<RoleAssignmentRow>> {
-    let mut stmt = assignments_of_roles();
+    let mut stmt = assignments_of_roles()?;
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role_id));
     page::fetch(db, stmt, &order::role_assignments(), req).await
 }
@@ -197,7 +197,7 @@ pub async fn assign(
 
 /// One assignment, as seen from its user; 404 when the user does not hold the role.
 pub async fn assignment(db: &Writer<'_>, user_id: i64, role_id: i64) -> Result<UserAssignmentRow> {
-    let mut stmt = assignments_of_users();
+    let mut stmt = assignments_of_users()?;
     stmt.and_where(Expr::col((user_role::Entity, user_role::Column::UserId)).eq(user_id))
         .and_where(Expr::col((user_role::Entity, user_role::Column::RoleId)).eq(role_id));
     db.read()

@@ -186,6 +186,39 @@ impl Item {
             .push(("counts", Attached::Counts(vec![(name, n)])));
     }
 
+    /// The included to-one relation `name`, when it was attached and found.
+    pub fn one(&self, name: &str) -> Option<&Item> {
+        self.attached
+            .iter()
+            .find_map(|(key, attached)| match attached {
+                Attached::One(Some(one)) if *key == name => Some(&**one),
+                _ => None,
+            })
+    }
+
+    /// Takes the names attached as `name` (empty when none were).
+    pub fn take_names(&mut self, name: &str) -> Vec<String> {
+        self.attached
+            .iter_mut()
+            .find_map(|(key, attached)| match attached {
+                Attached::Names(names) if *key == name => Some(std::mem::take(names)),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    /// `counts.<name>`, when it was counted.
+    pub fn count(&self, name: &str) -> Option<i64> {
+        self.attached
+            .iter()
+            .find_map(|(key, attached)| match attached {
+                Attached::Counts(counts) if *key == "counts" => counts
+                    .iter()
+                    .find_map(|(counted, n)| (*counted == name).then_some(*n)),
+                _ => None,
+            })
+    }
+
     /// The resource's own fields as JSON, where cursors read their sort keys.
     pub fn fields(&self) -> Json {
         serde_json::to_value(&self.out).unwrap_or(Json::Null)

@@ -429,3 +429,85 @@ db_test!(every_single_resource_get_stays_within_its_budget, |app| {
     )
     .await;
 });
+
+/// Where each resource is read with includes: its list (with a full page of 100 at
+/// `limit=100`), or for profiles, which have none, one profile.
+fn reading(resource: Resource, hub: &Hub) -> (String, bool) {
+    match resource {
+        Resource::User => ("/api/v1/users".into(), true),
+        Resource::Post => ("/api/v1/posts".into(), true),
+        Resource::Comment => (format!("/api/v1/posts/{}/comments", hub.post), true),
+        Resource::Profile => (format!("/api/v1/profiles/{}", hub.profile), false),
+        Resource::Role => ("/api/v1/roles".into(), true),
+        Resource::Tag => ("/api/v1/tags".into(), true),
+    }
+}
+
+/// The statements of `path?query`, the same for the smallest and the largest page (or
+/// `include_limit`), which is checked.
+async fn fixed_cost(
+    app: &TestApp,
+    path: &str,
+    list: bool,
+    query: &str,
+    token: Option<&str>,
+) -> usize {
+    let size = if list { "limit" } else { "include_limit" };
+    let small = app.get(&format!("{path}?{size}=1&{query}"), token).await;
+    let large = app.get(&format!("{path}?{size}=100&{query}"), token).await;
+    small.assert_status(200);
+    large.assert_status(200);
+    if list {
+        assert_eq!(
+            large.body["items"].as_array().map(Vec::len),
+            Some(100),
+            "{path}?{query}: the large page is full"
+        );
+    }
+    assert_eq!(
+        small.query_count(),
+        large.query_count(),
+        "{path}?{query}: the statement count depends on the page size"
+    );
+    large.query_count()
+}
+
+db_test!(
+    every_declared_relation_costs_one_statement_through_include_and_counts,
+    |app| {
+        let hub = arrange(&app).await;
+        let token = Some(hub.token.as_str());
+        // The list comes from the declarations, so a new relation is walked here too.
+        for rel in relata::relations::declared::RELATIONS {
+            let (path, list) = reading(rel.parent, &hub);
+            let base = fixed_cost(&app, &path, list, "", token).await;
+            let mut walked = false;
+            if valid_paths(rel.parent).contains(&rel.name) {
+                let query = format!("include={}", rel.name);
+                let cost = fixed_cost(&app, &path, list, &query, token).await;
+                assert_eq!(
+                    cost,
+                    base + 1,
+                    "{path}?{query}: one statement more than none"
+                );
+                walked = true;
+            }
+            if rel.countable {
+                assert!(countable(rel.parent).contains(&rel.name));
+                let query = format!("counts={}", rel.name);
+                let cost = fixed_cost(&app, &path, list, &query, token).await;
+                assert_eq!(
+                    cost,
+                    base + 1,
+                    "{path}?{query}: one statement more than none"
+                );
+                walked = true;
+            }
+            assert!(
+                walked,
+                "{:?}.{} is neither an include path nor countable: nothing can reach it",
+                rel.parent, rel.name
+            );
+        }
+    }
+);

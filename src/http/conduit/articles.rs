@@ -1,6 +1,6 @@
 //! `/api/articles`: lists (offset-paged, with the filters `tag`, `author`, `favorited`),
 //! the feed, one article, writing, and favoriting; over `service::posts`,
-//! `service::favorites` and the batched reads of `relations::annotate`.
+//! `service::favorites` and the include loader of `relations`.
 
 use axum::extract::State;
 use axum::http::StatusCode;

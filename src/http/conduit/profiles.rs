@@ -6,10 +6,10 @@ use axum::{Json, Router};
 
 use super::error::{ConduitError, ErrorsBody, Result};
 use super::extract::{Auth, ConduitPath, MaybeAuth};
-use super::view::{Profile, ProfileBody};
+use super::view::{self, Profile, ProfileBody};
 use crate::http::state::AppState;
-use crate::relations::annotate::{self, Person};
 use crate::service::follows;
+use crate::service::profiles::{self, Person};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// The user called `username` (case-insensitively), or 404 `profile`.
 async fn find(state: &AppState, username: &str) -> Result<Person> {
-    annotate::person_named(&state.db().read()?, username)
+    profiles::person_named(&state.db().read()?, username)
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))
 }
@@ -46,15 +46,10 @@ pub async fn get_profile(
     crate::store::set_budget(1 + 2 * usize::from(viewer.is_some()));
     let handle = state.db();
     let db = handle.read()?;
-    let person = annotate::person_named(&db, &username)
+    let person = profiles::person_named(&db, &username)
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))?;
-    let following = match viewer {
-        Some(v) => annotate::followed_among(&db, v.id, &[person.user.id])
-            .await?
-            .contains(&person.user.id),
-        None => false,
-    };
+    let following = view::following(&db, viewer, &person.user).await?;
     Ok(Json(ProfileBody {
         profile: Profile::new(&person, following),
     }))

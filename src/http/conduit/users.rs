@@ -17,8 +17,8 @@ use crate::domain::url::AbsoluteUrl;
 use crate::domain::username::Username;
 use crate::http::common::limits::Client;
 use crate::http::state::AppState;
-use crate::relations::annotate;
 use crate::service::auth;
+use crate::service::profiles as people;
 use crate::service::users::{self, AccountChanges, NewAccount, ProfileChanges};
 
 pub fn router() -> Router<AppState> {
@@ -114,7 +114,7 @@ pub async fn register(
     // A new account is in session epoch 0: its password has never changed.
     let token =
         auth::issue_conduit_token(&state.jwt, created.id, 0, state.settings.conduit_token_ttl)?;
-    let person = annotate::Person {
+    let person = people::Person {
         user: created,
         bio: None,
         avatar_url: None,
@@ -188,7 +188,7 @@ pub async fn login(
         &password,
     )
     .await?;
-    let person = annotate::person(&state.db().read()?, user.id)
+    let person = people::person(&state.db().read()?, user.id)
         .await?
         .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "credentials", "invalid"))?;
     Ok(Json(UserBody {
@@ -206,7 +206,7 @@ pub async fn login(
     ))]
 pub async fn get_user(State(state): State<AppState>, Auth(caller): Auth) -> Result<Json<UserBody>> {
     crate::store::set_budget(2);
-    let person = annotate::person(&state.db().read()?, caller.viewer.id)
+    let person = people::person(&state.db().read()?, caller.viewer.id)
         .await?
         .ok_or_else(ConduitError::token_missing)?;
     Ok(Json(UserBody {
@@ -334,7 +334,7 @@ pub async fn update_user(
         profile,
     )
     .await?;
-    let person = annotate::person(&state.db().read()?, caller.viewer.id)
+    let person = people::person(&state.db().read()?, caller.viewer.id)
         .await?
         .ok_or_else(ConduitError::token_missing)?;
     Ok(Json(UserBody {

@@ -1,7 +1,7 @@
 //! The JSON shapes of the Conduit face, and how a page of posts or comments becomes them
-//! with a constant number of statements (the batched reads of `relations::annotate`).
-
-use std::collections::{HashMap, HashSet};
+//! with a constant number of statements: the authors (with their profiles), tags,
+//! favorite counts and the viewer's `favorited`/`following` come through the include
+//! loader of `/api/v1` (`relations`), one batched statement each for the whole page.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,9 +9,12 @@ use utoipa::ToSchema;
 
 use super::error::Result;
 use crate::domain::viewer::Viewer;
-use crate::entity::{comment, post};
-use crate::relations::annotate::{self, Person};
+use crate::entity::{comment, post, user};
+use crate::relations::{Expand, Marks, Resource};
+use crate::service::profiles::Person;
 use crate::store::read::Reader;
+use crate::wire::item::{Item, Out};
+use crate::wire::repr::{CommentOut, PostOut, UserOut};
 
 /// A timestamp as Conduit shows it: RFC 3339 UTC with exactly three fractional digits,
 /// truncated, so that every read of a row shows the string its create answered.
@@ -69,6 +72,27 @@ impl Profile {
             image: person.avatar_url.clone(),
             following,
         }
+    }
+}
+
+impl Profile {
+    /// The `author` the loader attached to `item`, with the profile joined to it and the
+    /// viewer's `following` mark; `None` when the author is gone.
+    fn author_of(item: &Item) -> Option<Profile> {
+        let author = item.one("author")?;
+        let Out::User(user) = &author.out else {
+            return None;
+        };
+        let profile = match author.one("profile").map(|p| &p.out) {
+            Some(Out::Profile(p)) => Some(p),
+            _ => None,
+        };
+        Some(Profile {
+            username: user.username.clone(),
+            bio: profile.and_then(|p| p.bio.clone()),
+            image: profile.and_then(|p| p.avatar_url.clone()),
+            following: user.following.unwrap_or(false),
+        })
     }
 }
 
@@ -178,59 +202,91 @@ pub struct TagList {
     pub tags: Vec<String>,
 }
 
-/// The viewer's follows among `people` (none without a viewer): one statement.
-async fn following(
+/// Whether the viewer follows `user` (false without a viewer): the loader's `following`
+/// mark, one statement with a viewer.
+pub async fn following(
     db: &Reader<'_>,
     viewer: Option<&Viewer>,
-    people: &[i64],
-) -> Result<HashSet<i64>> {
-    Ok(match viewer {
-        Some(v) => annotate::followed_among(db, v.id, people).await?,
-        None => HashSet::new(),
+    user: &user::Model,
+) -> Result<bool> {
+    let Some(v) = viewer else {
+        return Ok(false);
+    };
+    let marks = Marks {
+        posts: false,
+        users: true,
+    };
+    let item = Expand::default()
+        .marking(v.id, marks)
+        .apply_one(db, viewer, Item::from(UserOut::new(user, viewer)))
+        .await?;
+    Ok(matches!(
+        item.out,
+        Out::User(UserOut {
+            following: Some(true),
+            ..
+        })
+    ))
+}
+
+/// A post as the loader takes it: its strings moved in, its times already in Conduit's
+/// form, so that the article takes them back out without copying (the loader reads only
+/// the keys and sets `favorited`).
+fn post_item(p: post::Model) -> Item {
+    Item::from(PostOut {
+        id: p.id,
+        author_id: p.author_id,
+        title: p.title,
+        slug: p.slug,
+        description: p.description,
+        content: p.content,
+        created_at: timestamp(&p.created_at),
+        updated_at: timestamp(&p.updated_at),
+        favorited: None,
     })
 }
 
 /// The posts as articles, in their order, each with its body: statements for the
-/// authors, tags, favorite counts and (with a viewer) the viewer's favorites and follows,
-/// one each for the whole page.
+/// authors with their profiles, tags, favorite counts and (with a viewer) the viewer's
+/// favorites and follows, one each for the whole page.
 pub async fn articles(
     db: &Reader<'_>,
     viewer: Option<&Viewer>,
     posts: Vec<post::Model>,
 ) -> Result<Vec<(ArticleSummary, String)>> {
-    let post_ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
-    let author_ids: Vec<i64> = posts.iter().map(|p| p.author_id).collect();
-    let authors = annotate::people(db, &author_ids).await?;
-    let mut tags = annotate::tags_of(db, &post_ids).await?;
-    let counts = annotate::favorite_counts(db, &post_ids).await?;
-    let favorited = match viewer {
-        Some(v) => annotate::favorited_among(db, v.id, &post_ids).await?,
-        None => HashSet::new(),
-    };
-    let followed = following(db, viewer, &author_ids).await?;
-    let mut out = Vec::with_capacity(posts.len());
-    for p in posts {
-        // The foreign key keeps every author; a post whose author vanished between the
-        // two reads is left out.
-        let Some(author) = authors.get(&p.author_id) else {
-            continue;
-        };
-        out.push((
-            ArticleSummary {
-                slug: p.slug,
-                title: p.title,
-                description: p.description,
-                tag_list: tags.remove(&p.id).unwrap_or_default(),
-                created_at: timestamp(&p.created_at),
-                updated_at: timestamp(&p.updated_at),
-                favorited: favorited.contains(&p.id),
-                favorites_count: counts.get(&p.id).copied().unwrap_or(0),
-                author: Profile::new(author, followed.contains(&p.author_id)),
-            },
-            p.content,
-        ));
+    let mut items: Vec<Item> = posts.into_iter().map(post_item).collect();
+    let mut expand = Expand::fixed(Resource::Post, &["author.profile", "tags"], &["favorites"])?;
+    if let Some(v) = viewer {
+        expand = expand.marking(v.id, Marks::ALL);
     }
-    Ok(out)
+    expand.apply(db, viewer, &mut items).await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|mut item| {
+            // The foreign key keeps every author; a post whose author vanished between
+            // the two reads is left out.
+            let author = Profile::author_of(&item)?;
+            let tag_list = item.take_names("tags");
+            let favorites_count = item.count("favorites").unwrap_or(0);
+            let Out::Post(p) = item.out else {
+                return None;
+            };
+            Some((
+                ArticleSummary {
+                    slug: p.slug,
+                    title: p.title,
+                    description: p.description,
+                    tag_list,
+                    created_at: p.created_at,
+                    updated_at: p.updated_at,
+                    favorited: p.favorited.unwrap_or(false),
+                    favorites_count,
+                    author,
+                },
+                p.content,
+            ))
+        })
+        .collect())
 }
 
 /// One post as an article.
@@ -249,26 +305,48 @@ pub async fn article(
         .ok_or_else(|| super::error::ConduitError::not_found("article"))
 }
 
-/// The comments, in their order, with their authors: one statement for the authors and
-/// (with a viewer) one for the viewer's follows.
+/// The comments, in their order, with their authors: one statement for the authors with
+/// their profiles and (with a viewer) one for the viewer's follows.
 pub async fn comments(
     db: &Reader<'_>,
     viewer: Option<&Viewer>,
     comments: Vec<comment::Model>,
 ) -> Result<Vec<Comment>> {
-    let author_ids: Vec<i64> = comments.iter().map(|c| c.author_id).collect();
-    let authors: HashMap<i64, Person> = annotate::people(db, &author_ids).await?;
-    let followed = following(db, viewer, &author_ids).await?;
-    Ok(comments
+    let mut items: Vec<Item> = comments
         .into_iter()
-        .filter_map(|c| {
-            let author = authors.get(&c.author_id)?;
-            Some(Comment {
+        .map(|c| {
+            Item::from(CommentOut {
                 id: c.id,
+                post_id: c.post_id,
+                author_id: c.author_id,
+                body: c.body,
                 created_at: timestamp(&c.created_at),
                 updated_at: timestamp(&c.updated_at),
+            })
+        })
+        .collect();
+    let mut expand = Expand::fixed(Resource::Comment, &["author.profile"], &[])?;
+    if let Some(v) = viewer {
+        let marks = Marks {
+            posts: false,
+            users: true,
+        };
+        expand = expand.marking(v.id, marks);
+    }
+    expand.apply(db, viewer, &mut items).await?;
+    Ok(items
+        .into_iter()
+        .filter_map(|item| {
+            let author = Profile::author_of(&item)?;
+            let Out::Comment(c) = item.out else {
+                return None;
+            };
+            Some(Comment {
+                id: c.id,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
                 body: c.body,
-                author: Profile::new(author, followed.contains(&c.author_id)),
+                author,
             })
         })
         .collect())

@@ -29,7 +29,7 @@ use sea_orm::{
     Statement,
 };
 
-pub use row::{Column, Decoder, Fields, FromRow, Row};
+pub use row::{Column, Decoder, Fields, FromRow, Linked, Row};
 pub use shape::{Built, ShapeCache};
 
 /// A read unit: where a request's reads go.

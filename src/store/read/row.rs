@@ -118,6 +118,24 @@ impl<T: Column> Column for Option<T> {
     }
 }
 
+/// An association row (`link`) and the row it leads to (`other`).
+#[derive(Clone, Debug)]
+pub struct Linked<L, O> {
+    pub link: L,
+    pub other: O,
+}
+
+// `select_also` selects the link's columns, then the other row's, each in its entity's
+// column order.
+impl<L: FromRow + Fields, O: FromRow> FromRow for Linked<L, O> {
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
+        Ok(Linked {
+            link: L::from_row(row)?,
+            other: O::from_row(&row.skip(L::FIELDS.len()))?,
+        })
+    }
+}
+
 // tokio-postgres columns, read as sqlx-postgres reads them.
 
 /// Whether a column is NULL, whatever its type.
