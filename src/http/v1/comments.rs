@@ -22,8 +22,8 @@ use crate::http::v1::extract::{
     required,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, CommentIncludes, CommentPage, CommentPath, Forbidden, NotFound, PayloadTooLarge,
-    PostPath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
+    BodyErrors, CommentIncludes, CommentPage, CommentPath, GuardedRowErrors, PostPath, RowErrors,
+    UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created};
 use crate::relations::Resource;
@@ -90,9 +90,7 @@ impl CommentRequest {
     params(PostPath, ListParams, CommentIncludes),
     responses(
         (status = 200, description = "A page of the post's comments", body = CommentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_post_comments(
     State(state): State<AppState>,
@@ -124,9 +122,7 @@ pub async fn list_post_comments(
     params(UserPath, ListParams, CommentIncludes),
     responses(
         (status = 200, description = "A page of the user's comments", body = CommentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_comments(
     State(state): State<AppState>,
@@ -160,12 +156,7 @@ pub async fn list_user_comments(
     responses(
         (status = 201, description = "The new comment", body = CommentOut,
             headers(("Location" = String, description = "`/api/v1/comments/{id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        RowErrors, BodyErrors,
     ))]
 pub async fn create_comment(
     State(state): State<AppState>,
@@ -197,9 +188,7 @@ pub async fn create_comment(
     params(CommentPath, CommentIncludes),
     responses(
         (status = 200, description = "The comment", body = CommentOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_comment(
     State(state): State<AppState>,
@@ -227,13 +216,7 @@ pub async fn get_comment(
     request_body = CommentRequest,
     responses(
         (status = 200, description = "The changed comment", body = CommentOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn update_comment(
     State(state): State<AppState>,
@@ -260,10 +243,7 @@ pub async fn update_comment(
     params(CommentPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn delete_comment(
     State(state): State<AppState>,

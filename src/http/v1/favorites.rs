@@ -19,8 +19,8 @@ use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PostFavoritePage, PostPath, PostUserPath, Unauthorized,
-    UserFavoritePage, UserPath, ViewerParam,
+    GuardedRowErrors, PostFavoritePage, PostPath, PostUserPath, RowErrors, UserFavoritePage,
+    UserPath, ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, linked};
 use crate::service::favorites::{self, policy};
@@ -53,9 +53,7 @@ async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()
     params(PostPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the post", body = PostFavoritePage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_post_favorites(
     State(state): State<AppState>,
@@ -89,9 +87,7 @@ pub async fn list_post_favorites(
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the user", body = UserFavoritePage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_favorites(
     State(state): State<AppState>,
@@ -127,10 +123,7 @@ pub async fn list_user_favorites(
         (status = 201, description = "Favorited now", body = PostFavoriteOut,
             headers(("Location" = String, description = "This PUT's own path"))),
         (status = 200, description = "Already a favorite; unchanged", body = PostFavoriteOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn favorite_post(
     State(state): State<AppState>,
@@ -156,10 +149,7 @@ pub async fn favorite_post(
     params(PostUserPath),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn unfavorite_post(
     State(state): State<AppState>,

@@ -20,8 +20,8 @@ use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, FollowPage, Forbidden, NotFound, Unauthorized, UnprocessableEntity,
-    UserFollowerPath, UserPath, ViewerParam,
+    FollowPage, GuardedRowErrors, RowErrors, UnprocessableEntity, UserFollowerPath, UserPath,
+    ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, linked};
 use crate::service::follows::{self, FollowRow, policy};
@@ -58,9 +58,7 @@ async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the follower", body = FollowPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_followers(
     State(state): State<AppState>,
@@ -92,9 +90,7 @@ pub async fn list_followers(
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the one followed", body = FollowPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_following(
     State(state): State<AppState>,
@@ -129,11 +125,8 @@ pub async fn list_following(
         (status = 201, description = "Followed now", body = FollowOut,
             headers(("Location" = String, description = "This PUT's own path"))),
         (status = 200, description = "Already following; unchanged", body = FollowOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors,
     ))]
 pub async fn follow_user(
     State(state): State<AppState>,
@@ -160,10 +153,7 @@ pub async fn follow_user(
     params(UserFollowerPath),
     responses(
         (status = 204, description = "Unfollowed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn unfollow_user(
     State(state): State<AppState>,

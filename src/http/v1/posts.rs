@@ -23,8 +23,8 @@ use crate::http::v1::extract::{
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, PostIncludes, PostPage, PostPath, TagPath,
-    Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
+    BodyErrors, CallerErrors, GuardedRowErrors, PostIncludes, PostPage, PostPath, RowErrors,
+    TagPath, UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created};
 use crate::relations::Resource;
@@ -191,8 +191,7 @@ impl UpdatePostRequest {
     params(ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of posts", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_posts(
     State(state): State<AppState>,
@@ -225,9 +224,7 @@ pub async fn list_posts(
     params(UserPath, ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of the user's posts", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_posts(
     State(state): State<AppState>,
@@ -262,9 +259,7 @@ pub async fn list_user_posts(
     params(TagPath, ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of the tag's posts", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_tag_posts(
     State(state): State<AppState>,
@@ -300,8 +295,7 @@ pub async fn list_tag_posts(
     params(ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of the caller's feed", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_feed(
     State(state): State<AppState>,
@@ -335,11 +329,7 @@ pub async fn list_feed(
     responses(
         (status = 201, description = "The new post", body = PostOut,
             headers(("Location" = String, description = "`/api/v1/posts/{id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        CallerErrors, BodyErrors,
     ))]
 pub async fn create_post(
     State(state): State<AppState>,
@@ -363,9 +353,7 @@ pub async fn create_post(
     params(PostPath, PostIncludes),
     responses(
         (status = 200, description = "The post", body = PostOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_post(
     State(state): State<AppState>,
@@ -393,13 +381,7 @@ pub async fn get_post(
     request_body = UpdatePostRequest,
     responses(
         (status = 200, description = "The changed post", body = PostOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn update_post(
     State(state): State<AppState>,
@@ -425,10 +407,7 @@ pub async fn update_post(
     responses(
         (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn delete_post(
     State(state): State<AppState>,

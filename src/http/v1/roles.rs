@@ -20,9 +20,8 @@ use crate::http::v1::extract::{
     de_present,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
-    RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
-    UserPath, UserRolePath, ViewerParam,
+    BodyErrors, CallerErrors, Forbidden, GuardedRowErrors, RoleAssignmentPage, RoleIncludes,
+    RolePage, RolePath, RowErrors, UserAssignmentPage, UserPath, UserRolePath, ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created, linked};
 use crate::relations::Resource;
@@ -54,8 +53,7 @@ pub fn router() -> Router<AppState> {
     params(ListParams, RoleIncludes),
     responses(
         (status = 200, description = "A page of roles", body = RolePage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_roles(
     State(state): State<AppState>,
@@ -86,9 +84,7 @@ pub async fn list_roles(
     params(RolePath, RoleIncludes),
     responses(
         (status = 200, description = "The role", body = RoleOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_role(
     State(state): State<AppState>,
@@ -128,13 +124,9 @@ pub struct CreateRoleRequest {
     responses(
         (status = 201, description = "The new role", body = RoleOut,
             headers(("Location" = String, description = "`/api/v1/roles/{name}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, description = "The name is taken (`role_exists`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        CallerErrors, BodyErrors,
     ))]
 pub async fn create_role(
     State(state): State<AppState>,
@@ -199,13 +191,7 @@ pub struct UpdateRoleRequest {
     request_body = UpdateRoleRequest,
     responses(
         (status = 200, description = "The changed role", body = RoleOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn update_role(
     State(state): State<AppState>,
@@ -246,11 +232,8 @@ pub async fn update_role(
     responses(
         (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, description = "`admin` cannot be deleted (`protected_role`)", body = Problem, content_type = "application/problem+json"),
+        GuardedRowErrors,
     ))]
 pub async fn delete_role(
     State(state): State<AppState>,
@@ -274,9 +257,7 @@ pub async fn delete_role(
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the user", body = UserAssignmentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_roles(
     State(state): State<AppState>,
@@ -307,9 +288,7 @@ pub async fn list_user_roles(
     params(RolePath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the role", body = RoleAssignmentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_role_users(
     State(state): State<AppState>,
@@ -344,10 +323,7 @@ pub async fn list_role_users(
         (status = 201, description = "Assigned now", body = UserAssignmentOut,
             headers(("Location" = String, description = "`/api/v1/users/{id}/roles/{name}`"))),
         (status = 200, description = "Already held; unchanged", body = UserAssignmentOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn assign_role(
     State(state): State<AppState>,
@@ -374,11 +350,8 @@ pub async fn assign_role(
     params(UserRolePath),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, description = "Removing `admin` from the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        GuardedRowErrors,
     ))]
 pub async fn unassign_role(
     State(state): State<AppState>,

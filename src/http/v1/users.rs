@@ -22,8 +22,8 @@ use crate::http::v1::extract::{
     MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
-    UnprocessableEntity, UnsupportedMediaType, UserIncludes, UserPage, UserPath,
+    BodyErrors, CallerErrors, GuardedRowErrors, RowErrors, TooManyRequests, UserIncludes, UserPage,
+    UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead};
 use crate::relations::Resource;
@@ -55,8 +55,7 @@ pub struct UserFilter {
     params(ListParams, UserIncludes, UserFilter),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -91,9 +90,7 @@ pub async fn list_users(
     params(UserPath, UserIncludes),
     responses(
         (status = 200, description = "The user", body = UserOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -206,15 +203,10 @@ impl UpdateUserRequest {
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The changed user", body = UserOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, description = "Not the user nor an admin, `is_active` from a non-admin (`forbidden`), or a wrong `current_password` (`wrong_password`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, response = NotFound),
         (status = 409, description = "`username_taken`, `email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
+        RowErrors, BodyErrors,
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -258,11 +250,8 @@ pub async fn update_user(
     responses(
         (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, description = "The last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        GuardedRowErrors,
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
