@@ -232,12 +232,7 @@ pub async fn get_me(
     AuthUser(viewer): AuthUser,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::User,
-        &include,
-        Some(&viewer),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::User, &include, Some(&viewer), &state.settings)?;
     let handle = state.db();
     let db = handle.read()?;
     let me = users::find(&db, viewer.id).await?;

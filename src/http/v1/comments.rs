@@ -18,8 +18,8 @@ use crate::entity::{comment, post, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, MaybeAuthUser, non_null,
-    required,
+    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, ListQuery, MaybeAuthUser,
+    non_null, required,
 };
 use crate::http::v1::openapi::parts::{
     BodyErrors, CommentIncludes, CommentPage, CommentPath, GuardedRowErrors, PostPath, RowErrors,
@@ -96,17 +96,15 @@ pub async fn list_post_comments(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(post_id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
         ListScope::new(format!("/posts/{post_id}/comments")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -128,17 +126,15 @@ pub async fn list_user_comments(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
         ListScope::new(format!("/users/{user_id}/comments")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -200,7 +196,7 @@ pub async fn get_comment(
         Resource::Comment,
         &include,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;

@@ -15,9 +15,7 @@ use axum::routing::{get, put};
 use crate::entity::{post, user};
 use crate::error::{AppError, Result};
 use crate::http::state::AppState;
-use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
-};
+use crate::http::v1::extract::{AppPath, AuthUser, Id, ListParams, ListQuery, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{
     GuardedRowErrors, PostFavoritePage, PostPath, PostUserPath, RowErrors, UserFavoritePage,
     UserPath, ViewerParam,
@@ -59,14 +57,12 @@ pub async fn list_post_favorites(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::post_favorites(),
         ListScope::new(format!("/posts/{id}/favorites")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();
@@ -93,14 +89,12 @@ pub async fn list_user_favorites(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::user_favorites(),
         ListScope::new(format!("/users/{id}/favorites")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();

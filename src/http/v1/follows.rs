@@ -16,9 +16,7 @@ use crate::domain::viewer::Viewer;
 use crate::entity::user;
 use crate::error::Result;
 use crate::http::state::AppState;
-use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
-};
+use crate::http::v1::extract::{AppPath, AuthUser, Id, ListParams, ListQuery, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{
     FollowPage, GuardedRowErrors, RowErrors, UnprocessableEntity, UserFollowerPath, UserPath,
     ViewerParam,
@@ -64,14 +62,12 @@ pub async fn list_followers(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::followers(),
         ListScope::new(format!("/users/{id}/followers")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();
@@ -96,14 +92,12 @@ pub async fn list_following(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::following(),
         ListScope::new(format!("/users/{id}/following")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();

@@ -19,7 +19,7 @@ use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, ListQuery,
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::http::v1::openapi::parts::{
@@ -196,8 +196,7 @@ impl UpdatePostRequest {
 pub async fn list_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let filter = filter.into_filter()?;
@@ -205,10 +204,9 @@ pub async fn list_posts(
         Resource::Post,
         order::posts(),
         filter.scope("/posts"),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -230,8 +228,7 @@ pub async fn list_user_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let filter = filter.into_filter()?;
@@ -239,10 +236,9 @@ pub async fn list_user_posts(
         Resource::Post,
         order::posts(),
         filter.scope(format!("/users/{user_id}/posts")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -265,8 +261,7 @@ pub async fn list_tag_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(name): AppPath<String>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let mut filter = filter.into_filter()?;
@@ -274,10 +269,9 @@ pub async fn list_tag_posts(
         Resource::Post,
         order::posts(),
         filter.scope(format!("/tags/{}/posts", TagName::normalize(&name))),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -300,8 +294,7 @@ pub async fn list_tag_posts(
 pub async fn list_feed(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let mut filter = filter.into_filter()?;
@@ -310,10 +303,9 @@ pub async fn list_feed(
         Resource::Post,
         order::posts(),
         filter.scope("/feed"),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -361,12 +353,7 @@ pub async fn get_post(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Post,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref(), &state.settings)?;
     let handle = state.db();
     let db = handle.read()?;
     let post = posts::find(&db, id).await?;

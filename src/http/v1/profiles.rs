@@ -118,7 +118,7 @@ pub async fn get_user_profile(
         Resource::Profile,
         &include,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -145,7 +145,7 @@ pub async fn get_profile(
         Resource::Profile,
         &include,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;

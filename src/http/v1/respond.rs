@@ -12,9 +12,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::config::Settings;
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
-use crate::http::v1::extract::{IncludeParams, ListParams, parse_bounded};
+use crate::http::v1::extract::{IncludeParams, ListParams, ListQuery, parse_bounded};
 use crate::relations::{Expand, IncludeRequest, Resource};
 use crate::store::page::{Fetched, ListScope, PageRequest, SortOrder};
 use crate::store::read::Reader;
@@ -78,18 +79,18 @@ pub struct ListRead<'v> {
 
 impl<'v> ListRead<'v> {
     /// Checks the parameters of the list `scope` of `resource` in `order` and declares
-    /// the budget; the answer may hold at most `ceiling` objects
+    /// the budget; the answer may hold at most `settings.max_response_items` objects
     /// (`RELATA_MAX_RESPONSE_ITEMS`).
     pub fn prepare(
         resource: Resource,
         order: SortOrder,
         scope: ListScope,
-        list: &ListParams,
-        include: &IncludeParams,
+        query: &ListQuery,
         viewer: Option<&'v Viewer>,
-        ceiling: u64,
+        settings: &Settings,
     ) -> Result<Self> {
-        let expand = expand(resource, include, viewer, ceiling)?;
+        let ListQuery { list, include } = query;
+        let expand = expand(resource, include, viewer, settings.max_response_items)?;
         Self::checked(order.bound_to(&scope), list, Some(expand), viewer)
     }
 
@@ -98,10 +99,10 @@ impl<'v> ListRead<'v> {
     pub fn prepare_plain(
         order: SortOrder,
         scope: ListScope,
-        list: &ListParams,
-        include: &IncludeParams,
+        query: &ListQuery,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
+        let ListQuery { list, include } = query;
         let mark_for = marking(include, viewer)?;
         refuse_include(include)?;
         let expand = mark_for.map(|id| Expand::default().marking_for(id));
@@ -162,14 +163,14 @@ pub struct OneRead<'v> {
 
 impl<'v> OneRead<'v> {
     /// Checks `include`/`counts` for one `resource` and declares the budget; the answer
-    /// may hold at most `ceiling` objects (`RELATA_MAX_RESPONSE_ITEMS`).
+    /// may hold at most `settings.max_response_items` objects (`RELATA_MAX_RESPONSE_ITEMS`).
     pub fn prepare(
         resource: Resource,
         include: &IncludeParams,
         viewer: Option<&'v Viewer>,
-        ceiling: u64,
+        settings: &Settings,
     ) -> Result<Self> {
-        let expand = expand(resource, include, viewer, ceiling)?;
+        let expand = expand(resource, include, viewer, settings.max_response_items)?;
         declare_budget(viewer.is_some(), expand.statements(), false);
         Ok(OneRead { expand, viewer })
     }

@@ -16,8 +16,8 @@ use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
-    de_present,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, ListQuery,
+    Parsed, de_present,
 };
 use crate::http::v1::openapi::parts::{
     BodyErrors, CallerErrors, Forbidden, GuardedRowErrors, RoleAssignmentPage, RoleIncludes,
@@ -58,17 +58,15 @@ pub fn router() -> Router<AppState> {
 pub async fn list_roles(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Role,
         order::roles(),
         ListScope::new("/roles"),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -92,12 +90,7 @@ pub async fn get_role(
     AppPath(name): AppPath<String>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Role,
-        &include,
-        Some(&viewer),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Role, &include, Some(&viewer), &state.settings)?;
     let handle = state.db();
     let db = handle.read()?;
     let found = roles::find(&db, &name).await?;
@@ -263,14 +256,12 @@ pub async fn list_user_roles(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::user_assignments(),
         ListScope::new(format!("/users/{id}/roles")),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
     )?;
     let handle = state.db();
@@ -294,14 +285,12 @@ pub async fn list_role_users(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::role_assignments(),
         ListScope::new(format!("/roles/{name}/users")),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
     )?;
     let handle = state.db();

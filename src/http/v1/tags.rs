@@ -8,7 +8,7 @@ use axum::routing::get;
 
 use crate::error::Result;
 use crate::http::state::AppState;
-use crate::http::v1::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
+use crate::http::v1::extract::{ListParams, ListQuery, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{CallerErrors, TagIncludes, TagPage};
 use crate::http::v1::respond::ListRead;
 use crate::relations::Resource;
@@ -33,17 +33,15 @@ pub fn router() -> Router<AppState> {
 pub async fn list_tags(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Tag,
         order::tags(),
         ListScope::new("/tags"),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;

@@ -18,7 +18,7 @@ use crate::domain::username::Username;
 use crate::error::{FieldErrors, Problem, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, ListQuery,
     MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::http::v1::openapi::parts::{
@@ -60,8 +60,7 @@ pub struct UserFilter {
 pub async fn list_users(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<Json<Page>> {
     let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
@@ -69,10 +68,9 @@ pub async fn list_users(
         Resource::User,
         order::users(),
         ListScope::new("/users").filter("q", q.as_deref()),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
+        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -98,12 +96,7 @@ pub async fn get_user(
     AppPath(Id(id)): AppPath<Id>,
     AppQuery(include): AppQuery<IncludeParams>,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::User,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::User, &include, viewer.as_ref(), &state.settings)?;
     let handle = state.db();
     let db = handle.read()?;
     let found = users::find(&db, id).await?;

@@ -1,9 +1,11 @@
 //! The parameters every GET shares: paging (`limit`, `cursor`, `count`) and expansion
 //! (`include`, `counts`, `include_limit`, `viewer`).
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use serde::Deserialize;
 
-use super::query::de_bool_flag;
+use super::query::{AppQuery, de_bool_flag};
 use crate::error::AppError;
 
 /// `include`, `counts`, `include_limit` and `viewer`, taken by every GET.
@@ -30,6 +32,24 @@ pub struct ListParams {
     #[serde(default, deserialize_with = "de_bool_flag")]
     #[param(value_type = Option<bool>, default = false)]
     pub count: bool,
+}
+
+/// The query of every list: its paging, then its expansion, each read as [`AppQuery`]
+/// reads it (400 for either, paging first).
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    pub list: ListParams,
+    pub include: IncludeParams,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AppQuery(list) = AppQuery::from_request_parts(parts, state).await?;
+        let AppQuery(include) = AppQuery::from_request_parts(parts, state).await?;
+        Ok(ListQuery { list, include })
+    }
 }
 
 /// Default page size.
