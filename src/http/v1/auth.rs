@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::error::{FieldErrors, Problem};
 use crate::http::common::limits::Client;
 use crate::http::state::AppState;
-use crate::http::v1::extract::{AppQuery, AuthUser, IncludeParams, JsonBody, required};
+use crate::http::v1::extract::{AuthUser, IncludeQuery, JsonBody, required};
 use crate::http::v1::openapi::parts::{
     BodyErrors, CallerErrors, TooManyRequests, Unauthorized, UserIncludes,
 };
@@ -230,9 +230,9 @@ pub async fn logout(
 pub async fn get_me(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::User, &include, Some(&viewer), &state.settings)?;
+    let read = OneRead::prepare(Resource::User, &include, Some(&viewer))?;
     let handle = state.db();
     let db = handle.read()?;
     let me = users::find(&db, viewer.id).await?;

@@ -18,8 +18,8 @@ use crate::entity::{comment, post, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, ListQuery, MaybeAuthUser,
-    non_null, required,
+    AppPath, AuthUser, Id, IncludeQuery, JsonBody, ListParams, ListQuery, MaybeAuthUser, non_null,
+    required,
 };
 use crate::http::v1::openapi::parts::{
     BodyErrors, CommentIncludes, CommentPage, CommentPath, GuardedRowErrors, PostPath, RowErrors,
@@ -104,7 +104,6 @@ pub async fn list_post_comments(
         ListScope::new(format!("/posts/{post_id}/comments")),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -134,7 +133,6 @@ pub async fn list_user_comments(
         ListScope::new(format!("/users/{user_id}/comments")),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -190,14 +188,9 @@ pub async fn get_comment(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Comment,
-        &include,
-        viewer.as_ref(),
-        &state.settings,
-    )?;
+    let read = OneRead::prepare(Resource::Comment, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let comment = comments::find(&db, id).await?;

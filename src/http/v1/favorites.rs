@@ -56,19 +56,19 @@ async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()
 pub async fn list_post_favorites(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppPath(Id(id)): AppPath<Id>,
+    AppPath(Id(post_id)): AppPath<Id>,
     query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::post_favorites(),
-        ListScope::new(format!("/posts/{id}/favorites")),
+        ListScope::new(format!("/posts/{post_id}/favorites")),
         &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();
     let db = handle.read()?;
-    lookup::require::<post::Entity>(&db, id, "Post").await?;
-    let fetched = favorites::of_post(&db, id, &read.page).await?;
+    lookup::require::<post::Entity>(&db, post_id, "Post").await?;
+    let fetched = favorites::of_post(&db, post_id, &read.page).await?;
     read.respond(&db, fetched, |row| {
         Item::from(repr::post_favorite(&row.link, &row.other, viewer.as_ref()))
     })
@@ -88,19 +88,19 @@ pub async fn list_post_favorites(
 pub async fn list_user_favorites(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppPath(Id(id)): AppPath<Id>,
+    AppPath(Id(user_id)): AppPath<Id>,
     query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::user_favorites(),
-        ListScope::new(format!("/users/{id}/favorites")),
+        ListScope::new(format!("/users/{user_id}/favorites")),
         &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();
     let db = handle.read()?;
-    lookup::require::<user::Entity>(&db, id, "User").await?;
-    let fetched = favorites::of_user(&db, id, &read.page).await?;
+    lookup::require::<user::Entity>(&db, user_id, "User").await?;
+    let fetched = favorites::of_user(&db, user_id, &read.page).await?;
     read.respond(&db, fetched, |row| {
         Item::from(repr::user_favorite(&row.link, &row.other))
     })

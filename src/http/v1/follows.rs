@@ -48,6 +48,44 @@ async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()
     lookup::require::<user::Entity>(&state.db().read()?, follower_id, "Follower").await
 }
 
+/// The two views of user `id`'s follows.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Those who follow `id`.
+    Followers,
+    /// Those `id` follows.
+    Following,
+}
+
+/// A page of user `id`'s follows as seen from `side` (404 when there is no such user).
+async fn list_follows(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: i64,
+    query: &ListQuery,
+    side: Side,
+) -> Result<Json<Page>> {
+    let (order, path) = match side {
+        Side::Followers => (order::followers(), "followers"),
+        Side::Following => (order::following(), "following"),
+    };
+    let read = ListRead::prepare_plain(
+        order,
+        ListScope::new(format!("/users/{id}/{path}")),
+        query,
+        viewer.as_ref(),
+    )?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, id, "User").await?;
+    let fetched = match side {
+        Side::Followers => follows::followers(&db, id, &read.page).await?,
+        Side::Following => follows::following(&db, id, &read.page).await?,
+    };
+    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
+        .await
+}
+
 /// Follows as seen from the followed user: each `user` is a follower.
 #[utoipa::path(get, path = "/api/v1/users/{id}/followers", tag = "follows",
     summary = "List a user's followers, newest first",
@@ -64,18 +102,7 @@ pub async fn list_followers(
     AppPath(Id(id)): AppPath<Id>,
     query: ListQuery,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(
-        order::followers(),
-        ListScope::new(format!("/users/{id}/followers")),
-        &query,
-        viewer.as_ref(),
-    )?;
-    let handle = state.db();
-    let db = handle.read()?;
-    lookup::require::<user::Entity>(&db, id, "User").await?;
-    let fetched = follows::followers(&db, id, &read.page).await?;
-    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
-        .await
+    list_follows(&state, viewer, id, &query, Side::Followers).await
 }
 
 /// Follows as seen from the follower: each `user` is one they follow.
@@ -94,18 +121,7 @@ pub async fn list_following(
     AppPath(Id(id)): AppPath<Id>,
     query: ListQuery,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(
-        order::following(),
-        ListScope::new(format!("/users/{id}/following")),
-        &query,
-        viewer.as_ref(),
-    )?;
-    let handle = state.db();
-    let db = handle.read()?;
-    lookup::require::<user::Entity>(&db, id, "User").await?;
-    let fetched = follows::following(&db, id, &read.page).await?;
-    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
-        .await
+    list_follows(&state, viewer, id, &query, Side::Following).await
 }
 
 /// `follower_id` follows user `id`. Only the follower themself may (an admin too gets

@@ -19,7 +19,7 @@ use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, ListQuery,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::http::v1::openapi::parts::{
@@ -86,6 +86,12 @@ fn parse_tags(raw: Vec<String>) -> std::result::Result<TagList, String> {
     TagList::parse(&raw)
 }
 
+/// `description` of a POST or PATCH, when given: at most 1 000 characters (422 naming
+/// `description`).
+fn parse_description(raw: Option<String>) -> std::result::Result<Option<Description>, String> {
+    raw.as_deref().map(Description::parse).transpose()
+}
+
 /// `POST /posts`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,13 +122,7 @@ impl CreatePostRequest {
             "content",
             required(self.content).and_then(|c| Content::parse(&c)),
         );
-        let description = errors.check(
-            "description",
-            self.description
-                .as_deref()
-                .map(Description::parse)
-                .transpose(),
-        );
+        let description = errors.check("description", parse_description(self.description));
         let tags = errors.check("tags", parse_tags(self.tags.unwrap_or_default()));
         errors
             .finish(title.zip(content).zip(description.zip(tags)))
@@ -165,13 +165,7 @@ impl UpdatePostRequest {
             "content",
             self.content.as_deref().map(Content::parse).transpose(),
         );
-        let description = errors.check(
-            "description",
-            self.description
-                .as_deref()
-                .map(Description::parse)
-                .transpose(),
-        );
+        let description = errors.check("description", parse_description(self.description));
         let tags = errors.check("tags", self.tags.map(parse_tags).transpose());
         errors
             .finish(title.zip(content).zip(description.zip(tags)))
@@ -206,7 +200,6 @@ pub async fn list_posts(
         filter.scope("/posts"),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -238,7 +231,6 @@ pub async fn list_user_posts(
         filter.scope(format!("/users/{user_id}/posts")),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -271,7 +263,6 @@ pub async fn list_tag_posts(
         filter.scope(format!("/tags/{}/posts", TagName::normalize(&name))),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -305,7 +296,6 @@ pub async fn list_feed(
         filter.scope("/feed"),
         &query,
         Some(&viewer),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -351,9 +341,9 @@ pub async fn get_post(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref(), &state.settings)?;
+    let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let post = posts::find(&db, id).await?;

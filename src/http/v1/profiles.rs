@@ -19,9 +19,7 @@ use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
-use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, MaybeAuthUser,
-};
+use crate::http::v1::extract::{AppPath, AuthUser, Id, IncludeQuery, JsonBody, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{
     BodyErrors, GuardedRowErrors, ProfileIncludes, ProfilePath, RowErrors, UserPath,
 };
@@ -112,14 +110,9 @@ pub async fn get_user_profile(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Profile,
-        &include,
-        viewer.as_ref(),
-        &state.settings,
-    )?;
+    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let profile = profiles::find_by_user(&db, user_id).await?;
@@ -139,14 +132,9 @@ pub async fn get_profile(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Profile,
-        &include,
-        viewer.as_ref(),
-        &state.settings,
-    )?;
+    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let profile = profiles::find(&db, id).await?;

@@ -16,7 +16,7 @@ use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, ListQuery,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
     Parsed, de_present,
 };
 use crate::http::v1::openapi::parts::{
@@ -66,7 +66,6 @@ pub async fn list_roles(
         ListScope::new("/roles"),
         &query,
         Some(&viewer),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -88,9 +87,9 @@ pub async fn get_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::Role, &include, Some(&viewer), &state.settings)?;
+    let read = OneRead::prepare(Resource::Role, &include, Some(&viewer))?;
     let handle = state.db();
     let db = handle.read()?;
     let found = roles::find(&db, &name).await?;

@@ -41,7 +41,6 @@ pub async fn list_tags(
         ListScope::new("/tags"),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;

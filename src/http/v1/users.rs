@@ -18,7 +18,7 @@ use crate::domain::username::Username;
 use crate::error::{FieldErrors, Problem, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, ListQuery,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
     MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::http::v1::openapi::parts::{
@@ -70,7 +70,6 @@ pub async fn list_users(
         ListScope::new("/users").filter("q", q.as_deref()),
         &query,
         viewer.as_ref(),
-        &state.settings,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -94,9 +93,9 @@ pub async fn get_user(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(Resource::User, &include, viewer.as_ref(), &state.settings)?;
+    let read = OneRead::prepare(Resource::User, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let found = users::find(&db, id).await?;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::query::{AppQuery, de_bool_flag};
 use crate::error::AppError;
+use crate::http::state::AppState;
 
 /// `include`, `counts`, `include_limit` and `viewer`, taken by every GET.
 #[derive(Debug, Default, Deserialize)]
@@ -34,20 +35,47 @@ pub struct ListParams {
     pub count: bool,
 }
 
-/// The query of every list: its paging, then its expansion, each read as [`AppQuery`]
-/// reads it (400 for either, paging first).
-#[derive(Debug, Default)]
-pub struct ListQuery {
-    pub list: ListParams,
-    pub include: IncludeParams,
+/// `include`, `counts`, `include_limit` and `viewer` as a GET sent them (read as
+/// [`AppQuery`] reads them, 400 when they do not parse), with the most objects its answer
+/// may hold (`RELATA_MAX_RESPONSE_ITEMS`).
+#[derive(Debug)]
+pub struct IncludeQuery {
+    pub params: IncludeParams,
+    pub ceiling: u64,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+impl FromRequestParts<AppState> for IncludeQuery {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AppQuery(params) = AppQuery::from_request_parts(parts, state).await?;
+        Ok(IncludeQuery {
+            params,
+            ceiling: state.settings.max_response_items,
+        })
+    }
+}
+
+/// The query of every list: its paging, then its expansion (400 for either, paging
+/// first).
+#[derive(Debug)]
+pub struct ListQuery {
+    pub list: ListParams,
+    pub include: IncludeQuery,
+}
+
+impl FromRequestParts<AppState> for ListQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let AppQuery(list) = AppQuery::from_request_parts(parts, state).await?;
-        let AppQuery(include) = AppQuery::from_request_parts(parts, state).await?;
+        let include = IncludeQuery::from_request_parts(parts, state).await?;
         Ok(ListQuery { list, include })
     }
 }
