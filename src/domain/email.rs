@@ -26,15 +26,9 @@ impl Email {
         }
         Ok(Email(raw.to_lowercase()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
+
+string_accessors!(Email);
 
 #[cfg(test)]
 mod tests {

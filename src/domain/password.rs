@@ -10,14 +10,7 @@ impl Password {
     pub const MAX: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let length = raw.chars().count();
-        if !(Self::MIN..=Self::MAX).contains(&length) {
-            return Err(format!(
-                "must be {} to {} characters long",
-                Self::MIN,
-                Self::MAX
-            ));
-        }
+        super::length_within(raw, Self::MIN, Self::MAX)?;
         Ok(Password(raw.to_string()))
     }
 

@@ -16,15 +16,9 @@ impl RoleName {
             Err("must be 2 to 50 characters: a lower-case letter, then lower-case letters, digits, `_` or `-`".to_string())
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
+
+string_accessors!(RoleName);
 
 #[cfg(test)]
 mod tests {

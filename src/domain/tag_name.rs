@@ -35,15 +35,9 @@ impl TagName {
             ))
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
+
+string_accessors!(TagName);
 
 /// The tags of one post, in the author's order: at most [`TagList::MAX`], all distinct.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -34,15 +34,9 @@ macro_rules! bounded_text {
                 let parse: fn(&str) -> Result<String, Refusal> = $parse;
                 parse(raw).map($name)
             }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-
-            pub fn into_inner(self) -> String {
-                self.0
-            }
         }
+
+        string_accessors!($name);
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {

@@ -46,15 +46,9 @@ impl AbsoluteUrl {
         }
         Ok(AbsoluteUrl(text.to_string()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
+
+string_accessors!(AbsoluteUrl);
 
 #[cfg(test)]
 mod tests {

@@ -13,14 +13,7 @@ impl Username {
     pub const MAX: usize = 32;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let length = raw.chars().count();
-        if !(Self::MIN..=Self::MAX).contains(&length) {
-            return Err(format!(
-                "must be {} to {} characters long",
-                Self::MIN,
-                Self::MAX
-            ));
-        }
+        super::length_within(raw, Self::MIN, Self::MAX)?;
         if !raw
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
@@ -29,15 +22,9 @@ impl Username {
         }
         Ok(Username(raw.to_string()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
+
+string_accessors!(Username);
 
 #[cfg(test)]
 mod tests {

@@ -386,76 +386,73 @@ pub mod order {
         ])
     }
 
-    /// A user's followers, newest first.
-    pub fn followers() -> SortOrder {
+    /// Follows newest first, ties broken by `other`: the follower or the one followed,
+    /// whichever the item's `user` is.
+    fn follows_newest_first(other: follow::Column) -> SortOrder {
         newest_first(
             Expr::col((follow::Entity, follow::Column::CreatedAt)),
             "/followed_at",
-            Expr::col((follow::Entity, follow::Column::FollowerId)),
+            Expr::col((follow::Entity, other)),
             "/user/id",
         )
     }
 
+    /// A user's followers, newest first.
+    pub fn followers() -> SortOrder {
+        follows_newest_first(follow::Column::FollowerId)
+    }
+
     /// Whom a user follows, newest first.
     pub fn following() -> SortOrder {
+        follows_newest_first(follow::Column::FolloweeId)
+    }
+
+    /// Favorites newest first, ties broken by `other` (the post or the user, at
+    /// `id_field` in the item).
+    fn favorites_newest_first(other: favorite::Column, id_field: &'static str) -> SortOrder {
         newest_first(
-            Expr::col((follow::Entity, follow::Column::CreatedAt)),
-            "/followed_at",
-            Expr::col((follow::Entity, follow::Column::FolloweeId)),
-            "/user/id",
+            Expr::col((favorite::Entity, favorite::Column::CreatedAt)),
+            "/favorited_at",
+            Expr::col((favorite::Entity, other)),
+            id_field,
         )
     }
 
     /// A user's favorites, newest first.
     pub fn user_favorites() -> SortOrder {
-        newest_first(
-            Expr::col((favorite::Entity, favorite::Column::CreatedAt)),
-            "/favorited_at",
-            Expr::col((favorite::Entity, favorite::Column::PostId)),
-            "/post/id",
-        )
+        favorites_newest_first(favorite::Column::PostId, "/post/id")
     }
 
     /// A post's favorites, newest first.
     pub fn post_favorites() -> SortOrder {
-        newest_first(
-            Expr::col((favorite::Entity, favorite::Column::CreatedAt)),
-            "/favorited_at",
-            Expr::col((favorite::Entity, favorite::Column::UserId)),
-            "/user/id",
-        )
+        favorites_newest_first(favorite::Column::UserId, "/user/id")
+    }
+
+    /// Role assignments by `assigned_at`, then `other` (the role or the user, at
+    /// `id_field` in the item).
+    fn assignments_oldest_first(other: user_role::Column, id_field: &'static str) -> SortOrder {
+        SortOrder::new(vec![
+            SortKey::asc(
+                Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
+                "/assigned_at",
+                KeyKind::Time,
+            ),
+            SortKey::asc(
+                Expr::col((user_role::Entity, other)),
+                id_field,
+                KeyKind::Int,
+            ),
+        ])
     }
 
     /// A user's assignments by `assigned_at`, then role id.
     pub fn user_assignments() -> SortOrder {
-        SortOrder::new(vec![
-            SortKey::asc(
-                Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
-                "/assigned_at",
-                KeyKind::Time,
-            ),
-            SortKey::asc(
-                Expr::col((user_role::Entity, user_role::Column::RoleId)),
-                "/role/id",
-                KeyKind::Int,
-            ),
-        ])
+        assignments_oldest_first(user_role::Column::RoleId, "/role/id")
     }
 
     /// A role's assignments by `assigned_at`, then user id.
     pub fn role_assignments() -> SortOrder {
-        SortOrder::new(vec![
-            SortKey::asc(
-                Expr::col((user_role::Entity, user_role::Column::AssignedAt)),
-                "/assigned_at",
-                KeyKind::Time,
-            ),
-            SortKey::asc(
-                Expr::col((user_role::Entity, user_role::Column::UserId)),
-                "/user/id",
-                KeyKind::Int,
-            ),
-        ])
+        assignments_oldest_first(user_role::Column::UserId, "/user/id")
     }
 }
 

@@ -15,10 +15,9 @@ use crate::error::Result;
 use crate::error::{FieldErrors, Problem};
 use crate::http::common::limits::Client;
 use crate::http::state::AppState;
-use crate::http::v1::extract::{AppQuery, AuthUser, IncludeParams, JsonBody, required};
+use crate::http::v1::extract::{AuthUser, IncludeQuery, JsonBody, required};
 use crate::http::v1::openapi::parts::{
-    BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, UnprocessableEntity,
-    UnsupportedMediaType, UserIncludes,
+    BodyErrors, CallerErrors, TooManyRequests, Unauthorized, UserIncludes,
 };
 use crate::http::v1::respond::{OneRead, created};
 use crate::relations::Resource;
@@ -100,12 +99,9 @@ impl RegisterRequest {
     responses(
         (status = 201, description = "The new user, with `email`", body = UserOut,
             headers(("Location" = String, description = "`/api/v1/users/{id}`"))),
-        (status = 400, response = BadRequest),
         (status = 409, description = "`username_taken` or `email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
+        BodyErrors,
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -151,13 +147,10 @@ impl LoginRequest {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "The token pair", body = TokenPair),
-        (status = 400, response = BadRequest),
         (status = 401, description = "Unknown login or wrong password, alike (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Right password, deactivated account (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
+        BodyErrors,
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -194,11 +187,8 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "The new token pair", body = TokenPair),
-        (status = 400, response = BadRequest),
         (status = 401, description = "Unknown, used or expired refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        BodyErrors,
     ))]
 pub async fn refresh(State(state): State<AppState>, body: JsonBody) -> Result<Json<TokenPair>> {
     let refresh_token = body
@@ -235,20 +225,14 @@ pub async fn logout(
     params(UserIncludes),
     responses(
         (status = 200, description = "The caller, with `email`", body = UserOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn get_me(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::User,
-        &include,
-        Some(&viewer),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::User, &include, Some(&viewer))?;
     let handle = state.db();
     let db = handle.read()?;
     let me = users::find(&db, viewer.id).await?;

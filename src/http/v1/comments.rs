@@ -18,12 +18,12 @@ use crate::entity::{comment, post, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, ListParams, MaybeAuthUser, non_null,
+    AppPath, AuthUser, Id, IncludeQuery, JsonBody, ListParams, ListQuery, MaybeAuthUser, non_null,
     required,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, CommentIncludes, CommentPage, CommentPath, Forbidden, NotFound, PayloadTooLarge,
-    PostPath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
+    BodyErrors, CommentIncludes, CommentPage, CommentPath, GuardedRowErrors, PostPath, RowErrors,
+    UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created};
 use crate::relations::Resource;
@@ -90,25 +90,20 @@ impl CommentRequest {
     params(PostPath, ListParams, CommentIncludes),
     responses(
         (status = 200, description = "A page of the post's comments", body = CommentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_post_comments(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(post_id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
         ListScope::new(format!("/posts/{post_id}/comments")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -124,25 +119,20 @@ pub async fn list_post_comments(
     params(UserPath, ListParams, CommentIncludes),
     responses(
         (status = 200, description = "A page of the user's comments", body = CommentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_comments(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Comment,
         order::comments(),
         ListScope::new(format!("/users/{user_id}/comments")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -160,12 +150,7 @@ pub async fn list_user_comments(
     responses(
         (status = 201, description = "The new comment", body = CommentOut,
             headers(("Location" = String, description = "`/api/v1/comments/{id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        RowErrors, BodyErrors,
     ))]
 pub async fn create_comment(
     State(state): State<AppState>,
@@ -197,22 +182,15 @@ pub async fn create_comment(
     params(CommentPath, CommentIncludes),
     responses(
         (status = 200, description = "The comment", body = CommentOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_comment(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Comment,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Comment, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let comment = comments::find(&db, id).await?;
@@ -227,13 +205,7 @@ pub async fn get_comment(
     request_body = CommentRequest,
     responses(
         (status = 200, description = "The changed comment", body = CommentOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn update_comment(
     State(state): State<AppState>,
@@ -260,10 +232,7 @@ pub async fn update_comment(
     params(CommentPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn delete_comment(
     State(state): State<AppState>,

@@ -15,12 +15,10 @@ use axum::routing::{get, put};
 use crate::entity::{post, user};
 use crate::error::{AppError, Result};
 use crate::http::state::AppState;
-use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
-};
+use crate::http::v1::extract::{AppPath, AuthUser, Id, ListParams, ListQuery, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PostFavoritePage, PostPath, PostUserPath, Unauthorized,
-    UserFavoritePage, UserPath, ViewerParam,
+    GuardedRowErrors, PostFavoritePage, PostPath, PostUserPath, RowErrors, UserFavoritePage,
+    UserPath, ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, linked};
 use crate::service::favorites::{self, policy};
@@ -53,28 +51,24 @@ async fn require_rows(state: &AppState, post_id: i64, user_id: i64) -> Result<()
     params(PostPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the post", body = PostFavoritePage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_post_favorites(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    AppPath(Id(post_id)): AppPath<Id>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::post_favorites(),
-        ListScope::new(format!("/posts/{id}/favorites")),
-        &list,
-        &include,
+        ListScope::new(format!("/posts/{post_id}/favorites")),
+        &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();
     let db = handle.read()?;
-    lookup::require::<post::Entity>(&db, id, "Post").await?;
-    let fetched = favorites::of_post(&db, id, &read.page).await?;
+    lookup::require::<post::Entity>(&db, post_id, "Post").await?;
+    let fetched = favorites::of_post(&db, post_id, &read.page).await?;
     read.respond(&db, fetched, |row| {
         Item::from(repr::post_favorite(&row.link, &row.other, viewer.as_ref()))
     })
@@ -89,28 +83,24 @@ pub async fn list_post_favorites(
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of favorites, as seen from the user", body = UserFavoritePage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_favorites(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    AppPath(Id(user_id)): AppPath<Id>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::user_favorites(),
-        ListScope::new(format!("/users/{id}/favorites")),
-        &list,
-        &include,
+        ListScope::new(format!("/users/{user_id}/favorites")),
+        &query,
         viewer.as_ref(),
     )?;
     let handle = state.db();
     let db = handle.read()?;
-    lookup::require::<user::Entity>(&db, id, "User").await?;
-    let fetched = favorites::of_user(&db, id, &read.page).await?;
+    lookup::require::<user::Entity>(&db, user_id, "User").await?;
+    let fetched = favorites::of_user(&db, user_id, &read.page).await?;
     read.respond(&db, fetched, |row| {
         Item::from(repr::user_favorite(&row.link, &row.other))
     })
@@ -127,10 +117,7 @@ pub async fn list_user_favorites(
         (status = 201, description = "Favorited now", body = PostFavoriteOut,
             headers(("Location" = String, description = "This PUT's own path"))),
         (status = 200, description = "Already a favorite; unchanged", body = PostFavoriteOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn favorite_post(
     State(state): State<AppState>,
@@ -156,10 +143,7 @@ pub async fn favorite_post(
     params(PostUserPath),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn unfavorite_post(
     State(state): State<AppState>,

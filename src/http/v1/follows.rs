@@ -16,12 +16,10 @@ use crate::domain::viewer::Viewer;
 use crate::entity::user;
 use crate::error::Result;
 use crate::http::state::AppState;
-use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, ListParams, MaybeAuthUser,
-};
+use crate::http::v1::extract::{AppPath, AuthUser, Id, ListParams, ListQuery, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{
-    BadRequest, FollowPage, Forbidden, NotFound, Unauthorized, UnprocessableEntity,
-    UserFollowerPath, UserPath, ViewerParam,
+    FollowPage, GuardedRowErrors, RowErrors, UnprocessableEntity, UserFollowerPath, UserPath,
+    ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, linked};
 use crate::service::follows::{self, FollowRow, policy};
@@ -50,6 +48,44 @@ async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()
     lookup::require::<user::Entity>(&state.db().read()?, follower_id, "Follower").await
 }
 
+/// The two views of user `id`'s follows.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Those who follow `id`.
+    Followers,
+    /// Those `id` follows.
+    Following,
+}
+
+/// A page of user `id`'s follows as seen from `side` (404 when there is no such user).
+async fn list_follows(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    id: i64,
+    query: &ListQuery,
+    side: Side,
+) -> Result<Json<Page>> {
+    let (order, path) = match side {
+        Side::Followers => (order::followers(), "followers"),
+        Side::Following => (order::following(), "following"),
+    };
+    let read = ListRead::prepare_plain(
+        order,
+        ListScope::new(format!("/users/{id}/{path}")),
+        query,
+        viewer.as_ref(),
+    )?;
+    let handle = state.db();
+    let db = handle.read()?;
+    lookup::require::<user::Entity>(&db, id, "User").await?;
+    let fetched = match side {
+        Side::Followers => follows::followers(&db, id, &read.page).await?,
+        Side::Following => follows::following(&db, id, &read.page).await?,
+    };
+    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
+        .await
+}
+
 /// Follows as seen from the followed user: each `user` is a follower.
 #[utoipa::path(get, path = "/api/v1/users/{id}/followers", tag = "follows",
     summary = "List a user's followers, newest first",
@@ -58,30 +94,15 @@ async fn require_users(state: &AppState, id: i64, follower_id: i64) -> Result<()
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the follower", body = FollowPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_followers(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(
-        order::followers(),
-        ListScope::new(format!("/users/{id}/followers")),
-        &list,
-        &include,
-        viewer.as_ref(),
-    )?;
-    let handle = state.db();
-    let db = handle.read()?;
-    lookup::require::<user::Entity>(&db, id, "User").await?;
-    let fetched = follows::followers(&db, id, &read.page).await?;
-    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
-        .await
+    list_follows(&state, viewer, id, &query, Side::Followers).await
 }
 
 /// Follows as seen from the follower: each `user` is one they follow.
@@ -92,30 +113,15 @@ pub async fn list_followers(
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of follows; `user` is the one followed", body = FollowPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_following(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
-    let read = ListRead::prepare_plain(
-        order::following(),
-        ListScope::new(format!("/users/{id}/following")),
-        &list,
-        &include,
-        viewer.as_ref(),
-    )?;
-    let handle = state.db();
-    let db = handle.read()?;
-    lookup::require::<user::Entity>(&db, id, "User").await?;
-    let fetched = follows::following(&db, id, &read.page).await?;
-    read.respond(&db, fetched, |row| follow_item(row, viewer.as_ref()))
-        .await
+    list_follows(&state, viewer, id, &query, Side::Following).await
 }
 
 /// `follower_id` follows user `id`. Only the follower themself may (an admin too gets
@@ -129,11 +135,8 @@ pub async fn list_following(
         (status = 201, description = "Followed now", body = FollowOut,
             headers(("Location" = String, description = "This PUT's own path"))),
         (status = 200, description = "Already following; unchanged", body = FollowOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors,
     ))]
 pub async fn follow_user(
     State(state): State<AppState>,
@@ -160,10 +163,7 @@ pub async fn follow_user(
     params(UserFollowerPath),
     responses(
         (status = 204, description = "Unfollowed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn unfollow_user(
     State(state): State<AppState>,

@@ -19,12 +19,12 @@ use crate::entity::{post, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
     MaybeAuthUser, non_null, required, search_text,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, PostIncludes, PostPage, PostPath, TagPath,
-    Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserPath,
+    BodyErrors, CallerErrors, GuardedRowErrors, PostIncludes, PostPage, PostPath, RowErrors,
+    TagPath, UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created};
 use crate::relations::Resource;
@@ -86,6 +86,12 @@ fn parse_tags(raw: Vec<String>) -> std::result::Result<TagList, String> {
     TagList::parse(&raw)
 }
 
+/// `description` of a POST or PATCH, when given: at most 1 000 characters (422 naming
+/// `description`).
+fn parse_description(raw: Option<String>) -> std::result::Result<Option<Description>, String> {
+    raw.as_deref().map(Description::parse).transpose()
+}
+
 /// `POST /posts`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,13 +122,7 @@ impl CreatePostRequest {
             "content",
             required(self.content).and_then(|c| Content::parse(&c)),
         );
-        let description = errors.check(
-            "description",
-            self.description
-                .as_deref()
-                .map(Description::parse)
-                .transpose(),
-        );
+        let description = errors.check("description", parse_description(self.description));
         let tags = errors.check("tags", parse_tags(self.tags.unwrap_or_default()));
         errors
             .finish(title.zip(content).zip(description.zip(tags)))
@@ -165,13 +165,7 @@ impl UpdatePostRequest {
             "content",
             self.content.as_deref().map(Content::parse).transpose(),
         );
-        let description = errors.check(
-            "description",
-            self.description
-                .as_deref()
-                .map(Description::parse)
-                .transpose(),
-        );
+        let description = errors.check("description", parse_description(self.description));
         let tags = errors.check("tags", self.tags.map(parse_tags).transpose());
         errors
             .finish(title.zip(content).zip(description.zip(tags)))
@@ -191,14 +185,12 @@ impl UpdatePostRequest {
     params(ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of posts", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let filter = filter.into_filter()?;
@@ -206,10 +198,8 @@ pub async fn list_posts(
         Resource::Post,
         order::posts(),
         filter.scope("/posts"),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -225,16 +215,13 @@ pub async fn list_posts(
     params(UserPath, ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of the user's posts", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let filter = filter.into_filter()?;
@@ -242,10 +229,8 @@ pub async fn list_user_posts(
         Resource::Post,
         order::posts(),
         filter.scope(format!("/users/{user_id}/posts")),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -262,16 +247,13 @@ pub async fn list_user_posts(
     params(TagPath, ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of the tag's posts", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_tag_posts(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(name): AppPath<String>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let mut filter = filter.into_filter()?;
@@ -279,10 +261,8 @@ pub async fn list_tag_posts(
         Resource::Post,
         order::posts(),
         filter.scope(format!("/tags/{}/posts", TagName::normalize(&name))),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -300,14 +280,12 @@ pub async fn list_tag_posts(
     params(ListParams, PostIncludes, PostFilterParams),
     responses(
         (status = 200, description = "A page of the caller's feed", body = PostPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_feed(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<PostFilterParams>,
 ) -> Result<Json<Page>> {
     let mut filter = filter.into_filter()?;
@@ -316,10 +294,8 @@ pub async fn list_feed(
         Resource::Post,
         order::posts(),
         filter.scope("/feed"),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -335,11 +311,7 @@ pub async fn list_feed(
     responses(
         (status = 201, description = "The new post", body = PostOut,
             headers(("Location" = String, description = "`/api/v1/posts/{id}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        CallerErrors, BodyErrors,
     ))]
 pub async fn create_post(
     State(state): State<AppState>,
@@ -363,22 +335,15 @@ pub async fn create_post(
     params(PostPath, PostIncludes),
     responses(
         (status = 200, description = "The post", body = PostOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_post(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Post,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let post = posts::find(&db, id).await?;
@@ -393,13 +358,7 @@ pub async fn get_post(
     request_body = UpdatePostRequest,
     responses(
         (status = 200, description = "The changed post", body = PostOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn update_post(
     State(state): State<AppState>,
@@ -425,10 +384,7 @@ pub async fn update_post(
     responses(
         (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn delete_post(
     State(state): State<AppState>,

@@ -19,12 +19,9 @@ use crate::domain::url::AbsoluteUrl;
 use crate::entity::{profile, user};
 use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
-use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, Id, IncludeParams, JsonBody, MaybeAuthUser,
-};
+use crate::http::v1::extract::{AppPath, AuthUser, Id, IncludeQuery, JsonBody, MaybeAuthUser};
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, ProfileIncludes, ProfilePath, Unauthorized,
-    UnprocessableEntity, UnsupportedMediaType, UserPath,
+    BodyErrors, GuardedRowErrors, ProfileIncludes, ProfilePath, RowErrors, UserPath,
 };
 use crate::http::v1::respond::{OneRead, created};
 use crate::relations::Resource;
@@ -107,22 +104,15 @@ impl ProfileRequest {
     params(UserPath, ProfileIncludes),
     responses(
         (status = 200, description = "The profile", body = ProfileOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_user_profile(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(user_id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Profile,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let profile = profiles::find_by_user(&db, user_id).await?;
@@ -136,22 +126,15 @@ pub async fn get_user_profile(
     params(ProfilePath, ProfileIncludes),
     responses(
         (status = 200, description = "The profile", body = ProfileOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_profile(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Profile,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let profile = profiles::find(&db, id).await?;
@@ -170,13 +153,7 @@ pub async fn get_profile(
         (status = 201, description = "Created", body = ProfileOut,
             headers(("Location" = String, description = "`/api/v1/users/{id}/profile`"))),
         (status = 200, description = "Replaced", body = ProfileOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn replace_user_profile(
     State(state): State<AppState>,
@@ -206,10 +183,7 @@ pub async fn replace_user_profile(
     params(UserPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn delete_user_profile(
     State(state): State<AppState>,

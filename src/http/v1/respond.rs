@@ -14,20 +14,19 @@ use serde::Serialize;
 
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
-use crate::http::v1::extract::{IncludeParams, ListParams, parse_bounded};
+use crate::http::v1::extract::{IncludeParams, IncludeQuery, ListParams, ListQuery, parse_bounded};
 use crate::relations::{Expand, IncludeRequest, Resource};
 use crate::store::page::{Fetched, ListScope, PageRequest, SortOrder};
 use crate::store::read::Reader;
 use crate::wire::item::{Item, Page};
 
 /// Parses `include`, `counts`, `include_limit` and `viewer` for `resource`; the answer
-/// may hold at most `ceiling` objects.
-fn expand(
-    resource: Resource,
-    include: &IncludeParams,
-    viewer: Option<&Viewer>,
-    ceiling: u64,
-) -> Result<Expand> {
+/// may hold at most `query.ceiling` objects.
+fn expand(resource: Resource, query: &IncludeQuery, viewer: Option<&Viewer>) -> Result<Expand> {
+    let IncludeQuery {
+        params: include,
+        ceiling,
+    } = query;
     let mark_for = marking(include, viewer)?;
     let request = IncludeRequest {
         include: include.include.as_deref(),
@@ -35,7 +34,7 @@ fn expand(
     };
     let (nodes, counts) = crate::relations::paths::parse(resource, request, viewer)?;
     let per_parent = parse_bounded("include_limit", include.include_limit.as_deref(), 20, 100)?;
-    let expand = Expand::new(nodes, counts, per_parent, ceiling);
+    let expand = Expand::new(nodes, counts, per_parent, *ceiling);
     Ok(match mark_for {
         Some(id) => expand.marking_for(id),
         None => expand,
@@ -78,19 +77,17 @@ pub struct ListRead<'v> {
 
 impl<'v> ListRead<'v> {
     /// Checks the parameters of the list `scope` of `resource` in `order` and declares
-    /// the budget; the answer may hold at most `ceiling` objects
+    /// the budget; the answer may hold at most `query.include.ceiling` objects
     /// (`RELATA_MAX_RESPONSE_ITEMS`).
     pub fn prepare(
         resource: Resource,
         order: SortOrder,
         scope: ListScope,
-        list: &ListParams,
-        include: &IncludeParams,
+        query: &ListQuery,
         viewer: Option<&'v Viewer>,
-        ceiling: u64,
     ) -> Result<Self> {
-        let expand = expand(resource, include, viewer, ceiling)?;
-        Self::checked(order.bound_to(&scope), list, Some(expand), viewer)
+        let expand = expand(resource, &query.include, viewer)?;
+        Self::checked(order.bound_to(&scope), &query.list, Some(expand), viewer)
     }
 
     /// A list that takes no `include` or `counts` (400 when given): the association
@@ -98,14 +95,14 @@ impl<'v> ListRead<'v> {
     pub fn prepare_plain(
         order: SortOrder,
         scope: ListScope,
-        list: &ListParams,
-        include: &IncludeParams,
+        query: &ListQuery,
         viewer: Option<&'v Viewer>,
     ) -> Result<Self> {
+        let include = &query.include.params;
         let mark_for = marking(include, viewer)?;
         refuse_include(include)?;
         let expand = mark_for.map(|id| Expand::default().marking_for(id));
-        Self::checked(order.bound_to(&scope), list, expand, viewer)
+        Self::checked(order.bound_to(&scope), &query.list, expand, viewer)
     }
 
     fn checked(
@@ -162,14 +159,13 @@ pub struct OneRead<'v> {
 
 impl<'v> OneRead<'v> {
     /// Checks `include`/`counts` for one `resource` and declares the budget; the answer
-    /// may hold at most `ceiling` objects (`RELATA_MAX_RESPONSE_ITEMS`).
+    /// may hold at most `include.ceiling` objects (`RELATA_MAX_RESPONSE_ITEMS`).
     pub fn prepare(
         resource: Resource,
-        include: &IncludeParams,
+        include: &IncludeQuery,
         viewer: Option<&'v Viewer>,
-        ceiling: u64,
     ) -> Result<Self> {
-        let expand = expand(resource, include, viewer, ceiling)?;
+        let expand = expand(resource, include, viewer)?;
         declare_budget(viewer.is_some(), expand.statements(), false);
         Ok(OneRead { expand, viewer })
     }

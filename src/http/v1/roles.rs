@@ -16,13 +16,12 @@ use crate::domain::role_name::RoleName;
 use crate::error::{AppError, Problem, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams, Parsed,
-    de_present,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
+    Parsed, de_present,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, RoleAssignmentPage, RoleIncludes, RolePage,
-    RolePath, Unauthorized, UnprocessableEntity, UnsupportedMediaType, UserAssignmentPage,
-    UserPath, UserRolePath, ViewerParam,
+    BodyErrors, CallerErrors, Forbidden, GuardedRowErrors, RoleAssignmentPage, RoleIncludes,
+    RolePage, RolePath, RowErrors, UserAssignmentPage, UserPath, UserRolePath, ViewerParam,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created, linked};
 use crate::relations::Resource;
@@ -54,23 +53,19 @@ pub fn router() -> Router<AppState> {
     params(ListParams, RoleIncludes),
     responses(
         (status = 200, description = "A page of roles", body = RolePage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_roles(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Role,
         order::roles(),
         ListScope::new("/roles"),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -86,22 +81,15 @@ pub async fn list_roles(
     params(RolePath, RoleIncludes),
     responses(
         (status = 200, description = "The role", body = RoleOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_role(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::Role,
-        &include,
-        Some(&viewer),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::Role, &include, Some(&viewer))?;
     let handle = state.db();
     let db = handle.read()?;
     let found = roles::find(&db, &name).await?;
@@ -128,13 +116,9 @@ pub struct CreateRoleRequest {
     responses(
         (status = 201, description = "The new role", body = RoleOut,
             headers(("Location" = String, description = "`/api/v1/roles/{name}`"))),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, description = "The name is taken (`role_exists`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        CallerErrors, BodyErrors,
     ))]
 pub async fn create_role(
     State(state): State<AppState>,
@@ -199,13 +183,7 @@ pub struct UpdateRoleRequest {
     request_body = UpdateRoleRequest,
     responses(
         (status = 200, description = "The changed role", body = RoleOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
+        GuardedRowErrors, BodyErrors,
     ))]
 pub async fn update_role(
     State(state): State<AppState>,
@@ -246,11 +224,8 @@ pub async fn update_role(
     responses(
         (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, description = "`admin` cannot be deleted (`protected_role`)", body = Problem, content_type = "application/problem+json"),
+        GuardedRowErrors,
     ))]
 pub async fn delete_role(
     State(state): State<AppState>,
@@ -274,22 +249,18 @@ pub async fn delete_role(
     params(UserPath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the user", body = UserAssignmentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_user_roles(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::user_assignments(),
         ListScope::new(format!("/users/{id}/roles")),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
     )?;
     let handle = state.db();
@@ -307,22 +278,18 @@ pub async fn list_user_roles(
     params(RolePath, ListParams, ViewerParam),
     responses(
         (status = 200, description = "A page of assignments, as seen from the role", body = RoleAssignmentPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn list_role_users(
     State(state): State<AppState>,
     AuthUser(viewer): AuthUser,
     AppPath(name): AppPath<String>,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare_plain(
         order::role_assignments(),
         ListScope::new(format!("/roles/{name}/users")),
-        &list,
-        &include,
+        &query,
         Some(&viewer),
     )?;
     let handle = state.db();
@@ -344,10 +311,7 @@ pub async fn list_role_users(
         (status = 201, description = "Assigned now", body = UserAssignmentOut,
             headers(("Location" = String, description = "`/api/v1/users/{id}/roles/{name}`"))),
         (status = 200, description = "Already held; unchanged", body = UserAssignmentOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
+        GuardedRowErrors,
     ))]
 pub async fn assign_role(
     State(state): State<AppState>,
@@ -374,11 +338,8 @@ pub async fn assign_role(
     params(UserRolePath),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, description = "Removing `admin` from the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        GuardedRowErrors,
     ))]
 pub async fn unassign_role(
     State(state): State<AppState>,

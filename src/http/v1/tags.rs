@@ -8,8 +8,8 @@ use axum::routing::get;
 
 use crate::error::Result;
 use crate::http::state::AppState;
-use crate::http::v1::extract::{AppQuery, IncludeParams, ListParams, MaybeAuthUser};
-use crate::http::v1::openapi::parts::{BadRequest, TagIncludes, TagPage, Unauthorized};
+use crate::http::v1::extract::{ListParams, ListQuery, MaybeAuthUser};
+use crate::http::v1::openapi::parts::{CallerErrors, TagIncludes, TagPage};
 use crate::http::v1::respond::ListRead;
 use crate::relations::Resource;
 use crate::service::tags;
@@ -28,23 +28,19 @@ pub fn router() -> Router<AppState> {
     params(ListParams, TagIncludes),
     responses(
         (status = 200, description = "A page of tags", body = TagPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_tags(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
 ) -> Result<Json<Page>> {
     let read = ListRead::prepare(
         Resource::Tag,
         order::tags(),
         ListScope::new("/tags"),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;

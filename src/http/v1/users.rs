@@ -18,12 +18,12 @@ use crate::domain::username::Username;
 use crate::error::{FieldErrors, Problem, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
-    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeParams, JsonBody, ListParams,
+    AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
     MaybeAuthUser, Parsed, de_present, search_text,
 };
 use crate::http::v1::openapi::parts::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unauthorized,
-    UnprocessableEntity, UnsupportedMediaType, UserIncludes, UserPage, UserPath,
+    BodyErrors, CallerErrors, GuardedRowErrors, RowErrors, TooManyRequests, UserIncludes, UserPage,
+    UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead};
 use crate::relations::Resource;
@@ -55,14 +55,12 @@ pub struct UserFilter {
     params(ListParams, UserIncludes, UserFilter),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
+        CallerErrors,
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
-    AppQuery(list): AppQuery<ListParams>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    query: ListQuery,
     AppQuery(filter): AppQuery<UserFilter>,
 ) -> Result<Json<Page>> {
     let q = search_text(filter.q, crate::domain::username::Username::MAX)?;
@@ -70,10 +68,8 @@ pub async fn list_users(
         Resource::User,
         order::users(),
         ListScope::new("/users").filter("q", q.as_deref()),
-        &list,
-        &include,
+        &query,
         viewer.as_ref(),
-        state.settings.max_response_items,
     )?;
     let handle = state.db();
     let db = handle.read()?;
@@ -91,22 +87,15 @@ pub async fn list_users(
     params(UserPath, UserIncludes),
     responses(
         (status = 200, description = "The user", body = UserOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
+        RowErrors,
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
     MaybeAuthUser(viewer): MaybeAuthUser,
     AppPath(Id(id)): AppPath<Id>,
-    AppQuery(include): AppQuery<IncludeParams>,
+    include: IncludeQuery,
 ) -> Result<Json<Item>> {
-    let read = OneRead::prepare(
-        Resource::User,
-        &include,
-        viewer.as_ref(),
-        state.settings.max_response_items,
-    )?;
+    let read = OneRead::prepare(Resource::User, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
     let found = users::find(&db, id).await?;
@@ -206,15 +195,10 @@ impl UpdateUserRequest {
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The changed user", body = UserOut),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, description = "Not the user nor an admin, `is_active` from a non-admin (`forbidden`), or a wrong `current_password` (`wrong_password`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, response = NotFound),
         (status = 409, description = "`username_taken`, `email_taken`, or deactivating the last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, response = PayloadTooLarge),
-        (status = 415, response = UnsupportedMediaType),
-        (status = 422, response = UnprocessableEntity),
         (status = 429, response = TooManyRequests),
+        RowErrors, BodyErrors,
     ))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -258,11 +242,8 @@ pub async fn update_user(
     responses(
         (status = 200, description = "With `dry_run=true`: what the delete would do, per table", body = CascadePreview),
         (status = 204, description = "Deleted"),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
         (status = 409, description = "The last admin (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        GuardedRowErrors,
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,

@@ -16,6 +16,8 @@ pub mod query;
 
 pub use auth::{AuthUser, MaybeAuthUser};
 pub use json::{JsonBody, Parsed, de_present, non_null, required};
-pub use paging::{DEFAULT_LIMIT, IncludeParams, ListParams, MAX_LIMIT, parse_bounded};
+pub use paging::{
+    DEFAULT_LIMIT, IncludeParams, IncludeQuery, ListParams, ListQuery, MAX_LIMIT, parse_bounded,
+};
 pub use path::{AppPath, Id};
 pub use query::{AppQuery, DryRunParams, search_text};

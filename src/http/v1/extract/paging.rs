@@ -1,10 +1,13 @@
 //! The parameters every GET shares: paging (`limit`, `cursor`, `count`) and expansion
 //! (`include`, `counts`, `include_limit`, `viewer`).
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use serde::Deserialize;
 
-use super::query::de_bool_flag;
+use super::query::{AppQuery, de_bool_flag};
 use crate::error::AppError;
+use crate::http::state::AppState;
 
 /// `include`, `counts`, `include_limit` and `viewer`, taken by every GET.
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +33,51 @@ pub struct ListParams {
     #[serde(default, deserialize_with = "de_bool_flag")]
     #[param(value_type = Option<bool>, default = false)]
     pub count: bool,
+}
+
+/// `include`, `counts`, `include_limit` and `viewer` as a GET sent them (read as
+/// [`AppQuery`] reads them, 400 when they do not parse), with the most objects its answer
+/// may hold (`RELATA_MAX_RESPONSE_ITEMS`).
+#[derive(Debug)]
+pub struct IncludeQuery {
+    pub params: IncludeParams,
+    pub ceiling: u64,
+}
+
+impl FromRequestParts<AppState> for IncludeQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AppQuery(params) = AppQuery::from_request_parts(parts, state).await?;
+        Ok(IncludeQuery {
+            params,
+            ceiling: state.settings.max_response_items,
+        })
+    }
+}
+
+/// The query of every list: its paging, then its expansion (400 for either, paging
+/// first).
+#[derive(Debug)]
+pub struct ListQuery {
+    pub list: ListParams,
+    pub include: IncludeQuery,
+}
+
+impl FromRequestParts<AppState> for ListQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AppQuery(list) = AppQuery::from_request_parts(parts, state).await?;
+        let include = IncludeQuery::from_request_parts(parts, state).await?;
+        Ok(ListQuery { list, include })
+    }
 }
 
 /// Default page size.

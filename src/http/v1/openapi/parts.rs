@@ -3,12 +3,14 @@
 //! `include`/`counts` parameters (listed from the loader's own table, so the document
 //! cannot drift from what the server accepts), and the problem+json error responses.
 
+use std::collections::BTreeMap;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{
     ContentBuilder, Header, HeaderBuilder, Ref, RefOr, Required, Response, ResponseBuilder,
 };
-use utoipa::{IntoParams, ToResponse, ToSchema};
+
+use utoipa::{IntoParams, IntoResponses, ToResponse, ToSchema};
 
 use crate::http::v1::extract::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::relations::{Resource, countable, valid_paths};
@@ -310,4 +312,40 @@ problems! {
     UnprocessableEntity => "Invalid fields, each named in `errors` (`validation_failed`).";
     /// 429.
     TooManyRequests => "Too many attempts (`rate_limited`).", "Retry-After": "Seconds to wait before trying again.";
+}
+
+/// Sets of the error responses above that operations list together, as unit types
+/// implementing [`IntoResponses`]: `responses((status = 200, …), RowErrors, BodyErrors)`.
+/// Each entry is a reference to the `components.responses` entry, as
+/// `(status = 400, response = BadRequest)` would be; sets may overlap.
+macro_rules! error_sets {
+    ($($(#[$meta:meta])* $name:ident => [$($status:literal: $response:ty),* $(,)?];)*) => {$(
+        $(#[$meta])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([$((
+                    $status.to_string(),
+                    Ref::from_response_name(<$response as ToResponse>::response().0).into(),
+                )),*])
+            }
+        }
+    )*};
+}
+
+error_sets! {
+    /// What any request with a query or a token can meet: 400 and 401.
+    CallerErrors => [400: BadRequest, 401: Unauthorized];
+    /// [`CallerErrors`] on a path naming a row, which may not exist: 400, 401 and 404.
+    RowErrors => [400: BadRequest, 401: Unauthorized, 404: NotFound];
+    /// [`RowErrors`] where the caller also needs the right to act: 400, 401, 403 and 404.
+    GuardedRowErrors => [400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound];
+    /// What a JSON body can meet: its form (400, 413, 415) and its fields (422).
+    BodyErrors => [
+        400: BadRequest,
+        413: PayloadTooLarge,
+        415: UnsupportedMediaType,
+        422: UnprocessableEntity,
+    ];
 }
