@@ -17,8 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::{
-    Alias, ArrayType, Expr, ExprTrait, Func, InsertStatement, PostgresQueryBuilder, Query,
-    SimpleExpr, Value,
+    Alias, ArrayType, Expr, ExprTrait, Func, InsertStatement, IntoIden, IntoTableRef,
+    PostgresQueryBuilder, Query, SimpleExpr, Value,
 };
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement, TransactionTrait,
@@ -258,6 +258,20 @@ impl<'a, C: ConnectionTrait> Batcher<'a, C> {
         }
     }
 
+    /// A batcher of `INSERT INTO table (columns)`.
+    fn insert_into<T: IntoTableRef, I: IntoIden>(
+        db: &'a C,
+        table: T,
+        columns: impl IntoIterator<Item = I>,
+        bar: &'a ProgressBar,
+    ) -> Self {
+        let template = Query::insert()
+            .into_table(table)
+            .columns(columns)
+            .to_owned();
+        Batcher::new(db, template, bar)
+    }
+
     fn batch_rows(&self) -> usize {
         match self.db.get_database_backend() {
             DbBackend::Postgres => UNNEST_ROWS,
@@ -412,21 +426,19 @@ async fn seed_users(
     let hash = demo_password_hash().await?;
     let txn = db.begin().await?;
     {
-        let mut users_out = Batcher::new(
+        let mut users_out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(user::Entity)
-                .columns([
-                    user::Column::Id,
-                    user::Column::Username,
-                    user::Column::Email,
-                    user::Column::PasswordHash,
-                    user::Column::DisplayName,
-                    user::Column::IsActive,
-                    user::Column::CreatedAt,
-                    user::Column::UpdatedAt,
-                ])
-                .to_owned(),
+            user::Entity,
+            [
+                user::Column::Id,
+                user::Column::Username,
+                user::Column::Email,
+                user::Column::PasswordHash,
+                user::Column::DisplayName,
+                user::Column::IsActive,
+                user::Column::CreatedAt,
+                user::Column::UpdatedAt,
+            ],
             bar,
         );
         for i in 0..users {
@@ -450,19 +462,17 @@ async fn seed_users(
         users_out.flush().await?;
     }
     {
-        let mut profiles_out = Batcher::new(
+        let mut profiles_out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(profile::Entity)
-                .columns([
-                    profile::Column::UserId,
-                    profile::Column::Website,
-                    profile::Column::Bio,
-                    profile::Column::Location,
-                    profile::Column::CreatedAt,
-                    profile::Column::UpdatedAt,
-                ])
-                .to_owned(),
+            profile::Entity,
+            [
+                profile::Column::UserId,
+                profile::Column::Website,
+                profile::Column::Bio,
+                profile::Column::Location,
+                profile::Column::CreatedAt,
+                profile::Column::UpdatedAt,
+            ],
             bar,
         );
         for i in 0..users {
@@ -512,36 +522,32 @@ async fn seed_posts(
     } = *at;
     let txn = db.begin().await?;
     {
-        let mut posts_out = Batcher::new(
+        let mut posts_out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(post::Entity)
-                .columns([
-                    post::Column::Id,
-                    post::Column::AuthorId,
-                    post::Column::Title,
-                    post::Column::Slug,
-                    post::Column::Description,
-                    post::Column::Content,
-                    post::Column::CreatedAt,
-                    post::Column::UpdatedAt,
-                ])
-                .to_owned(),
+            post::Entity,
+            [
+                post::Column::Id,
+                post::Column::AuthorId,
+                post::Column::Title,
+                post::Column::Slug,
+                post::Column::Description,
+                post::Column::Content,
+                post::Column::CreatedAt,
+                post::Column::UpdatedAt,
+            ],
             bar,
         );
-        let mut comments_out = Batcher::new(
+        let mut comments_out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(comment::Entity)
-                .columns([
-                    comment::Column::Id,
-                    comment::Column::PostId,
-                    comment::Column::AuthorId,
-                    comment::Column::Body,
-                    comment::Column::CreatedAt,
-                    comment::Column::UpdatedAt,
-                ])
-                .to_owned(),
+            comment::Entity,
+            [
+                comment::Column::Id,
+                comment::Column::PostId,
+                comment::Column::AuthorId,
+                comment::Column::Body,
+                comment::Column::CreatedAt,
+                comment::Column::UpdatedAt,
+            ],
             bar,
         );
         let mut post_id = first_post;
@@ -639,17 +645,15 @@ async fn seed_moderators(
     };
     if let Some(role_id) = moderator_id {
         let txn = db.begin().await?;
-        let mut links = Batcher::new(
+        let mut links = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(user_role::Entity)
-                .columns([
-                    user_role::Column::UserId,
-                    user_role::Column::RoleId,
-                    user_role::Column::AssignedAt,
-                    user_role::Column::AssignedBy,
-                ])
-                .to_owned(),
+            user_role::Entity,
+            [
+                user_role::Column::UserId,
+                user_role::Column::RoleId,
+                user_role::Column::AssignedAt,
+                user_role::Column::AssignedBy,
+            ],
             bar,
         );
         for i in 0..users {
@@ -738,16 +742,14 @@ async fn seed_relationships(
     bar.inc(TAGS.len() as u64);
 
     {
-        let mut out = Batcher::new(
+        let mut out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(follow::Entity)
-                .columns([
-                    follow::Column::FollowerId,
-                    follow::Column::FolloweeId,
-                    follow::Column::CreatedAt,
-                ])
-                .to_owned(),
+            follow::Entity,
+            [
+                follow::Column::FollowerId,
+                follow::Column::FolloweeId,
+                follow::Column::CreatedAt,
+            ],
             bar,
         );
         for i in 0..users {
@@ -766,16 +768,14 @@ async fn seed_relationships(
         out.flush().await?;
     }
     if !tag_ids.is_empty() {
-        let mut out = Batcher::new(
+        let mut out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(post_tag::Entity)
-                .columns([
-                    post_tag::Column::PostId,
-                    post_tag::Column::TagId,
-                    post_tag::Column::Position,
-                ])
-                .to_owned(),
+            post_tag::Entity,
+            [
+                post_tag::Column::PostId,
+                post_tag::Column::TagId,
+                post_tag::Column::Position,
+            ],
             bar,
         );
         for p in 0..posts {
@@ -796,16 +796,14 @@ async fn seed_relationships(
         out.flush().await?;
     }
     if posts > 0 {
-        let mut out = Batcher::new(
+        let mut out = Batcher::insert_into(
             &txn,
-            Query::insert()
-                .into_table(favorite::Entity)
-                .columns([
-                    favorite::Column::UserId,
-                    favorite::Column::PostId,
-                    favorite::Column::CreatedAt,
-                ])
-                .to_owned(),
+            favorite::Entity,
+            [
+                favorite::Column::UserId,
+                favorite::Column::PostId,
+                favorite::Column::CreatedAt,
+            ],
             bar,
         );
         for i in 0..users {
