@@ -476,6 +476,11 @@ mod tests {
         .to_string()
     }
 
+    /// Every relation an entity's `Relation` enum declares.
+    fn every_def<R: RelationTrait + Iterable>() -> Vec<RelationDef> {
+        R::iter().map(|r| r.def()).collect()
+    }
+
     /// Every relation the entities declare, by parent resource; a many-to-many is its
     /// junction's foreign key to the parent.
     fn declared() -> Vec<(Resource, [End; 2])> {
@@ -483,30 +488,12 @@ mod tests {
         let mut add = |parent: Resource, defs: Vec<RelationDef>| {
             out.extend(defs.iter().map(|d| (parent, ends(d))));
         };
-        add(
-            Resource::User,
-            user::Relation::iter().map(|r| r.def()).collect(),
-        );
-        add(
-            Resource::Post,
-            post::Relation::iter().map(|r| r.def()).collect(),
-        );
-        add(
-            Resource::Comment,
-            comment::Relation::iter().map(|r| r.def()).collect(),
-        );
-        add(
-            Resource::Profile,
-            profile::Relation::iter().map(|r| r.def()).collect(),
-        );
-        add(
-            Resource::Role,
-            role::Relation::iter().map(|r| r.def()).collect(),
-        );
-        add(
-            Resource::Tag,
-            tag::Relation::iter().map(|r| r.def()).collect(),
-        );
+        add(Resource::User, every_def::<user::Relation>());
+        add(Resource::Post, every_def::<post::Relation>());
+        add(Resource::Comment, every_def::<comment::Relation>());
+        add(Resource::Profile, every_def::<profile::Relation>());
+        add(Resource::Role, every_def::<role::Relation>());
+        add(Resource::Tag, every_def::<tag::Relation>());
         // users.roles and roles.users go through `user_roles`, posts.tags and tags.posts
         // through `post_tags`.
         add(Resource::User, vec![user_role::Relation::User.def()]);
