@@ -75,11 +75,6 @@ impl<'a> Writer<'a> {
             Conn::Txn(txn, _) => OrmConn::Txn(txn),
         })
     }
-
-    /// Whether this unit is a transaction.
-    pub fn in_transaction(&self) -> bool {
-        matches!(self.conn, Conn::Txn(..))
-    }
 }
 
 #[async_trait::async_trait]

@@ -149,14 +149,15 @@ pub async fn delete_comment(
         .ok()
         .filter(|id| *id >= 1)
         .ok_or_else(|| ConduitError::not_found("comment"))?;
-    let target = comments::find_in_context(&state.db().write().await, id).await?;
+    let mut db = state.db();
+    let write = db.write().await;
+    let target = comments::find_in_context(&write, id).await?;
     if target.comment.post_id != post.id {
         return Err(ConduitError::not_found("comment"));
     }
     comments::authorize(&caller.viewer, CommentAction::Delete, &target)
         .map_err(|_| ConduitError::forbidden("comment"))?;
-    let mut db = state.db();
-    let txn = db.write().await.begin().await?;
+    let txn = write.begin().await?;
     comments::delete(&txn, id).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)

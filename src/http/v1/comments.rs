@@ -213,13 +213,15 @@ pub async fn update_comment(
     AppPath(Id(id)): AppPath<Id>,
     body: JsonBody,
 ) -> Result<Json<Item>> {
-    let target = comments::find_in_context(&state.db().write().await, id).await?;
+    let mut db = state.db();
+    let write = db.write().await;
+    let target = comments::find_in_context(&write, id).await?;
     comments::authorize(&viewer, CommentAction::Edit, &target)?;
     let comment = match body
         .parse::<CommentRequest>()?
         .check(CommentRequest::optional_body)?
     {
-        Some(text) => comments::update_body(&state.db().write().await, id, text).await?,
+        Some(text) => comments::update_body(&write, id, text).await?,
         None => target.comment,
     };
     Ok(Json(comment_item(&comment)))
@@ -239,8 +241,10 @@ pub async fn delete_comment(
     AuthUser(viewer): AuthUser,
     AppPath(Id(id)): AppPath<Id>,
 ) -> Result<Response> {
-    let target = comments::find_in_context(&state.db().write().await, id).await?;
+    let mut db = state.db();
+    let write = db.write().await;
+    let target = comments::find_in_context(&write, id).await?;
     comments::authorize(&viewer, CommentAction::Delete, &target)?;
-    comments::delete(&state.db().write().await, id).await?;
+    comments::delete(&write, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -152,10 +152,13 @@ pub async fn unfavorite_post(
 ) -> Result<StatusCode> {
     let (Id(id), Id(user_id)) = path;
     require_rows(&state, id, user_id).await?;
-    if !favorites::exists(&state.db().write().await, user_id, id).await? {
+    // The check and the delete share one write unit.
+    let mut db = state.db();
+    let write = db.write().await;
+    if !favorites::exists(&write, user_id, id).await? {
         return Err(AppError::not_found("Favorite"));
     }
     policy::ensure_may_unfavorite(&viewer, user_id)?;
-    favorites::unfavorite(&state.db().write().await, user_id, id).await?;
+    favorites::unfavorite(&write, user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -172,10 +172,13 @@ pub async fn unfollow_user(
 ) -> Result<StatusCode> {
     let (Id(id), Id(follower_id)) = path;
     require_users(&state, id, follower_id).await?;
-    if !follows::exists(&state.db().write().await, follower_id, id).await? {
+    // The check and the delete share one write unit.
+    let mut db = state.db();
+    let write = db.write().await;
+    if !follows::exists(&write, follower_id, id).await? {
         return Err(crate::error::AppError::not_found("Follow"));
     }
     policy::ensure_may_unfollow(&viewer, follower_id)?;
-    follows::unfollow(&state.db().write().await, follower_id, id).await?;
+    follows::unfollow(&write, follower_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
