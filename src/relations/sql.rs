@@ -380,48 +380,29 @@ crate::from_row!(user_role::Model {
     assigned_by
 });
 
-/// One row of [`assignments_of_users`].
-pub struct UserAssignmentRow {
+/// One row of [`assignments_of_users`] (`other` is the role) or [`assignments_of_roles`]
+/// (`other` is the user): the assignment's columns, then its other side's, then the
+/// assigner's username.
+pub struct AssignmentRow<O> {
     pub link: user_role::Model,
-    pub role: role::Model,
+    pub other: O,
     pub assigner_username: Option<String>,
 }
 
-/// An assignment's columns, then its other side's, then the assigner's username.
-fn assignment<O: FromRow + Fields, R: Row>(
-    row: &R,
-) -> std::result::Result<(user_role::Model, O, Option<String>), DbErr> {
-    let link = user_role::Model::from_row(row)?;
-    let at = <user_role::Model as Fields>::FIELDS.len();
-    let other = O::from_row(&row.skip(at))?;
-    let username = row.get(at + O::FIELDS.len())?;
-    Ok((link, other, username))
-}
+/// An assignment seen from its user.
+pub type UserAssignmentRow = AssignmentRow<role::Model>;
+/// An assignment seen from its role.
+pub type RoleAssignmentRow = AssignmentRow<user::Model>;
 
-impl FromRow for UserAssignmentRow {
+impl<O: FromRow + Fields> FromRow for AssignmentRow<O> {
     fn from_row<R: Row>(row: &R) -> std::result::Result<Self, DbErr> {
-        let (link, role, assigner_username) = assignment(row)?;
-        Ok(UserAssignmentRow {
+        let link = user_role::Model::from_row(row)?;
+        let at = <user_role::Model as Fields>::FIELDS.len();
+        let other = O::from_row(&row.skip(at))?;
+        let assigner_username = row.get(at + O::FIELDS.len())?;
+        Ok(AssignmentRow {
             link,
-            role,
-            assigner_username,
-        })
-    }
-}
-
-/// One row of [`assignments_of_roles`].
-pub struct RoleAssignmentRow {
-    pub link: user_role::Model,
-    pub user: user::Model,
-    pub assigner_username: Option<String>,
-}
-
-impl FromRow for RoleAssignmentRow {
-    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, DbErr> {
-        let (link, user, assigner_username) = assignment(row)?;
-        Ok(RoleAssignmentRow {
-            link,
-            user,
+            other,
             assigner_username,
         })
     }
