@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Relata's Conduit face (/api) against launchbadge/realworld-axum-sqlx on PostgreSQL, with
-the peer's default plan cache and with `plan_cache_mode = force_custom_plan`, side by side in
-one interleaved run. See bench/README.md ("The Conduit peer").
+the peer's default plan cache and with `plan_cache_mode = force_custom_plan`, in one run (one
+phase per mode, Relata and the peer interleaved in each). See bench/README.md ("The Conduit
+peer").
 
     bench/conduit.py build-peer [--src GIT]   fetch the peer (outside this repository), patch
                                               it as ../shared/peers/conduit-bench says, build it
@@ -9,10 +10,10 @@ one interleaved run. See bench/README.md ("The Conduit peer").
 
 The data set, the seeding, the wrk script and the data check are
 ../shared/peers/conduit-bench's (seed.py, bench.lua, report.py check); this driver adds what
-its run.sh does not do in one run: both plan-cache modes interleaved on the same data (a
-second PostgreSQL role whose setting is force_custom_plan connects to the same databases),
-statements per request for both servers, C2 on the same page of the feed, and each server's
-CPU per request. Results: bench/results/<stamp>-conduit[-label].md and .json.
+its run.sh does not do in one run: both plan-cache modes on the same data (a PostgreSQL role
+whose setting is force_custom_plan connects to the same databases in the second phase),
+statements per request for both servers (counted in PostgreSQL's log), C2 on the same page
+of the feed, and each server's CPU per request. Results: bench/results/<stamp>-conduit[-label].md and .json.
 """
 
 import argparse
@@ -318,9 +319,9 @@ def c2_same_page(relata, peer, paths, tokens):
 
 
 def run(args):
-    for tool in ("wrk", "psql", "curl"):
+    for tool in ("wrk", "psql"):
         if shutil.which(tool) is None:
-            die(f"needs {tool} (Debian: apt-get install -y wrk postgresql-client curl)")
+            die(f"needs {tool} (Debian: apt-get install -y wrk postgresql-client)")
     for f in ("seed.py", "bench.lua", "report.py"):
         if not os.path.exists(os.path.join(CB_DIR, f)):
             die(f"{CB_DIR}/{f} is missing (set CONDUIT_BENCH_DIR to "
