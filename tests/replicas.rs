@@ -265,9 +265,7 @@ fn reads_land_on_replicas_and_never_miss_an_answered_write() {
         let answer = ok(
             b,
             "GET",
-            &format!(
-                "/api/v1/posts?limit=10&include=author.profile,comments.author,tags&counts=comments"
-            ),
+            "/api/v1/posts?limit=10&include=author.profile,comments.author,tags&counts=comments",
             Some(&token),
             None,
         );
@@ -316,7 +314,17 @@ fn reads_land_on_replicas_and_never_miss_an_answered_write() {
         replica_units >= 40.0,
         "read units on replicas: {replica_units}"
     );
-    assert!(metric(b, "relata_db_wal_position_statements_total").unwrap() >= 1.0);
+    let positions = metric(b, "relata_db_wal_position_statements_total").unwrap();
+    let on_primary = metric(b, "relata_db_read_units_total{server=\"primary\"}").unwrap();
+    let waited = metric(b, "relata_db_read_server_wait_microseconds_total").unwrap();
+    let units = replica_units + on_primary;
+    eprintln!(
+        "reader process: {units} read units, {replica_units} on replicas, {on_primary} on the \
+         primary; {positions} WAL-position statements (some from its 20 ms sampler); \
+         {:.0} µs choosing a server per read unit on average",
+        waited / units
+    );
+    assert!(positions >= 1.0);
     assert!(metric(b, "relata_db_replica_lag_bytes{replica=\"replica2\"}").is_some());
     let logged = reader
         .log_lines()

@@ -126,15 +126,15 @@ impl PgReadPool {
 
     /// A connection of this pool held by a session; `replica` says which one this pool
     /// serves (`None`: the primary).
-    pub(super) async fn hold(self: &Arc<Self>, replica: Option<usize>) -> Result<Held, DbErr> {
+    pub(super) async fn hold(self: &Arc<Self>, replica: Option<usize>) -> Result<Box<Held>, DbErr> {
         let (conn, permit) = self.checkout().await?;
-        Ok(Held {
+        Ok(Box::new(Held {
             pool: Arc::clone(self),
             conn,
             permit,
             replica,
             broken: std::sync::atomic::AtomicBool::new(false),
-        })
+        }))
     }
 
     async fn checkout(&self) -> Result<(Connection, OwnedSemaphorePermit), DbErr> {
@@ -201,9 +201,10 @@ pub struct Session {
     /// The primary's pool.
     pool: Arc<PgReadPool>,
     replicas: Option<Arc<ReplicaPools>>,
-    held: tokio::sync::OnceCell<Held>,
+    // (Boxed, so that a `Reader` stays small.)
+    held: tokio::sync::OnceCell<Box<Held>>,
     /// The primary's connection, once a replica failed under this session.
-    fallback: tokio::sync::OnceCell<Held>,
+    fallback: tokio::sync::OnceCell<Box<Held>>,
 }
 
 /// A connection checked out of `pool`, which it goes back to unless `broken`.
@@ -228,7 +229,7 @@ impl Drop for Session {
                 permit,
                 broken,
                 ..
-            } = held;
+            } = *held;
             if !broken.into_inner()
                 && !conn.client.is_closed()
                 && let Ok(mut idle) = pool.idle.lock()
@@ -278,7 +279,7 @@ impl Session {
 
     /// The session's connection: on the replica [`Replicas::choose`] names, else (or
     /// when that replica cannot be reached) on the primary.
-    async fn open(&self) -> Result<Held, DbErr> {
+    async fn open(&self) -> Result<Box<Held>, DbErr> {
         if let Some(replicas) = &self.replicas
             && let Some(replica) = replicas.chooser.choose().await
             && let Some(Some(pool)) = replicas.pools.get(replica)
