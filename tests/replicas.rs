@@ -320,7 +320,7 @@ fn reads_land_on_replicas_and_never_miss_an_answered_write() {
     let units = replica_units + on_primary;
     eprintln!(
         "reader process: {units} read units, {replica_units} on replicas, {on_primary} on the \
-         primary; {positions} WAL-position statements (some from its 20 ms sampler); \
+         primary; {positions} WAL-position statements (one a second from its lag sampler); \
          {:.0} µs choosing a server per read unit on average",
         waited / units
     );

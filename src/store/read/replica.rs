@@ -49,6 +49,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// no read waits; while one does, the pollers poll back to back ([`BUSY_POLL`]).
 const IDLE_POLL: Duration = Duration::from_millis(20);
 const BUSY_POLL: Duration = Duration::from_micros(500);
+/// How often the primary's position is sampled for the lag figures alone.
+const LAG_SAMPLE: Duration = Duration::from_secs(1);
 /// How many of the primary's sampled positions are kept for the staleness estimate
 /// (about a minute at [`IDLE_POLL`]).
 const HISTORY: usize = 3000;
@@ -387,10 +389,7 @@ impl Replicas {
                 i,
             ));
         }
-        tokio::spawn(sample_primary(
-            Arc::downgrade(&replicas),
-            Arc::clone(&replicas.demand),
-        ));
+        tokio::spawn(sample_primary(Arc::downgrade(&replicas)));
         Ok(Some(replicas))
     }
 
@@ -624,11 +623,17 @@ async fn poll_replica(replicas: Weak<Replicas>, demand: Arc<Notify>, i: usize) {
     }
 }
 
-/// Samples the primary's position for the lag figures and the staleness estimate.
-async fn sample_primary(replicas: Weak<Replicas>, demand: Arc<Notify>) {
+/// Samples the primary's position for the lag figures and the staleness estimate: every
+/// [`IDLE_POLL`] when `RELATA_REPLICA_MAX_LAG_MS` relies on it, else every [`LAG_SAMPLE`].
+async fn sample_primary(replicas: Weak<Replicas>) {
     loop {
         let Some(set) = replicas.upgrade() else {
             return;
+        };
+        let interval = if set.max_lag.is_some() {
+            IDLE_POLL
+        } else {
+            LAG_SAMPLE
         };
         let at = Instant::now();
         if let Ok(position) = set.clock.now().await
@@ -640,6 +645,6 @@ async fn sample_primary(replicas: Weak<Replicas>, demand: Arc<Notify>) {
             history.push_back((at, position));
         }
         drop(set);
-        pause(&demand, false).await;
+        tokio::time::sleep(interval).await;
     }
 }
