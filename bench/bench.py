@@ -3,7 +3,7 @@
 
 Builds release, seeds a 10k-user and a 100k-user database per backend, starts `relata
 serve` on both, and beside it on the 10k database a baseline build of another revision
-(--baseline REV) and, on SQLite, the node-fast peer. Then measures every scenario with wrk
+(--baseline REV) and the node-fast peer (on both databases). Then measures every scenario with wrk
 on each of them in interleaved rounds (so that the machine's noise falls on all of them
 alike), the database floor with examples/floor_db, and writes a markdown table, the raw
 figures and a target check to bench/results/.
@@ -418,30 +418,43 @@ def build_baseline(rev, target):
 
 
 def peer_installed():
+    """node-fast with both of its drivers: better-sqlite3 (compiled) and postgres.js."""
     return os.path.exists(os.path.join(PEER_HOME, "node_modules", "better-sqlite3", "build",
-                                       "Release", "better_sqlite3.node"))
+                                       "Release", "better_sqlite3.node")) and \
+        os.path.exists(os.path.join(PEER_HOME, "node_modules", "postgres", "package.json"))
 
 
 def install_peer():
     if peer_installed():
         return
     log(f"installing node-fast into {PEER_HOME} ({PEER_DIR}/run.sh install)")
-    subprocess.run([os.path.join(PEER_DIR, "run.sh"), "install"], check=True,
-                   env=dict(os.environ, NODE_FAST_HOME=PEER_HOME))
+    if not os.path.exists(os.path.join(PEER_DIR, "run.sh")):
+        sys.exit(f"node-fast is not at {PEER_DIR} (set BENCH_PEER_DIR, or pass --no-peer)")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        sys.exit("node-fast needs Node 20 and npm (Debian: apt-get install nodejs npm), "
+                 "or pass --no-peer")
+    done = subprocess.run([os.path.join(PEER_DIR, "run.sh"), "install"],
+                          env=dict(os.environ, NODE_FAST_HOME=PEER_HOME))
+    if done.returncode != 0 or not peer_installed():
+        sys.exit(f"node-fast could not be installed into {PEER_HOME} (its run.sh install "
+                 f"exited {done.returncode}); pass --no-peer to run without it")
 
 
-def check_peer(relata):
-    """node-fast's own check: same JSON as this build on S1-S5 (its own small database)."""
-    log("node-fast check.py (same JSON on S1-S5?)")
-    out = subprocess.run([sys.executable, os.path.join(PEER_DIR, "check.py"), relata],
-                         text=True, capture_output=True,
+def check_peer(relata, backend):
+    """node-fast's own check: same JSON as this build on S1-S5 (its own small database, on
+    SQLite files or, for PostgreSQL, two databases it creates in BENCH_PG_URL's server)."""
+    log(f"node-fast check.py on {backend} (same JSON on S1-S5?)")
+    cmd = [sys.executable, os.path.join(PEER_DIR, "check.py"), relata]
+    if backend == "postgres":
+        cmd += ["--database-url", PG_ADMIN]
+    out = subprocess.run(cmd, text=True, capture_output=True,
                          env=dict(os.environ, NODE_FAST_HOME=PEER_HOME))
-    with open(os.path.join(WORK, "peer-check.log"), "w") as f:
+    with open(os.path.join(WORK, f"peer-check-{backend}.log"), "w") as f:
         f.write(out.stdout + out.stderr)
     summary = [l for l in out.stdout.splitlines() if l.startswith("S1-S5")]
     result = {"ok": out.returncode == 0,
               "summary": summary[0] if summary else (out.stderr.strip().splitlines() or ["?"])[-1]}
-    log(f"node-fast check: {'ok' if result['ok'] else 'FAILED'}: {result['summary']}")
+    log(f"node-fast check on {backend}: {'ok' if result['ok'] else 'FAILED'}: {result['summary']}")
     return result
 
 
@@ -450,13 +463,16 @@ def check_peer(relata):
 
 
 def normalize_created(raw):
-    """A POST's answer without what differs between two creations (id, timestamps)."""
+    """A POST's answer without what differs between two creations (id, timestamps, the
+    random suffix of a post's slug: `keyset-pages-1a2b3c4d`, as node-fast's check.py)."""
     try:
         v = json.loads(raw)
     except ValueError:
         return raw
     for k in ("id", "created_at", "updated_at"):
         v.pop(k, None)
+    if isinstance(v.get("slug"), str):
+        v["slug"] = re.sub(r"(^|-)[a-z0-9]{8}$", "", v["slug"])
     return json.dumps(v, sort_keys=True)
 
 
@@ -633,7 +649,8 @@ def bench_backend(args, bins, backend, results):
             with HiddenMigrations(backend, "10k", bins["baseline_migrations"]):
                 servers["baseline"] = Server("baseline", [bins["baseline"], "serve"], backend,
                                              "10k", PORTS["baseline"])
-        if backend == "sqlite" and args.peer:
+        if args.peer:
+            # On PostgreSQL: 2 processes with node-fast's default pool of 10 connections each.
             servers["node-fast"] = Server(
                 "node-fast", [os.path.join(PEER_DIR, "run.sh"), "serve", "--bind",
                               f"127.0.0.1:{PORTS['node-fast']}", "--workers", "2"],
@@ -770,18 +787,15 @@ def markdown(summary, results, args, meta):
              f"(medians over rounds). wrk -t2, keep-alive. Current build: {meta['current']}. "
              f"Baseline: {meta.get('baseline') or 'none'}. Total time {meta['total_s']:.0f}s.",
              ""]
-    if meta.get("peer_check"):
-        pc = meta["peer_check"]
-        lines += [f"node-fast `check.py` against this build: {'ok' if pc['ok'] else 'FAILED'} "
-                  f"({pc['summary']}).", ""]
+    for backend, pc in meta.get("peer_check", {}).items():
+        lines += [f"node-fast `check.py` against this build on {backend}: "
+                  f"{'ok' if pc['ok'] else 'FAILED'} ({pc['summary']}).", ""]
     for backend, rows in summary.items():
         res = results[backend]
         lines += [f"## {backend}", ""]
         for size, s in res["seed"].items():
             when = f" (reused: seeded {s.get('when', 'earlier')})" if s.get("reused") else ""
             lines.append(f"- seed {size}: {s['seconds']}s — {s['report']}{when}")
-        if backend != "sqlite":
-            lines.append("- node-fast serves SQLite only: no peer column on PostgreSQL.")
         for other, why in res.get("unsupported", {}).items():
             for name, text in why.items():
                 lines.append(f"- {other} {name}: not measured, it {text}")
@@ -792,9 +806,9 @@ def markdown(summary, results, args, meta):
                   "| scenario | conns | req/s | p50 ms | p99 ms | stmts | errors | peak RSS MB "
                   "| CPU µs/req | baseline req/s | × baseline | baseline p99 ms "
                   "| baseline CPU µs/req | CPU ÷ baseline | node-fast req/s "
-                  "| × node-fast | floor sets/s | of floor |",
+                  "| × node-fast | node-fast CPU µs/req | floor sets/s | of floor |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
-                  "|---:|---:|---:|"]
+                  "|---:|---:|---:|---:|"]
         for name in ORDER:
             for conns in args.conns:
                 row = rows.get(f"{name}/{conns}")
@@ -813,6 +827,7 @@ def markdown(summary, results, args, meta):
                     f"{fmt(ratio(c['cpu_us'], b['cpu_us']) if b else None, '.2f')} | "
                     f"{fmt_rps(p)} | "
                     f"{fmt(ratio(c['rps'], p['rps']) if p else None, '.2f')} | "
+                    f"{fmt(p['cpu_us'] if p else None, '.0f')} | "
                     f"{fmt(row['floor_db'], '.0f')} | "
                     f"{fmt(ratio(c['rps'], row['floor_db']), '.0%')} |")
         others = [t for t in ("baseline", "node-fast") if any(t in r for r in rows.values())]
@@ -889,11 +904,12 @@ def target_checks(summary, args):
     for backend, rows in summary.items():
         for conns in args.conns:
             get = lambda n: rows.get(f"{n}/{conns}")  # noqa: E731
-            if backend == "sqlite":
+            if args.peer:  # issue 11 (SQLite), issue 25 (PostgreSQL): ×1.5 on both
                 names, goal = TARGETS["peer"]
                 for n in names:
                     at_least("vs node-fast", backend, f"{n} @{conns}",
                              ratio(rps(get(n), "current"), rps(get(n), "node-fast")), goal)
+            if backend == "sqlite":
                 names, goal = TARGETS["floor_sqlite"]
                 for n in names:
                     row = get(n)
@@ -951,7 +967,7 @@ def main():
                     help="also build and measure this revision, interleaved, on the same "
                          "databases (issue 11's baseline is 81261a9)")
     ap.add_argument("--no-peer", dest="peer", action="store_false",
-                    help="leave out node-fast (measured on SQLite by default)")
+                    help="leave out node-fast (measured on both databases by default)")
     ap.add_argument("--no-peer-check", dest="peer_check", action="store_false",
                     help="skip node-fast's check.py")
     ap.add_argument("--no-floor", dest="floor", action="store_false",
@@ -988,11 +1004,10 @@ def main():
         bins["baseline"], full, bins["baseline_migrations"] = build_baseline(args.baseline,
                                                                              target)
         meta["baseline"] = full[:9]
-    args.peer = args.peer and "sqlite" in backends
     if args.peer:
         install_peer()
         if args.peer_check:
-            meta["peer_check"] = check_peer(bins["current"])
+            meta["peer_check"] = {b: check_peer(bins["current"], b) for b in backends}
     results = {}
     for backend in backends:
         bench_backend(args, bins, backend, results)

@@ -148,7 +148,7 @@ impl UserAssignmentRow {
     /// The assignment as seen from its user.
     pub fn into_item(self) -> Item {
         let assigned_by = assigner(&self.link, self.assigner_username);
-        Item::from(repr::user_assignment(&self.link, &self.role, assigned_by))
+        Item::from(repr::user_assignment(&self.link, &self.other, assigned_by))
     }
 }
 
@@ -158,7 +158,7 @@ impl RoleAssignmentRow {
         let assigned_by = assigner(&self.link, self.assigner_username);
         Item::from(repr::role_assignment(
             &self.link,
-            &self.user,
+            &self.other,
             assigned_by,
             viewer,
         ))

@@ -304,14 +304,14 @@ async fn load_node(
     let joined = paths::joined(node).map(|n| n.relation);
     // One more than shown tells whether the embedded list was cut.
     let rows_allowed = budget.rows_for(keys.len());
-    let built = sql::children_built(
+    let built = sql::Batch {
         rel,
         joined,
-        &keys,
-        per_parent + 1,
-        rows_allowed,
-        db.backend(),
-    );
+        keys: &keys,
+        cap: per_parent + 1,
+        rows: rows_allowed,
+    }
+    .built(db.backend());
     let rows = db.all_by(built, &sql::Load { rel, joined }).await?;
     if rel.is_capped() && rows.len() as u64 >= rows_allowed {
         return Err(budget.too_large());

@@ -98,32 +98,82 @@ fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value>
         .collect()
 }
 
-/// [`children`], built, its text reused from earlier requests with as many keys.
-pub fn children_built(
-    rel: &'static Relation,
-    joined: Option<&'static Relation>,
-    keys: &[i64],
-    cap: u64,
-    rows: u64,
-    backend: DbBackend,
-) -> Built {
-    let build = || children(rel, joined, keys, cap, rows, backend);
-    if keys.len() > KEPT_KEY_LISTS {
-        return Built::now(backend, &build());
+/// One statement's worth of children: `rel`'s rows (and, joined, each one's `joined`
+/// child) for all of `keys`, for a capped relation at most `cap` per key and `rows` in
+/// all, grouped in the relation's order. Each row is the parent's key, then the
+/// [`Shape`]'s columns.
+#[derive(Clone, Copy)]
+pub struct Batch<'k> {
+    pub rel: &'static Relation,
+    pub joined: Option<&'static Relation>,
+    pub keys: &'k [i64],
+    pub cap: u64,
+    pub rows: u64,
+}
+
+impl Batch<'_> {
+    /// The statement, built, its text reused from earlier requests with as many keys.
+    pub fn built(&self, backend: DbBackend) -> Built {
+        let build = || self.statement(backend);
+        if self.keys.len() > KEPT_KEY_LISTS {
+            return Built::now(backend, &build());
+        }
+        // A capped relation's statement ends with its cap per key and its row limit.
+        let then = self
+            .rel
+            .order
+            .map(|_| {
+                [
+                    Value::BigInt(Some(self.cap as i64)),
+                    Value::BigUnsigned(Some(self.rows)),
+                ]
+            })
+            .into_iter()
+            .flatten();
+        let shape = (
+            self.rel.id(),
+            self.joined.map(Relation::id),
+            self.keys.len(),
+        );
+        CHILDREN.get(backend, shape, key_values(self.keys, then), build)
     }
-    // A capped relation's statement ends with its cap per key and its row limit.
-    let then = rel
-        .order
-        .map(|_| {
-            [
-                Value::BigInt(Some(cap as i64)),
-                Value::BigUnsigned(Some(rows)),
-            ]
-        })
-        .into_iter()
-        .flatten();
-    let shape = (rel.id(), joined.map(Relation::id), keys.len());
-    CHILDREN.get(backend, shape, key_values(keys, then), build)
+
+    /// The statement.
+    pub fn statement(&self, backend: DbBackend) -> SelectStatement {
+        let Batch {
+            rel,
+            joined,
+            keys,
+            cap,
+            rows,
+        } = *self;
+        let at = rel.keys();
+        let key = Expr::col((at.table.clone(), at.column.clone()));
+        let mut stmt = Query::select();
+        stmt.expr_as(key, Alias::new("key"));
+        select_rows(&mut stmt, rel);
+        if let Some(child) = joined {
+            let def = child.first();
+            stmt.left_join(table_of(&def.to_tbl), def);
+            select_shape(&mut stmt, child.shape);
+        }
+        stmt.and_where(key_in(&at.table, &at.column, keys, backend));
+        if rel.shape == Shape::TagName {
+            // A post's tags in the author's order.
+            stmt.order_by((at.table.clone(), at.column.clone()), Order::Asc)
+                .order_by((post_tag::Entity, post_tag::Column::Position), Order::Asc);
+        }
+        match rel.order {
+            Some(order) => top_n_per_key(
+                stmt,
+                (at.table.clone(), at.column.clone()),
+                &order(),
+                cap,
+                rows,
+            ),
+            None => stmt,
+        }
+    }
 }
 
 /// [`counts`], built, its text reused from earlier requests with as many keys.
@@ -145,45 +195,6 @@ pub fn joinable(parent: &'static Relation, child: &'static Relation) -> bool {
     straight(parent)
         && straight(child)
         && table_of(&child.first().to_tbl).to_string() != parent.keys().table.to_string()
-}
-
-/// The children of `rel` for all of `keys` (and, joined, each one's `joined` child), for
-/// a capped relation at most `cap` per key and `rows` in all, grouped in the relation's
-/// order. Each row is the parent's key, then the [`Shape`]'s columns.
-pub fn children(
-    rel: &'static Relation,
-    joined: Option<&'static Relation>,
-    keys: &[i64],
-    cap: u64,
-    rows: u64,
-    backend: DbBackend,
-) -> SelectStatement {
-    let at = rel.keys();
-    let key = Expr::col((at.table.clone(), at.column.clone()));
-    let mut stmt = Query::select();
-    stmt.expr_as(key, Alias::new("key"));
-    select_rows(&mut stmt, rel);
-    if let Some(child) = joined {
-        let def = child.first();
-        stmt.left_join(table_of(&def.to_tbl), def);
-        select_shape(&mut stmt, child.shape);
-    }
-    stmt.and_where(key_in(&at.table, &at.column, keys, backend));
-    if rel.shape == Shape::TagName {
-        // A post's tags in the author's order.
-        stmt.order_by((at.table.clone(), at.column.clone()), Order::Asc)
-            .order_by((post_tag::Entity, post_tag::Column::Position), Order::Asc);
-    }
-    match rel.order {
-        Some(order) => top_n_per_key(
-            stmt,
-            (at.table.clone(), at.column.clone()),
-            &order(),
-            cap,
-            rows,
-        ),
-        None => stmt,
-    }
 }
 
 /// Adds `rel`'s tables and its shape's columns to `stmt`: the children's table, or the
@@ -380,48 +391,29 @@ crate::from_row!(user_role::Model {
     assigned_by
 });
 
-/// One row of [`assignments_of_users`].
-pub struct UserAssignmentRow {
+/// One row of [`assignments_of_users`] (`other` is the role) or [`assignments_of_roles`]
+/// (`other` is the user): the assignment's columns, then its other side's, then the
+/// assigner's username.
+pub struct AssignmentRow<O> {
     pub link: user_role::Model,
-    pub role: role::Model,
+    pub other: O,
     pub assigner_username: Option<String>,
 }
 
-/// An assignment's columns, then its other side's, then the assigner's username.
-fn assignment<O: FromRow + Fields, R: Row>(
-    row: &R,
-) -> std::result::Result<(user_role::Model, O, Option<String>), DbErr> {
-    let link = user_role::Model::from_row(row)?;
-    let at = <user_role::Model as Fields>::FIELDS.len();
-    let other = O::from_row(&row.skip(at))?;
-    let username = row.get(at + O::FIELDS.len())?;
-    Ok((link, other, username))
-}
+/// An assignment seen from its user.
+pub type UserAssignmentRow = AssignmentRow<role::Model>;
+/// An assignment seen from its role.
+pub type RoleAssignmentRow = AssignmentRow<user::Model>;
 
-impl FromRow for UserAssignmentRow {
+impl<O: FromRow + Fields> FromRow for AssignmentRow<O> {
     fn from_row<R: Row>(row: &R) -> std::result::Result<Self, DbErr> {
-        let (link, role, assigner_username) = assignment(row)?;
-        Ok(UserAssignmentRow {
+        let link = user_role::Model::from_row(row)?;
+        let at = <user_role::Model as Fields>::FIELDS.len();
+        let other = O::from_row(&row.skip(at))?;
+        let assigner_username = row.get(at + O::FIELDS.len())?;
+        Ok(AssignmentRow {
             link,
-            role,
-            assigner_username,
-        })
-    }
-}
-
-/// One row of [`assignments_of_roles`].
-pub struct RoleAssignmentRow {
-    pub link: user_role::Model,
-    pub user: user::Model,
-    pub assigner_username: Option<String>,
-}
-
-impl FromRow for RoleAssignmentRow {
-    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, DbErr> {
-        let (link, user, assigner_username) = assignment(row)?;
-        Ok(RoleAssignmentRow {
-            link,
-            user,
+            other,
             assigner_username,
         })
     }
@@ -453,12 +445,22 @@ mod tests {
         }
     }
 
+    /// Keys 1 and 2, at most 3 per key and 9 in all.
+    fn batch(rel: &'static Relation, joined: Option<&'static Relation>) -> Batch<'static> {
+        Batch {
+            rel,
+            joined,
+            keys: &[1, 2],
+            cap: 3,
+            rows: 9,
+        }
+    }
+
     #[test]
     fn every_statement_binds_its_keys_then_its_cap_and_limit() {
         // The statement cache keeps the text and binds these values in this order.
         for rel in RELATIONS {
-            let built =
-                DbBackend::Sqlite.build(&children(rel, None, &[1, 2], 3, 9, DbBackend::Sqlite));
+            let built = DbBackend::Sqlite.build(&batch(rel, None).statement(DbBackend::Sqlite));
             let expected: Vec<Value> = key_values(
                 &[1, 2],
                 rel.order
@@ -481,14 +483,7 @@ mod tests {
     fn a_post_s_tags_and_its_author_with_profile_are_one_statement_each() {
         let pg = DbBackend::Postgres;
         let rel = |r, n| relation(r, n).expect("declared");
-        let tags = pg.build(&children(
-            rel(Resource::Post, "tags"),
-            None,
-            &[1, 2],
-            3,
-            9,
-            pg,
-        ));
+        let tags = pg.build(&batch(rel(Resource::Post, "tags"), None).statement(pg));
         assert_eq!(
             tags.sql,
             r#"SELECT "post_tags"."post_id" AS "key", "tags"."name" FROM "post_tags" INNER JOIN "tags" ON "post_tags"."tag_id" = "tags"."id" WHERE "post_tags"."post_id" IN ($1, $2) ORDER BY "post_tags"."post_id" ASC, "post_tags"."position" ASC"#
@@ -502,7 +497,7 @@ mod tests {
             rel(Resource::User, "posts"),
             rel(Resource::Post, "author")
         ));
-        let joined = pg.build(&children(author, Some(profile), &[1, 2], 3, 9, pg));
+        let joined = pg.build(&batch(author, Some(profile)).statement(pg));
         assert!(
             joined.sql.ends_with(
                 r#"FROM "users" LEFT JOIN "profiles" ON "users"."id" = "profiles"."user_id" WHERE "users"."id" IN ($1, $2)"#

@@ -45,6 +45,16 @@ pub struct Statements(pub usize);
 #[derive(Clone, Debug)]
 pub struct ReadServer(pub String, pub Duration);
 
+/// A face's routes (`/api/v1`, `/api`) with what every route of both carries: its
+/// matched route remembered for the log line and the metrics, and the statement counter
+/// behind `X-Query-Count`, `Server-Timing` and the query budget. Called once the face's
+/// routes and fallbacks are in place, as `route_layer` only wraps routes present then.
+pub fn counted_face(routes: Router<AppState>, state: AppState) -> Router<AppState> {
+    routes
+        .route_layer(middleware::from_fn(remember_route))
+        .layer(middleware::from_fn_with_state(state, count_statements))
+}
+
 /// Copies the matched route into the response (used as a `route_layer`).
 pub async fn remember_route(req: Request, next: Next) -> Response {
     let route = req

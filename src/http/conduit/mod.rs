@@ -17,7 +17,6 @@ pub mod users;
 pub mod view;
 
 use axum::Router;
-use axum::middleware;
 use utoipa::OpenApi;
 
 use crate::http::state::AppState;
@@ -25,20 +24,16 @@ use crate::http::state::AppState;
 /// Every `/api` route, with the statement-counting layer of `/api/v1` around it (so every
 /// response carries `X-Query-Count` and every read keeps its declared budget).
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .merge(users::router())
-        .merge(profiles::router())
-        .merge(articles::router())
-        .merge(comments::router())
-        .merge(tags::router())
-        .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn(
-            crate::http::common::observe::remember_route,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state,
-            crate::http::common::observe::count_statements,
-        ))
+    crate::http::common::observe::counted_face(
+        Router::new()
+            .merge(users::router())
+            .merge(profiles::router())
+            .merge(articles::router())
+            .merge(comments::router())
+            .merge(tags::router())
+            .method_not_allowed_fallback(method_not_allowed),
+        state,
+    )
 }
 
 async fn method_not_allowed() -> error::ConduitError {

@@ -19,34 +19,29 @@ pub mod users;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware;
 
 use crate::error::AppError;
 use crate::http::state::AppState;
 
 /// Every `/api/v1` route, with the statement-counting layer around it.
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .merge(health::router())
-        .merge(openapi::router())
-        .merge(profiles::router())
-        .merge(posts::router())
-        .merge(comments::router())
-        .merge(auth::router())
-        .merge(users::router())
-        .merge(roles::router())
-        .merge(follows::router())
-        .merge(favorites::router())
-        .merge(tags::router())
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn(
-            crate::http::common::observe::remember_route,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state,
-            crate::http::common::observe::count_statements,
-        ))
+    crate::http::common::observe::counted_face(
+        Router::new()
+            .merge(health::router())
+            .merge(openapi::router())
+            .merge(profiles::router())
+            .merge(posts::router())
+            .merge(comments::router())
+            .merge(auth::router())
+            .merge(users::router())
+            .merge(roles::router())
+            .merge(follows::router())
+            .merge(favorites::router())
+            .merge(tags::router())
+            .fallback(unknown_route)
+            .method_not_allowed_fallback(method_not_allowed),
+        state,
+    )
 }
 
 /// 404 for a path no route serves, under `/api/v1` and everywhere else.
