@@ -130,6 +130,17 @@ pub struct Settings {
           default_value = "0", value_name = "N",
           value_parser = count_or_off(1_024))]
     pub max_concurrent_hashes: u32,
+    /// Streaming replicas of the PostgreSQL `DATABASE_URL` that serve reads, as
+    /// comma-separated `postgres://` URLs; none = every read on `DATABASE_URL`.
+    #[arg(long, global = true, env = "RELATA_READ_REPLICAS", default_value = "",
+          value_parser = replica_urls())]
+    // Fully qualified so that clap takes the whole list as one value.
+    pub read_replicas: ::std::vec::Vec<String>,
+    /// Staleness an anonymous read may see, in milliseconds, in exchange for skipping the
+    /// primary's WAL position; unset = none (every read sees every answered write).
+    #[arg(long = "replica-max-lag-ms", global = true, env = "RELATA_REPLICA_MAX_LAG_MS",
+          value_name = "MS", value_parser = millis())]
+    pub replica_max_lag: Option<Duration>,
 }
 
 /// How log lines are written (`RELATA_LOG`).
@@ -335,6 +346,34 @@ fn count_or_off(max: u32) -> Accepts<u32> {
     })
 }
 
+/// Milliseconds, at most an hour.
+fn millis() -> Accepts<Duration> {
+    Accepts::new("a whole number of milliseconds from 1 to 3600000", |s| {
+        s.parse::<u64>()
+            .ok()
+            .filter(|n| (1..=3_600_000).contains(n))
+            .map(Duration::from_millis)
+    })
+}
+
+fn replica_urls() -> Accepts<Vec<String>> {
+    Accepts::new(
+        "comma-separated PostgreSQL URLs, each postgres://USER@HOST[:PORT]/DATABASE",
+        |s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(|u| {
+                    ["postgres://", "postgresql://"]
+                        .iter()
+                        .any(|scheme| u.len() > scheme.len() && u.starts_with(scheme))
+                        .then(|| u.to_string())
+                })
+                .collect()
+        },
+    )
+}
+
 fn origins() -> Accepts<Vec<String>> {
     Accepts::new(
         "comma-separated origins, each http(s)://HOST[:PORT], e.g. https://app.example, or * for any",
@@ -409,6 +448,8 @@ mod tests {
         assert_eq!(s.registrations_per_minute, 120);
         assert_eq!(s.logins_per_minute, 600);
         assert_eq!(s.max_concurrent_hashes, 0);
+        assert!(s.read_replicas.is_empty());
+        assert_eq!(s.replica_max_lag, None);
         assert!(s.concurrent_hashes() >= 1);
         assert_eq!(s.body_stall_timeout(), Duration::from_secs(10));
     }
@@ -496,6 +537,33 @@ mod tests {
             "mysql://x",
             "DATABASE_URL",
             "sqlite://PATH or postgres://",
+        );
+    }
+
+    #[test]
+    fn read_replicas_take_postgres_urls_and_the_lag_milliseconds() {
+        let s = parse(&[
+            "--read-replicas",
+            "postgres://r1/relata, postgresql://u@r2:5433/relata",
+            "--replica-max-lag-ms=250",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.read_replicas,
+            ["postgres://r1/relata", "postgresql://u@r2:5433/relata"]
+        );
+        assert_eq!(s.replica_max_lag, Some(Duration::from_millis(250)));
+        refused(
+            "read-replicas",
+            "postgres://r1/relata,sqlite://replica.db",
+            "RELATA_READ_REPLICAS",
+            "PostgreSQL URLs",
+        );
+        refused(
+            "replica-max-lag-ms",
+            "0",
+            "RELATA_REPLICA_MAX_LAG_MS",
+            "milliseconds from 1",
         );
     }
 

@@ -150,7 +150,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         );
     }
     let keys = jwt::JwtKeys::new(&secret);
-    Ok(AppState::new(db, keys, settings))
+    let replicas = store::Replicas::start(&settings).await?;
+    Ok(AppState::new(db, keys, settings, replicas))
 }
 
 /// A server bound to its address, ready to run.

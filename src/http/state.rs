@@ -11,7 +11,7 @@ use crate::http::common::limits::ClientLimits;
 use crate::jwt::JwtKeys;
 use crate::metrics::Metrics;
 use crate::service::auth::Passwords;
-use crate::store::{Db, Store};
+use crate::store::{Db, Replicas, Store};
 
 /// Shared application state; a clone (axum makes several per request) is one reference
 /// count.
@@ -43,9 +43,20 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, jwt: JwtKeys, settings: Settings) -> Self {
+    /// The state of an open database; `replicas` ([`Replicas::start`]) take its reads.
+    pub fn new(
+        db: DatabaseConnection,
+        jwt: JwtKeys,
+        settings: Settings,
+        replicas: Option<Arc<Replicas>>,
+    ) -> Self {
         AppState(Arc::new(State {
-            store: Store::new(db, &settings.database_url, settings.max_connections),
+            store: Store::new(
+                db,
+                &settings.database_url,
+                settings.max_connections,
+                replicas,
+            ),
             jwt: Arc::new(jwt),
             passwords: Arc::new(Passwords::new(settings.concurrent_hashes())),
             limits: Arc::new(ClientLimits::new(&settings)),

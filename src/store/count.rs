@@ -17,6 +17,22 @@ pub struct RequestStats {
     budget: AtomicUsize,
     /// Read units of this request that hold a connection or a snapshot right now.
     open_reads: AtomicUsize,
+    /// Where this request's reads went, with read replicas ([`super::read::replica`]).
+    pub(super) reads: ReadPlacement,
+}
+
+/// Where one request's reads went and what the replica choice cost it.
+#[derive(Debug, Default)]
+pub struct ReadPlacement {
+    /// The primary's WAL position taken for this request (0: none yet); every read unit of
+    /// the request is served at or past it, until the request writes.
+    pub(super) wal_target: AtomicU64,
+    /// The server of the latest read unit: 0 none, 1 the primary, 2 + i replica i.
+    pub(super) server: AtomicUsize,
+    /// Time spent choosing a server: the WAL position, then waiting for a replica.
+    pub(super) wait_nanos: AtomicU64,
+    /// The request sent no credentials and may read as stale as `RELATA_REPLICA_MAX_LAG_MS`.
+    pub(super) may_lag: std::sync::atomic::AtomicBool,
 }
 
 impl RequestStats {
@@ -28,6 +44,28 @@ impl RequestStats {
     /// Time spent waiting on the database so far.
     pub fn db_time(&self) -> Duration {
         Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+
+    /// The server the request's reads went to last (`None`: it read nothing there, or no
+    /// replicas are configured): `primary` or `replicaN`, N from 1 in the order of
+    /// `RELATA_READ_REPLICAS`.
+    pub fn read_server(&self) -> Option<String> {
+        match self.reads.server.load(Ordering::Relaxed) {
+            0 => None,
+            1 => Some("primary".to_string()),
+            n => Some(format!("replica{}", n - 1)),
+        }
+    }
+
+    /// Time the request's reads waited to choose their server.
+    pub fn read_wait(&self) -> Duration {
+        Duration::from_nanos(self.reads.wait_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Lets this request's reads be as stale as `RELATA_REPLICA_MAX_LAG_MS` allows (an
+    /// anonymous read).
+    pub fn allow_lag(&self) {
+        self.reads.may_lag.store(true, Ordering::Relaxed);
     }
 
     /// The request's statement budget, when its handler declared one.
@@ -56,6 +94,17 @@ pub(super) fn reads_open() -> usize {
     STATS
         .try_with(|s| s.open_reads.load(Ordering::Relaxed))
         .unwrap_or(0)
+}
+
+/// The request is about to write: its later reads must see the write, so the WAL
+/// position taken before it no longer serves them.
+pub(super) fn forget_wal_target() {
+    let _ = STATS.try_with(|s| s.reads.wal_target.store(0, Ordering::Relaxed));
+}
+
+/// Runs `f` on the current request's placement, if inside a request.
+pub(super) fn with_placement<T>(f: impl FnOnce(&ReadPlacement) -> T) -> Option<T> {
+    STATS.try_with(|s| f(&s.reads)).ok()
 }
 
 tokio::task_local! {

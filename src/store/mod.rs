@@ -40,11 +40,12 @@ pub use connect::{
 #[cfg(feature = "bench-capture")]
 pub use count::capturing_statements;
 pub use count::{RequestStats, current_stats, record_statement, set_budget, with_stats};
+pub use read::replica::{ReplicaStatus, Replicas};
 pub use read::{OrmConn, Reader};
 pub use write::Writer;
 
 use read::direct::DirectPool;
-use read::pg::PgReadPool;
+use read::pg::{PgReadPool, ReplicaPools};
 
 /// The database of one process: SeaORM's pool (writes, and reads when no direct
 /// executor serves this database), the direct read pool, and the SQLite write gate.
@@ -61,17 +62,27 @@ pub struct Store {
 #[derive(Clone)]
 enum DirectReads {
     Sqlite(Arc<DirectPool>),
-    Postgres(Arc<PgReadPool>),
+    /// The primary's read pool, and the read replicas beside it, if any.
+    Postgres(Arc<PgReadPool>, Option<Arc<ReplicaPools>>),
 }
 
 impl Store {
     /// The store of an open connection; `url` and `max_connections` size the direct
-    /// PostgreSQL read pool as SeaORM's.
-    pub fn new(db: DatabaseConnection, url: &str, max_connections: u32) -> Self {
+    /// PostgreSQL read pool as SeaORM's. `replicas` ([`Replicas::start`]) take the reads
+    /// of a PostgreSQL database with direct reads.
+    pub fn new(
+        db: DatabaseConnection,
+        url: &str,
+        max_connections: u32,
+        replicas: Option<Arc<Replicas>>,
+    ) -> Self {
         let direct = match sqlite_file(&db) {
             Some(path) => Some(DirectReads::Sqlite(Arc::new(DirectPool::new(&path)))),
-            None if is_postgres(&db) => PgReadPool::for_url(url, max_connections)
-                .map(|pool| DirectReads::Postgres(Arc::new(pool))),
+            None if is_postgres(&db) => PgReadPool::for_url(url, max_connections).map(|pool| {
+                let replicas =
+                    replicas.map(|set| Arc::new(ReplicaPools::new(set, max_connections)));
+                DirectReads::Postgres(Arc::new(pool), replicas)
+            }),
             None => None,
         };
         Store {
@@ -94,6 +105,14 @@ impl Store {
         Db { store: self }
     }
 
+    /// The read replicas, when reads go to them.
+    pub fn replicas(&self) -> Option<&Arc<Replicas>> {
+        match &self.direct {
+            Some(DirectReads::Postgres(_, replicas)) => replicas.as_ref().map(|r| r.chooser()),
+            _ => None,
+        }
+    }
+
     /// SeaORM's connection, for what is not a request: migrations, health probes, pool
     /// metrics and the operator commands.
     pub fn connection(&self) -> &DatabaseConnection {
@@ -103,7 +122,9 @@ impl Store {
     fn read(&self) -> Result<Reader<'_>, DbErr> {
         let reader = match &self.direct {
             Some(DirectReads::Sqlite(pool)) => Reader::Direct(pool.session()?),
-            Some(DirectReads::Postgres(pool)) => Reader::Pg(pool.session()),
+            Some(DirectReads::Postgres(pool, replicas)) => {
+                Reader::Pg(pool.session(replicas.as_ref()))
+            }
             None => return Ok(Reader::Orm(OrmConn::Pool(&self.db))),
         };
         count::read_unit(true);
@@ -118,6 +139,8 @@ impl Store {
             0,
             "a write unit asked for while a read unit of the same request is open"
         );
+        // What this request reads from now on must include what it is about to write.
+        count::forget_wal_target();
         let gate = match &self.gate {
             Some(gate) => Some(gate.lock().await),
             None => None,
@@ -153,7 +176,7 @@ mod tests {
     async fn file_store(dir: &tempfile::TempDir) -> Store {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let db = connect(&url, 2).await.expect("a SQLite file");
-        Store::new(db, &url, 2)
+        Store::new(db, &url, 2, None)
     }
 
     #[tokio::test]

@@ -177,6 +177,19 @@ impl Res {
     }
 }
 
+/// `TEST_READ_REPLICAS`: comma-separated URLs of streaming replicas of the
+/// `TEST_DATABASE_URL` server (docs/replicas.md, "Tests"), each pointed at the test's own
+/// database, so that the PostgreSQL half runs with its reads on replicas.
+fn test_read_replicas(database: &str) -> Vec<String> {
+    std::env::var("TEST_READ_REPLICAS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| replace_database(u, database))
+        .collect()
+}
+
 static PG_COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl TestApp {
@@ -236,6 +249,9 @@ impl TestApp {
         let mut settings = Settings::for_database(database_url.clone());
         settings.jwt_secret = Some("test-secret-test-secret-test-secret".to_string());
         settings.max_connections = 5;
+        if let DbGuard::Postgres { name, .. } = &guard {
+            settings.read_replicas = test_read_replicas(name);
+        }
         tweak(&mut settings);
         let app = relata::Application::build(settings)
             .await

@@ -2,6 +2,9 @@
 //! PostgreSQL installation, a data directory in a temporary directory and a free port, so
 //! that a test may stop and start it without touching the machine's shared server.
 //! `initdb` refuses to run as root; as root, the server runs as the `postgres` user.
+//!
+//! [`PrivatePostgres::replica`] adds a streaming replica of such a server
+//! (`pg_basebackup -R`), optionally applying what it receives only after a delay.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,6 +50,89 @@ impl PrivatePostgres {
     /// Creates and starts the server; `None` (after saying why) when this machine has no
     /// PostgreSQL binaries.
     pub fn start() -> Option<PrivatePostgres> {
+        let server = PrivatePostgres::empty()?;
+        let data = server.data_dir();
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
+        );
+        server.start_again();
+        Some(server)
+    }
+
+    /// A streaming replica of this (running) server: a base backup taken with `-R`, so
+    /// that it starts in recovery and streams from here, on a port of its own. With
+    /// `apply_delay`, it applies each transaction that long after the primary committed
+    /// it (`recovery_min_apply_delay`), so that it lags for real.
+    pub fn replica(&self, apply_delay: Option<std::time::Duration>) -> PrivatePostgres {
+        let replica = PrivatePostgres::empty().expect("the primary's binaries are there");
+        let data = replica.data_dir();
+        let port = self.port.to_string();
+        replica.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().unwrap(),
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+        );
+        if let Some(delay) = apply_delay {
+            use std::io::Write;
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.auto.conf"))
+                .expect("pg_basebackup -R wrote postgresql.auto.conf");
+            writeln!(conf, "recovery_min_apply_delay = '{}ms'", delay.as_millis()).unwrap();
+        }
+        replica.start_again();
+        replica
+    }
+
+    /// Runs `sql` with psql on its `postgres` database; the rows, unaligned.
+    pub fn query(&self, sql: &str) -> String {
+        let port = self.port.to_string();
+        let out = self
+            .command("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            .args(["-X", "-A", "-t", "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A server not yet created: its binaries, a directory and a port.
+    fn empty() -> Option<PrivatePostgres> {
         let Some(bin) = postgres_bin_dir() else {
             // Where it must run (CI sets RELATA_REQUIRE_POSTGRES), a missing PostgreSQL
             // fails the test instead of skipping it.
@@ -68,27 +154,12 @@ impl PrivatePostgres {
                 .expect("chown runs");
             assert!(status.success(), "giving the data directory to postgres");
         }
-        let server = PrivatePostgres {
+        Some(PrivatePostgres {
             bin,
             dir,
             port: free_port(),
             as_postgres,
-        };
-        let data = server.data_dir();
-        server.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-            ],
-        );
-        server.start_again();
-        Some(server)
+        })
     }
 
     fn data_dir(&self) -> PathBuf {

@@ -40,6 +40,11 @@ pub struct RouteLabel(pub String);
 #[derive(Clone, Copy, Debug)]
 pub struct Statements(pub usize);
 
+/// With read replicas, the server a request's reads went to last (`primary`,
+/// `replicaN`) and how long choosing it took, carried out to its log line.
+#[derive(Clone, Debug)]
+pub struct ReadServer(pub String, pub Duration);
+
 /// A face's routes (`/api/v1`, `/api`) with what every route of both carries: its
 /// matched route remembered for the log line and the metrics, and the statement counter
 /// behind `X-Query-Count`, `Server-Timing` and the query budget. Called once the face's
@@ -142,6 +147,13 @@ fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, span: &Span
         .map_or("unmatched", |r| r.0.as_str());
     span.record("route", route);
     let statements = res.extensions().get::<Statements>().map_or(0, |s| s.0);
+    let (read_server, read_wait_ms) = match res.extensions().get::<ReadServer>() {
+        Some(ReadServer(server, wait)) => (
+            Some(server.as_str()),
+            Some((wait.as_secs_f64() * 1_000_000.0).round() / 1000.0),
+        ),
+        None => (None, None),
+    };
     let status = res.status().as_u16();
     // Microseconds are as fine as a log reader needs (`0.631`, not `0.6314820000000001`).
     let latency_ms = (latency.as_secs_f64() * 1_000_000.0).round() / 1000.0;
@@ -151,9 +163,9 @@ fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, span: &Span
             .get::<InternalCause>()
             .map(|c| c.0.as_str())
             .unwrap_or_default();
-        tracing::error!(status, latency_ms, statements, %route, %cause, "request failed");
+        tracing::error!(status, latency_ms, statements, read_server, read_wait_ms, %route, %cause, "request failed");
     } else {
-        tracing::info!(status, latency_ms, statements, %route, "request");
+        tracing::info!(status, latency_ms, statements, read_server, read_wait_ms, %route, "request");
     }
 }
 
@@ -161,8 +173,24 @@ fn log_response<B>(res: &axum::http::Response<B>, latency: Duration, span: &Span
 async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let (mut res, stats) = crate::store::with_stats(next.run(req)).await;
+    // Only a GET without credentials may read as stale as RELATA_REPLICA_MAX_LAG_MS:
+    // whoever signs in sees every write, their own and a revocation of their token, and
+    // what a login or a registration checks is never stale.
+    let anonymous = matches!(method, Method::GET | Method::HEAD)
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && !req.headers().contains_key(header::COOKIE);
+    let (mut res, stats) = crate::store::with_stats(async {
+        if anonymous && let Some(stats) = crate::store::current_stats() {
+            stats.allow_lag();
+        }
+        next.run(req).await
+    })
+    .await;
     let statements = stats.statements();
+    if let Some(server) = stats.read_server() {
+        res.extensions_mut()
+            .insert(ReadServer(server, stats.read_wait()));
+    }
     metrics.record(
         method.as_str(),
         route_of(&res),
@@ -176,7 +204,7 @@ async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) 
 
 /// `GET /metrics`.
 pub async fn get_metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(state.store.connection());
+    let body = state.metrics.render(&state.store);
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -214,7 +242,13 @@ pub async fn count_statements(State(state): State<AppState>, req: Request, next:
     let headers = res.headers_mut();
     headers.insert("x-query-count", HeaderValue::from(used));
     let ms = stats.db_time().as_secs_f64() * 1000.0;
-    if let Ok(v) = HeaderValue::from_str(&format!("db;dur={ms:.3}")) {
+    let mut timing = format!("db;dur={ms:.3}");
+    if let Some(server) = stats.read_server() {
+        // Which server the reads went to and the wait to choose it (read replicas).
+        let wait = stats.read_wait().as_secs_f64() * 1000.0;
+        timing.push_str(&format!(", read;desc=\"{server}\";dur={wait:.3}"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&timing) {
         headers.insert("server-timing", v);
     }
     res

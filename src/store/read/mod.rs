@@ -6,7 +6,8 @@
 //! - on SQLite, [`direct`]: SQLite's C library on the request's own task, one read
 //!   transaction per request, no thread hand-off;
 //! - on PostgreSQL, [`pg`]: tokio-postgres on one pooled connection per request, each
-//!   statement prepared once per connection;
+//!   statement prepared once per connection, on the primary or on a read replica that
+//!   has replayed every write answered before the request began ([`replica`]);
 //! - when direct reads are off (a test compares the executors, or a PostgreSQL URL that
 //!   only sqlx can serve), SeaORM's pool.
 //!
@@ -20,6 +21,7 @@
 pub mod direct;
 mod models;
 pub mod pg;
+pub mod replica;
 pub mod row;
 pub mod shape;
 

@@ -12,6 +12,10 @@
 //!
 //! A URL that tokio-postgres cannot read as it is (an option only sqlx knows) or that
 //! asks for TLS keeps the reads on SeaORM ([`PgReadPool::for_url`] answers `None`).
+//!
+//! With read replicas, a session's connection is taken from the pool of the server
+//! [`Replicas`] chooses, and a statement that fails because its replica went away runs
+//! again on the primary (see [`super::replica`]).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -27,6 +31,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::Built;
+use super::replica::{self, Replicas};
 use super::row::Decoder;
 
 /// Prepared statements a connection keeps before it forgets them all (the include
@@ -108,12 +113,28 @@ impl PgReadPool {
         })
     }
 
-    /// One request's reads; its connection is checked out on its first statement.
-    pub fn session(self: &Arc<Self>) -> Session {
+    /// One request's reads; its connection is checked out on its first statement, from
+    /// this pool or, when `replicas` has a usable one, from a replica's.
+    pub fn session(self: &Arc<Self>, replicas: Option<&Arc<ReplicaPools>>) -> Session {
         Session {
             pool: Arc::clone(self),
+            replicas: replicas.cloned(),
             held: tokio::sync::OnceCell::new(),
+            fallback: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// A connection of this pool held by a session; `replica` says which one this pool
+    /// serves (`None`: the primary).
+    pub(super) async fn hold(self: &Arc<Self>, replica: Option<usize>) -> Result<Box<Held>, DbErr> {
+        let (conn, permit) = self.checkout().await?;
+        Ok(Box::new(Held {
+            pool: Arc::clone(self),
+            conn,
+            permit,
+            replica,
+            broken: std::sync::atomic::AtomicBool::new(false),
+        }))
     }
 
     async fn checkout(&self) -> Result<(Connection, OwnedSemaphorePermit), DbErr> {
@@ -145,25 +166,79 @@ impl PgReadPool {
     }
 }
 
-/// One request's reads on a pooled connection, which goes back to the pool when the
+/// The read pools of the replicas, beside the [`Replicas`] that choose among them.
+pub struct ReplicaPools {
+    chooser: Arc<Replicas>,
+    /// By replica, in order; `None` where the direct executor cannot serve its URL (which
+    /// `Replicas::start` refuses, so never).
+    pools: Vec<Option<Arc<PgReadPool>>>,
+}
+
+impl ReplicaPools {
+    /// A pool of `max_connections` per replica, each giving up connecting soon (the
+    /// primary is there to read on instead).
+    pub fn new(chooser: Arc<Replicas>, max_connections: u32) -> Self {
+        let pools = chooser
+            .urls()
+            .map(|url| {
+                let mut pool = PgReadPool::for_url(url, max_connections)?;
+                pool.config.connect_timeout(replica::CONNECT_TIMEOUT);
+                Some(Arc::new(pool))
+            })
+            .collect();
+        ReplicaPools { chooser, pools }
+    }
+
+    /// The replicas and their state.
+    pub fn chooser(&self) -> &Arc<Replicas> {
+        &self.chooser
+    }
+}
+
+/// One request's reads on a pooled connection, which goes back to its pool when the
 /// session is dropped.
 pub struct Session {
+    /// The primary's pool.
     pool: Arc<PgReadPool>,
-    held: tokio::sync::OnceCell<(Connection, OwnedSemaphorePermit)>,
+    replicas: Option<Arc<ReplicaPools>>,
+    // (Boxed, so that a `Reader` stays small.)
+    held: tokio::sync::OnceCell<Box<Held>>,
+    /// The primary's connection, once a replica failed under this session.
+    fallback: tokio::sync::OnceCell<Box<Held>>,
+}
+
+/// A connection checked out of `pool`, which it goes back to unless `broken`.
+pub(super) struct Held {
+    pool: Arc<PgReadPool>,
+    conn: Connection,
+    permit: OwnedSemaphorePermit,
+    replica: Option<usize>,
+    /// A statement on it failed or timed out: it may be half-way through an answer.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let Some((conn, permit)) = self.held.take() else {
-            return;
-        };
-        if !conn.client.is_closed()
-            && let Ok(mut idle) = self.pool.idle.lock()
+        for held in [self.held.take(), self.fallback.take()]
+            .into_iter()
+            .flatten()
         {
-            idle.push(conn);
+            let Held {
+                pool,
+                conn,
+                permit,
+                broken,
+                ..
+            } = *held;
+            if !broken.into_inner()
+                && !conn.client.is_closed()
+                && let Ok(mut idle) = pool.idle.lock()
+            {
+                idle.push(conn);
+            }
+            // The permit goes back after the connection, so the next checkout finds it.
+            drop(permit);
         }
-        // The permit goes back after the connection, so the next checkout finds it.
-        drop(permit);
     }
 }
 
@@ -177,7 +252,51 @@ impl Session {
     }
 
     async fn run<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
-        let (conn, _) = self.held.get_or_try_init(|| self.pool.checkout()).await?;
+        let held = match self.fallback.get() {
+            Some(fallback) => fallback,
+            None => self.held.get_or_try_init(|| self.open()).await?,
+        };
+        let (Some(replica), Some(replicas)) = (held.replica, &self.replicas) else {
+            return held.conn.query(built, decoder).await;
+        };
+        let chooser = &replicas.chooser;
+        if let Some(answer) = chooser
+            .guard(replica, held.conn.query(built, decoder))
+            .await
+        {
+            return answer;
+        }
+        // The replica went away under the statement: the primary answers it, and the
+        // rest of the session (it is at least as recent as the replica was asked to be).
+        held.broken
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let fallback = self
+            .fallback
+            .get_or_try_init(|| self.pool.hold(None))
+            .await?;
+        fallback.conn.query(built, decoder).await
+    }
+
+    /// The session's connection: on the replica [`Replicas::choose`] names, else (or
+    /// when that replica cannot be reached) on the primary.
+    async fn open(&self) -> Result<Box<Held>, DbErr> {
+        if let Some(replicas) = &self.replicas
+            && let Some(replica) = replicas.chooser.choose().await
+            && let Some(Some(pool)) = replicas.pools.get(replica)
+        {
+            match pool.hold(Some(replica)).await {
+                Ok(held) => return Ok(held),
+                Err(err) => replicas.chooser.failed(replica, &err),
+            }
+        }
+        self.pool.hold(None).await
+    }
+}
+
+impl Connection {
+    /// Runs `built` on this connection and decodes every row.
+    async fn query<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
+        let conn = self;
         let types = built
             .values
             .0
