@@ -53,7 +53,7 @@ TOKEN_USER = "user9999"  # S1's viewer and S5's author: a plain user outside S1'
 S4_POST = 12345       # a post with 5 comments
 POST_BODY = '{"title":"A benchmark post","content":"Written by wrk to measure POST /api/v1/posts."}'
 ORDER = ["S1", "S2", "S3p1", "S3p50", "S4", "S5", "S6", "S7", "C1", "C2"]
-GROWTH = ["S1", "S3p1", "S3p50", "S7"]
+GROWTH = ["S1", "S3p1", "S3p50", "S7", "C1", "C2"]
 # The Conduit face (/api): its reads have no database floor of their own (floor_db replays
 # /api/v1 reads), and the baseline and the peer do not serve /api.
 CONDUIT = ["C1", "C2"]
@@ -849,15 +849,16 @@ def markdown(summary, results, args, meta):
         lines += ["", "Cost growth (cost ratio = req/s of the cheaper case ÷ req/s of the "
                   "other; target ≤ 1.2):", "",
                   "| scenario | conns | 10k users req/s | 100k users req/s | 100k/10k cost "
-                  "| errors (100k) | peak RSS MB (100k) |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| CPU µs/req 10k | CPU µs/req 100k | errors (100k) | peak RSS MB (100k) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name in GROWTH:
             for conns in args.conns:
                 row = rows.get(f"{name}/{conns}", {})
                 c, g = row.get("current"), row.get("current-100k")
                 if c and g:
                     lines.append(f"| {name} | {conns} | {c['rps']:.0f} | {g['rps']:.0f} | "
-                                 f"{ratio(c['rps'], g['rps']):.2f} | {g['errors']} | "
+                                 f"{ratio(c['rps'], g['rps']):.2f} | {fmt(c['cpu_us'], '.0f')} | "
+                                 f"{fmt(g['cpu_us'], '.0f')} | {g['errors']} | "
                                  f"{g['peak_mb']:.0f} |")
         lines += ["", "| database | conns | page 1 req/s | page 50 req/s | page 50/page 1 cost |",
                   "|---|---:|---:|---:|---:|"]
@@ -929,6 +930,13 @@ def target_checks(summary, args):
                 at_most("cost 100k/10k", backend, f"{n} @{conns}",
                         ratio(rps(row, "current"), rps(row, "current-100k")), TARGETS["cost"],
                         "{:.2f}")
+            # Issue 25: Conduit's list costs about what its feed does, now that
+            # `articlesCount` reads counters instead of counting every post.
+            c1, c2 = rows.get(f"C1/{conns}"), rows.get(f"C2/{conns}")
+            for t, label in (("current", "10k"), ("current-100k", "100k")):
+                if c1 and c2 and t in c1 and t in c2:
+                    at_most("C1 CPU ÷ C2 CPU", backend, f"{label} @{conns}",
+                            ratio(c1[t]["cpu_us"], c2[t]["cpu_us"]), TARGETS["cost"], "{:.2f}")
             for t, label in (("current", "10k"), ("current-100k", "100k")):
                 at_most("cost page 50/1", backend, f"{label} @{conns}",
                         ratio(rps(rows.get(f"S3p1/{conns}"), t),

@@ -57,9 +57,10 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
-    /// Integrity report: each table's row count, orphan rows and unindexed foreign keys;
-    /// exits 1 when it finds orphans or unindexed keys, or when the database does not
-    /// exist (a SQLite file that is not there is named, and never created).
+    /// Integrity report: each table's row count, orphan rows, unindexed foreign keys and
+    /// post counters that disagree with a count; exits 1 when it finds any of those, or
+    /// when the database does not exist (a SQLite file that is not there is named, and
+    /// never created).
     Check,
     /// Copy the live SQLite database into DEST, consistently, while it is in use (SQLite's
     /// `VACUUM INTO`). Refuses (exit 1) when DEST exists or its directory does not. On
@@ -380,8 +381,13 @@ async fn check(settings: &Settings) -> anyhow::Result<i32> {
     for fk in &report.unindexed {
         println!("unindexed: {}.{} leads no index", fk.table, fk.column);
     }
+    for (table, n) in &report.miscounted {
+        println!("miscounted: {n} row(s) of {table} disagree with a count of what they count");
+    }
     if report.is_clean() {
-        println!("ok: no orphan rows, every foreign-key column leads an index");
+        println!(
+            "ok: no orphan rows, every foreign-key column leads an index, every post counter agrees"
+        );
         Ok(0)
     } else {
         Ok(1)

@@ -498,6 +498,30 @@ async fn postgres_snapshot(db: &DatabaseConnection) -> Vec<String> {
     {
         lines.push(format!("constraint {line}"));
     }
+    // Triggers and the functions they run (the post counters').
+    for line in rows(
+        db,
+        "SELECT t.tgrelid::regclass::text AS tbl, t.tgname::text AS name, pg_get_triggerdef(t.oid) AS def \
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND NOT t.tgisinternal",
+        &["tbl", "name", "def"],
+    )
+    .await
+    {
+        lines.push(format!("trigger {line}"));
+    }
+    for line in rows(
+        db,
+        "SELECT p.proname::text AS name, pg_get_functiondef(p.oid) AS def \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = current_schema()",
+        &["name", "def"],
+    )
+    .await
+    {
+        lines.push(format!("function {line}"));
+    }
     lines
 }
 
@@ -556,7 +580,7 @@ fn seed(dir: &Path, url: &str) {
 }
 
 /// The whole round trip on the database `url`, which is fresh:
-/// 1. `relata migrate` → A; `relata migrate down 3` → only the bookkeeping table;
+/// 1. `relata migrate` → A; `relata migrate down 4` → only the bookkeeping table;
 ///    `relata migrate` → the same schema as A; the same again with rows in the tables.
 /// 2. Then one step at a time, on a seeded database: each migration applied alone (through the library, which
 ///    the binary cannot do) gives a reference schema, and each `relata migrate down` must
@@ -564,16 +588,17 @@ fn seed(dir: &Path, url: &str) {
 async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let count = relata::migration::Migrator::migrations().len();
-    assert_eq!(count, 3, "this test knows three migrations");
+    assert_eq!(count, 4, "this test knows four migrations");
 
     relata_ok(dir.path(), url, &["migrate"]);
     let a = schema_snapshot(url).await;
     assert!(a.len() > 50, "a whole schema: {a:#?}");
 
-    let out = relata_ok(dir.path(), url, &["migrate", "down", "3"]);
+    let out = relata_ok(dir.path(), url, &["migrate", "down", "4"]);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
+            "rolled back m0004_post_counts",
             "rolled back m0003_sessions",
             "rolled back m0002_relations",
             "rolled back m0001_init"
@@ -581,7 +606,7 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
         "{out}"
     );
     assert_eq!(table_names(url).await, [BOOKKEEPING]);
-    assert_same_schema(&[], &schema_snapshot(url).await, "after migrate down 3");
+    assert_same_schema(&[], &schema_snapshot(url).await, "after migrate down 4");
     let status = relata_ok(dir.path(), url, &["migrate", "status"]);
     assert_eq!(
         status.lines().filter(|l| l.starts_with("pending")).count(),
@@ -591,7 +616,7 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
 
     relata_ok(dir.path(), url, &["migrate"]);
     let b = schema_snapshot(url).await;
-    assert_same_schema(&a, &b, "migrate, down 3, migrate again");
+    assert_same_schema(&a, &b, "migrate, down 4, migrate again");
     let status = relata_ok(dir.path(), url, &["migrate", "status"]);
     assert_eq!(
         status.lines().filter(|l| l.starts_with("applied")).count(),
@@ -601,16 +626,16 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
 
     // With rows in every table, so that a `down` that only works on empty tables fails.
     seed(dir.path(), url);
-    relata_ok(dir.path(), url, &["migrate", "down", "3"]);
+    relata_ok(dir.path(), url, &["migrate", "down", "4"]);
     relata_ok(dir.path(), url, &["migrate"]);
     assert_same_schema(
         &a,
         &schema_snapshot(url).await,
-        "down 3 with rows, migrate again",
+        "down 4 with rows, migrate again",
     );
 
     // One step at a time.
-    relata_ok(dir.path(), url, &["migrate", "down", "3"]);
+    relata_ok(dir.path(), url, &["migrate", "down", "4"]);
     let mut after_step = vec![schema_snapshot(url).await];
     {
         let db = relata::store::connect(url, 1)

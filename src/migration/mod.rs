@@ -10,6 +10,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_init;
 mod m0002_relations;
 mod m0003_sessions;
+pub mod m0004_post_counts;
 
 /// The ordered list of Relata's migrations.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_init::Migration),
             Box::new(m0002_relations::Migration),
             Box::new(m0003_sessions::Migration),
+            Box::new(m0004_post_counts::Migration),
         ]
     }
 }

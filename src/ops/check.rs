@@ -5,6 +5,9 @@
 //! can only exist if foreign keys were switched off) and foreign-key columns that no index
 //! leads with, and counts the rows of every table, so that an operator sees a table that
 //! grows without bound. The same report runs on both databases.
+//!
+//! It also recounts what the post counters (migration `m0004_post_counts`) hold, slot by
+//! slot, and reports every counter row that disagrees with the rows it counts.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -29,11 +32,13 @@ pub struct Report {
     pub unindexed: Vec<ForeignKey>,
     /// Every table of the schema with its number of rows, by name.
     pub row_counts: Vec<(String, i64)>,
+    /// Counter tables with the number of their rows that disagree with a real count.
+    pub miscounted: Vec<(String, i64)>,
 }
 
 impl Report {
     pub fn is_clean(&self) -> bool {
-        self.orphans.is_empty() && self.unindexed.is_empty()
+        self.orphans.is_empty() && self.unindexed.is_empty() && self.miscounted.is_empty()
     }
 }
 
@@ -174,9 +179,67 @@ pub async fn run(db: &DatabaseConnection) -> Result<Report> {
         }
     }
     report.foreign_keys = fks;
-    for table in tables(db).await? {
-        let n = count(db, format!("SELECT COUNT(*) AS n FROM {}", quote(&table))).await?;
-        report.row_counts.push((table, n));
+    let tables = tables(db).await?;
+    for table in &tables {
+        let n = count(db, format!("SELECT COUNT(*) AS n FROM {}", quote(table))).await?;
+        report.row_counts.push((table.clone(), n));
+    }
+    for (table, sql) in recounts() {
+        if tables.iter().any(|t| t == table) {
+            let n = count(db, sql).await?;
+            if n > 0 {
+                report.miscounted.push((table.to_string(), n));
+            }
+        }
     }
     Ok(report)
+}
+
+/// Per counter table, a statement counting its rows that disagree with the rows they
+/// count: stored and recounted values side by side (`UNION ALL`), summed per key.
+fn recounts() -> Vec<(&'static str, String)> {
+    let s = crate::migration::m0004_post_counts::SLOTS;
+    let disagreeing = |keys: &str, sums: &str, rows: &str| {
+        format!(
+            "SELECT COUNT(*) AS n FROM (SELECT {keys} FROM ({rows}) AS side_by_side \
+             GROUP BY {keys} HAVING {sums}) AS wrong"
+        )
+    };
+    vec![
+        (
+            "post_counts",
+            disagreeing(
+                "slot",
+                "SUM(stored) <> SUM(counted)",
+                &format!(
+                    "SELECT slot, posts AS stored, 0 AS counted FROM post_counts \
+                     UNION ALL SELECT id % {s}, 0, 1 FROM posts"
+                ),
+            ),
+        ),
+        (
+            "user_post_counts",
+            disagreeing(
+                "user_id, slot",
+                "SUM(posts) <> SUM(posts_counted) OR SUM(favorites) <> SUM(favorites_counted)",
+                &format!(
+                    "SELECT user_id, slot, posts, 0 AS posts_counted, favorites, 0 AS favorites_counted \
+                       FROM user_post_counts \
+                     UNION ALL SELECT author_id, id % {s}, 0, 1, 0, 0 FROM posts \
+                     UNION ALL SELECT user_id, post_id % {s}, 0, 0, 0, 1 FROM favorites"
+                ),
+            ),
+        ),
+        (
+            "tag_post_counts",
+            disagreeing(
+                "tag_id, slot",
+                "SUM(stored) <> SUM(counted)",
+                &format!(
+                    "SELECT tag_id, slot, posts AS stored, 0 AS counted FROM tag_post_counts \
+                     UNION ALL SELECT tag_id, post_id % {s}, 0, 1 FROM post_tags"
+                ),
+            ),
+        ),
+    ]
 }

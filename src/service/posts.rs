@@ -189,6 +189,75 @@ fn user_named(name: &str) -> SelectStatement {
         .to_owned()
 }
 
+/// The number of posts that `filter` and `by_name` select, read from the counters the
+/// database keeps (migration `m0004_post_counts`): the sum of one counter's slots, a few
+/// rows (for the feed, a few per followed author) where counting would read every
+/// matching post. `None` for a title search or filters combined, which no counter holds:
+/// those are counted.
+fn counted(filter: &PostFilter, by_name: &ByUsername) -> Option<SelectStatement> {
+    let given = usize::from(filter.author_id.is_some())
+        + usize::from(filter.title_contains.is_some())
+        + filter.tagged.len()
+        + usize::from(filter.favorited_by.is_some())
+        + usize::from(filter.followed_by.is_some())
+        + usize::from(by_name.author.is_some())
+        + usize::from(by_name.favorited_by.is_some());
+    let sum = |table: &str, column: &str| {
+        let total = Func::coalesce([
+            Expr::from(Func::sum(Expr::col(Alias::new(column)))),
+            Expr::val(0i64),
+        ]);
+        Query::select()
+            .expr_as(
+                Func::cast_as(total, Alias::new("BIGINT")),
+                Alias::new("total"),
+            )
+            .from(Alias::new(table))
+            .to_owned()
+    };
+    // The counters of the users `user_id = …` or `user_id IN (…)` selects.
+    let user_id = || Expr::col(Alias::new("user_id"));
+    let of_users = |column: &str, users: Expr| {
+        let mut stmt = sum("user_post_counts", column);
+        stmt.and_where(users);
+        stmt
+    };
+    match given {
+        0 => Some(sum("post_counts", "posts")),
+        1 => {
+            if let Some(name) = filter.tagged.first() {
+                let tag = Query::select()
+                    .column(tag::Column::Id)
+                    .from(tag::Entity)
+                    .and_where(Expr::col(tag::Column::Name).eq(TagName::normalize(name)))
+                    .to_owned();
+                let mut stmt = sum("tag_post_counts", "posts");
+                stmt.and_where(Expr::col(Alias::new("tag_id")).in_subquery(tag));
+                Some(stmt)
+            } else if let Some(id) = filter.author_id {
+                Some(of_users("posts", user_id().eq(id)))
+            } else if let Some(id) = filter.favorited_by {
+                Some(of_users("favorites", user_id().eq(id)))
+            } else if let Some(id) = filter.followed_by {
+                let followed = Query::select()
+                    .column(follow::Column::FolloweeId)
+                    .from(follow::Entity)
+                    .and_where(Expr::col(follow::Column::FollowerId).eq(id))
+                    .to_owned();
+                Some(of_users("posts", user_id().in_subquery(followed)))
+            } else if let Some(name) = &by_name.author {
+                Some(of_users("posts", user_id().in_subquery(user_named(name))))
+            } else {
+                by_name
+                    .favorited_by
+                    .as_ref()
+                    .map(|name| of_users("favorites", user_id().in_subquery(user_named(name))))
+            }
+        }
+        _ => None,
+    }
+}
+
 /// One page of posts by offset, newest first (ties by id, newest first), and the number
 /// of matches before `limit`/`offset`: two statements, whatever `limit` is. The Conduit
 /// face pages this way; `/api/v1` keeps keyset paging ([`list`]).
@@ -216,10 +285,12 @@ pub async fn list_offset(
             .to_owned();
         stmt.and_where(Expr::col((post::Entity, post::Column::Id)).in_subquery(favorites));
     }
-    let count = Query::select()
-        .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("total"))
-        .from_subquery(stmt.clone(), Alias::new("filtered"))
-        .to_owned();
+    let count = counted(filter, by_name).unwrap_or_else(|| {
+        Query::select()
+            .expr_as(Func::count(Expr::col(Asterisk)), Alias::new("total"))
+            .from_subquery(stmt.clone(), Alias::new("filtered"))
+            .to_owned()
+    });
     let total: i64 = db.first(&count).await?.unwrap_or(0);
     order::posts().apply_order(&mut stmt);
     stmt.limit(limit).offset(offset);
@@ -246,12 +317,17 @@ pub async fn find_by_slug(db: &Reader<'_>, slug: &str) -> Result<post::Model> {
 /// post took the same title and the same random suffix.
 const SLUG_TRIES: usize = 5;
 
-/// Creates a post by `author_id` with its tags, in one write transaction. A post without
-/// tags is one `INSERT`, atomic on its own, so it skips the `BEGIN`/`COMMIT` round trips
-/// (on SQLite each is a hop to the driver's thread). 404 when the author vanished
-/// meanwhile.
+/// Creates a post by `author_id` with its tags, atomically, in as few statements as each
+/// database allows. 404 when the author vanished meanwhile.
+///
+/// - PostgreSQL: one statement, tags and all ([`insert_with_tags`]), atomic on its own, so
+///   no `BEGIN`/`COMMIT` round trips either.
+/// - SQLite: the post, then (with tags) the names and the post's tag rows
+///   ([`tags::add_to_new_post`]) in one transaction; a post without tags is one `INSERT`
+///   with no transaction around it (on SQLite each `BEGIN`/`COMMIT` is a hop to the
+///   driver's thread).
 pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<post::Model> {
-    if new.tags.is_empty() {
+    if new.tags.is_empty() || writer.get_database_backend() == DbBackend::Postgres {
         return insert(&writer, author_id, new, Autocommit::Yes).await;
     }
     let txn = writer.begin().await?;
@@ -276,37 +352,56 @@ async fn insert(
 ) -> Result<post::Model> {
     let now = crate::time::now();
     let title = new.title.into_inner();
-    let row = post::ActiveModel {
-        author_id: Set(author_id),
-        description: Set(new
-            .description
-            .map(Description::into_inner)
-            .unwrap_or_default()),
-        content: Set(new.content.into_inner()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let description = new
+        .description
+        .map(Description::into_inner)
+        .unwrap_or_default();
+    let content = new.content.into_inner();
+    let backend = db.get_database_backend();
+    let author_gone = |err: sea_orm::DbErr| {
+        if foreign_key_violation(&err) {
+            AppError::not_found("User")
+        } else {
+            AppError::from(err)
+        }
     };
     for _ in 0..SLUG_TRIES {
-        let mut insert = post::Entity::insert(post::ActiveModel {
-            title: Set(title.clone()),
-            slug: Set(slug::generate(&title)),
-            ..row.clone()
-        })
-        .on_conflict(
-            OnConflict::column(post::Column::Slug)
-                .do_nothing()
-                .to_owned(),
-        )
-        .into_query();
-        let author_gone = |err: sea_orm::DbErr| {
-            if foreign_key_violation(&err) {
-                AppError::not_found("User")
-            } else {
-                AppError::from(err)
-            }
+        let row = PostRow {
+            author_id,
+            title: &title,
+            slug: slug::generate(&title),
+            description: &description,
+            content: &content,
+            at: now,
         };
-        let backend = db.get_database_backend();
+        if backend == DbBackend::Postgres && !new.tags.is_empty() {
+            let stmt = insert_with_tags(&row, &new.tags);
+            match post::Model::find_by_statement(stmt)
+                .one(db)
+                .await
+                .map_err(author_gone)?
+            {
+                Some(created) => return Ok(created),
+                None => continue,
+            }
+        }
+        let row = post::ActiveModel {
+            author_id: Set(row.author_id),
+            title: Set(title.clone()),
+            slug: Set(row.slug),
+            description: Set(description.clone()),
+            content: Set(content.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        let mut insert = post::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(post::Column::Slug)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
         let created = if autocommit == Autocommit::Yes && backend == DbBackend::Sqlite {
             // SQLite commits an autocommit `INSERT … RETURNING` only after the returned row
             // was read, and the driver stops at that row, so a failed commit (a full disk)
@@ -336,6 +431,74 @@ async fn insert(
     Err(AppError::internal(anyhow::anyhow!(
         "no free slug for a post after {SLUG_TRIES} tries"
     )))
+}
+
+/// The columns of a new post.
+struct PostRow<'a> {
+    author_id: i64,
+    title: &'a str,
+    slug: String,
+    description: &'a str,
+    content: &'a str,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// PostgreSQL: the post and its tags in one statement (data-modifying `WITH`), answering
+/// the new post, or no row when its slug is taken.
+///
+/// The names no tag has yet go in first (in name order, so that two posts naming the same
+/// new tags take them in one order); with the tags that had them already, read in the same
+/// statement, they give every tag's id. The statement's snapshot cannot see a tag another
+/// transaction committed while this one waited on it (its insert then does nothing): the
+/// post goes in only when every name was found, so that case too answers no row, and the
+/// next try, a new statement, sees that tag. The post's rows go in by tag id, the order in
+/// which the tag counters' rows are locked (migration `m0004_post_counts`).
+fn insert_with_tags(row: &PostRow<'_>, tags: &TagList) -> sea_orm::Statement {
+    use sea_orm::Value;
+    let names: Vec<&str> = tags.names().iter().map(TagName::as_str).collect();
+    let n = names.len();
+    // $1…$6 are the post's columns, $7… the tag names in the author's order.
+    let name = |i: usize| format!("${}", 7 + i);
+    let mut by_name: Vec<usize> = (0..n).collect();
+    by_name.sort_unstable_by_key(|&i| names[i]);
+    let new_names = by_name
+        .iter()
+        .map(|&i| format!("({}, $6)", name(i)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all_names = (0..n).map(name).collect::<Vec<_>>().join(", ");
+    let positions = (0..n)
+        .map(|i| format!("({}, {i})", name(i)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "WITH new_tags AS (\
+           INSERT INTO tags (name, created_at) VALUES {new_names} \
+           ON CONFLICT (name) DO NOTHING RETURNING id, name), \
+         named AS (\
+           SELECT id, name FROM new_tags \
+           UNION ALL SELECT id, name FROM tags WHERE name IN ({all_names})), \
+         created AS (\
+           INSERT INTO posts (author_id, title, slug, description, content, created_at, updated_at) \
+           SELECT $1, $2, $3, $4, $5, $6, $6 WHERE (SELECT COUNT(*) FROM named) = {n} \
+           ON CONFLICT (slug) DO NOTHING RETURNING *), \
+         tagged AS (\
+           INSERT INTO post_tags (post_id, tag_id, position) \
+           SELECT created.id, named.id, wanted.column2 \
+           FROM created CROSS JOIN (VALUES {positions}) AS wanted \
+           JOIN named ON named.name = wanted.column1 ORDER BY named.id) \
+         SELECT * FROM created"
+    );
+    let mut values: Vec<Value> = vec![
+        row.author_id.into(),
+        row.title.into(),
+        row.slug.as_str().into(),
+        row.description.into(),
+        row.content.into(),
+        row.at.into(),
+    ];
+    values.extend(names.iter().map(|n| Value::from(n.to_string())));
+    sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 /// Applies `changes` to `post`, tags included, in one write transaction; 404 when it was

@@ -3,11 +3,13 @@
 //! first time a post names it and is never deleted by a cascade.
 //!
 //! A tag named by two posts at once is created once: the names go in with
-//! `INSERT … ON CONFLICT (name) DO NOTHING`, and the ids are then read back by name.
+//! `INSERT … ON CONFLICT (name) DO NOTHING`, and the post's rows are then made from the
+//! tags by name.
 
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    RelationTrait, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, Set,
 };
 
 use crate::domain::tag_name::{TagList, TagName};
@@ -60,14 +62,25 @@ pub async fn set_for_post(db: &Writer<'_>, post_id: i64, tags: &TagList) -> Resu
     add_to_new_post(db, post_id, tags).await
 }
 
-/// Gives a post that has no tags yet `tags`, in order (nothing to delete first).
+/// Gives a post that has no tags yet `tags`, in order (nothing to delete first), in two
+/// statements: the names no tag has yet go in (`INSERT … ON CONFLICT (name) DO NOTHING`),
+/// then the post's rows are made from the tags by name in one `INSERT … SELECT`, a `CASE`
+/// giving each its position. Both go in the order of their key (the names by name, the
+/// rows by tag id), so that two writes naming the same tags take their locks in one
+/// order (on PostgreSQL, the new names' and the tag counters' rows). Run it in the write
+/// transaction of the post: that the second statement sees every name the first made
+/// sure of holds there, because SQLite's writes take turns and PostgreSQL's `INSERT … ON
+/// CONFLICT` waits for a concurrent insert of the same name to commit before the next
+/// statement begins.
 pub async fn add_to_new_post(db: &Writer<'_>, post_id: i64, tags: &TagList) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
     let now = time::now();
     let names: Vec<&str> = tags.names().iter().map(TagName::as_str).collect();
-    tag::Entity::insert_many(names.iter().map(|name| tag::ActiveModel {
+    let mut by_name = names.clone();
+    by_name.sort_unstable();
+    tag::Entity::insert_many(by_name.iter().map(|name| tag::ActiveModel {
         name: Set(name.to_string()),
         created_at: Set(now),
         ..Default::default()
@@ -75,31 +88,42 @@ pub async fn add_to_new_post(db: &Writer<'_>, post_id: i64, tags: &TagList) -> R
     .on_conflict_do_nothing_on([tag::Column::Name])
     .exec_without_returning(db)
     .await?;
-    let found = tag::Entity::find()
-        .filter(tag::Column::Name.is_in(names.iter().copied()))
-        .all(db)
-        .await?;
-    let mut rows = Vec::with_capacity(names.len());
-    for (position, name) in names.iter().enumerate() {
-        let tag = found.iter().find(|t| t.name == *name).ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!("tag {name} missing right after its insert"))
-        })?;
-        rows.push(post_tag::ActiveModel {
-            post_id: Set(post_id),
-            tag_id: Set(tag.id),
-            position: Set(position as i32),
-        });
+    let mut position = CaseStatement::new();
+    for (at, name) in names.iter().enumerate() {
+        position = position.case(Expr::col(tag::Column::Name).eq(*name), at as i32);
     }
-    post_tag::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
+    let rows = Query::select()
+        .expr(Expr::val(post_id))
+        .column(tag::Column::Id)
+        .expr(position)
+        .from(tag::Entity)
+        .and_where(Expr::col(tag::Column::Name).is_in(names.iter().copied()))
+        .order_by(tag::Column::Id, Order::Asc)
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(post_tag::Entity)
+        .columns([
+            post_tag::Column::PostId,
+            post_tag::Column::TagId,
+            post_tag::Column::Position,
+        ])
+        .select_from(rows)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("building a post's tags: {e}")))?
+        .to_owned();
+    let done = db.execute(&insert).await?;
+    if done.rows_affected() != names.len() as u64 {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "{} of {} tags found right after their insert",
+            done.rows_affected(),
+            names.len()
+        )));
+    }
     Ok(())
 }
 
 /// The name of every tag that at least one post has, by name (code-point order on both
 /// databases: the column's collation is `C` on PostgreSQL): one statement.
 pub async fn names_in_use(db: &Reader<'_>) -> Result<Vec<String>> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
     let used = Query::select()
         .column((post_tag::Entity, post_tag::Column::TagId))
         .from(post_tag::Entity)

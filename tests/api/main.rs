@@ -10,6 +10,7 @@ mod comments;
 mod concurrency;
 mod conduit;
 mod conduit_faces;
+mod counts;
 mod cursors;
 mod errors;
 mod favorites;
