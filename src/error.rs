@@ -235,11 +235,13 @@ fn sqlx_outage(err: &sea_orm::sqlx::Error) -> Option<Outage> {
 
 /// PostgreSQL SQLSTATEs of an outage: disk full (53100), other insufficient resources
 /// (class 53), connection exceptions (class 08), shutdown or start-up in progress (57P),
-/// a read-only transaction (25006: a standby, or `default_transaction_read_only`).
+/// a read-only transaction (25006: a standby, or `default_transaction_read_only`), and a
+/// transaction PostgreSQL aborted to break a deadlock (40P01) or a serialization conflict
+/// (40001): nothing of it was written and the same request may succeed when sent again.
 pub(crate) fn postgres_outage(sqlstate: &str) -> Option<Outage> {
     match sqlstate {
         "53100" => Some(Outage::StorageFull),
-        "25006" | "57P01" | "57P02" | "57P03" => Some(Outage::Unavailable),
+        "25006" | "57P01" | "57P02" | "57P03" | "40P01" | "40001" => Some(Outage::Unavailable),
         s if s.starts_with("53") || s.starts_with("08") => Some(Outage::Unavailable),
         _ => None,
     }
