@@ -252,6 +252,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_write_connection_knows_every_column_of_the_schema() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = file_store(&dir).await;
+        migrate(store.connection()).await.expect("migrations");
+        // A column it does not know would reach SeaORM as its storage class says (an
+        // i64, a string), not as its entity's type (an i32, a bool, a timestamp).
+        let columns = store
+            .connection()
+            .query_all_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                 AND m.name <> 'seaql_migrations'",
+            ))
+            .await
+            .expect("the schema");
+        assert!(!columns.is_empty());
+        for row in columns {
+            let name: String = row.try_get_by_index(0).expect("a column name");
+            assert!(
+                write::direct::is_entity_column(&name),
+                "column {name} belongs to no entity listed in store/write/direct.rs"
+            );
+        }
+    }
+
+    #[tokio::test]
     #[should_panic(expected = "a write unit asked for while a read unit")]
     async fn a_second_handle_cannot_write_under_an_open_read_unit() {
         let dir = tempfile::tempdir().expect("a temporary directory");

@@ -11,7 +11,10 @@
 //! (`read::direct::lite_err`), so they map to the same statuses. Transactions begin
 //! `IMMEDIATE`: the write lock is taken (or waited for, within the busy timeout) by
 //! `BEGIN`, never by a later statement, which another process's writer could otherwise
-//! make fail at once.
+//! make fail at once. Inside one process the gate means the connection never waits for
+//! the lock; a write that waits for another process's (a restart's overlap, a `relata`
+//! command) waits within the busy timeout on the request's thread, where sqlx's worker
+//! thread waited before.
 //!
 //! SeaORM runs on it unchanged: [`super::Writer`] hands it each statement SeaORM builds,
 //! and the rows go back to SeaORM as rows of typed values by column name ([`seaorm_rows`]).
@@ -286,6 +289,13 @@ fn typed(kind: Option<Kind>, value: ValueRef<'_>) -> Result<Value, DbErr> {
         (_, v @ ValueRef::Text(_)) => Value::from(<String as Column>::from_sqlite(v)?),
         (_, ValueRef::Blob(bytes)) => Value::from(bytes.to_vec()),
     })
+}
+
+/// Whether `name` is a column of a listed entity (a test checks that every column of the
+/// schema is).
+#[cfg(test)]
+pub(in crate::store) fn is_entity_column(name: &str) -> bool {
+    entity_kinds().contains_key(name)
 }
 
 #[cfg(test)]
