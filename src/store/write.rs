@@ -127,7 +127,7 @@ impl<'a> Writer<'a> {
     /// wrote so far), counted like every other statement.
     pub fn read(&self) -> Reader<'_> {
         match &self.conn {
-            Conn::Direct(unit) => Reader::Write(&unit.0),
+            Conn::Direct(unit) => Reader::Write(unit.0.reads()),
             Conn::Auto(db) => Reader::Orm(OrmConn::Pool(db)),
             Conn::Txn(txn, _) => Reader::Orm(OrmConn::Txn(txn)),
         }

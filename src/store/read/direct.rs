@@ -163,6 +163,54 @@ pub(in crate::store) fn step<T>(
     Ok(out)
 }
 
+/// A connection that one owner keeps open for itself, opened at its first use: SQLite's
+/// write connection (`store::write::direct`), on which the reads inside a write unit run
+/// ([`OwnConnection::all`]).
+pub struct OwnConnection {
+    path: PathBuf,
+    // A mutex only to make the connection `Sync`; its owner lets one user in at a time.
+    slot: Mutex<Option<Connection>>,
+}
+
+impl OwnConnection {
+    pub(in crate::store) fn new(path: &Path) -> Self {
+        OwnConnection {
+            path: path.to_path_buf(),
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The connection's slot: `None` until it is opened, or after it was closed.
+    pub(in crate::store) fn slot(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, Option<Connection>>, DbErr> {
+        self.slot
+            .lock()
+            .map_err(|_| DbErr::Custom("an owned connection's lock was poisoned".into()))
+    }
+
+    /// Runs `f` on the connection, opening it first if needed.
+    pub(in crate::store) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        let mut slot = self.slot()?;
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => empty.insert(open_connection(&self.path)?),
+        };
+        f(conn)
+    }
+
+    /// Every row of `built`, decoded by position, reported to the request's counter.
+    pub fn all<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
+        let started = Instant::now();
+        let result = self.with(|conn| rows(conn, &built.sql, &built.values, decoder));
+        built.record(DbBackend::Sqlite, started.elapsed(), result.is_err());
+        result
+    }
+}
+
 impl DirectPool {
     /// A pool for the database file at `path` (opened on first use, as db.rs opens it).
     pub fn new(path: &Path) -> Self {

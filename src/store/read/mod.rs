@@ -42,7 +42,7 @@ pub enum Reader<'a> {
     /// A direct PostgreSQL connection.
     Pg(pg::Session),
     /// SQLite's write connection, inside a write unit ([`crate::store::Writer::read`]).
-    Write(&'a crate::store::write::direct::WriteConn),
+    Write(&'a direct::OwnConnection),
 }
 
 impl Drop for Reader<'_> {
@@ -106,7 +106,7 @@ impl Reader<'_> {
                 .collect(),
             Reader::Direct(session) => session.all(&built, decoder),
             Reader::Pg(session) => session.all(&built, decoder).await,
-            Reader::Write(conn) => conn.read(&built, decoder),
+            Reader::Write(conn) => conn.all(&built, decoder),
         }
     }
 

@@ -25,8 +25,8 @@
 //! instead, which decodes by position.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use rusqlite::Connection;
@@ -37,37 +37,29 @@ use sea_orm::{
     MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, Statement, Values,
 };
 
-use crate::store::read::direct::{lite_err, open_connection, rows, step};
-use crate::store::read::{Built, Column, Decoder};
+use crate::store::read::Column;
+use crate::store::read::direct::{OwnConnection, lite_err, step};
 
 /// The write connection of one SQLite file, opened at its first write. The gate (a
 /// tokio mutex around it) lets one write unit use it at a time.
 pub struct WriteConn {
-    path: PathBuf,
-    // A mutex only to make the connection `Sync` (SeaORM's `ConnectionTrait` wants it);
-    // the gate already keeps every other user out, so it is never waited on.
-    conn: Mutex<Option<Connection>>,
+    conn: OwnConnection,
 }
 
 impl WriteConn {
     pub(in crate::store) fn new(path: &Path) -> Self {
         WriteConn {
-            path: path.to_path_buf(),
-            conn: Mutex::new(None),
+            conn: OwnConnection::new(path),
         }
     }
 
-    /// Runs `f` on the connection, opening it first if needed.
+    /// The connection, for the reads inside a write (`Writer::read`).
+    pub(in crate::store) fn reads(&self) -> &OwnConnection {
+        &self.conn
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbErr>) -> Result<T, DbErr> {
-        let mut slot = self
-            .conn
-            .lock()
-            .map_err(|_| DbErr::Custom("the write connection's lock was poisoned".into()))?;
-        let conn = match &mut *slot {
-            Some(conn) => conn,
-            empty => empty.insert(open_connection(&self.path)?),
-        };
-        f(conn)
+        self.conn.with(f)
     }
 
     /// Transaction control (`BEGIN IMMEDIATE`, `COMMIT`): not counted as a statement, as
@@ -98,7 +90,7 @@ impl WriteConn {
     /// that failed); a connection that cannot roll back is closed, so the next unit
     /// starts on a fresh one and nothing half-done is ever committed.
     pub(in crate::store) fn end(&self) {
-        let Ok(mut slot) = self.conn.lock() else {
+        let Ok(mut slot) = self.conn.slot() else {
             return;
         };
         let open = slot.as_ref().is_some_and(|conn| !conn.is_autocommit());
@@ -154,18 +146,6 @@ impl WriteConn {
             seaorm_rows(rows)
         });
         record(stmt, started, result.is_err());
-        result
-    }
-
-    /// Every row of `built`, decoded by position (`Writer::read`).
-    pub(in crate::store) fn read<D: Decoder>(
-        &self,
-        built: &Built,
-        decoder: &D,
-    ) -> Result<Vec<D::Out>, DbErr> {
-        let started = Instant::now();
-        let result = self.with(|conn| rows(conn, &built.sql, &built.values, decoder));
-        built.record(DbBackend::Sqlite, started.elapsed(), result.is_err());
         result
     }
 }
