@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+use sea_orm::{DbErr, RuntimeErr};
 use serde::Serialize;
 
 /// Shorthand used by every fallible function of the service.
@@ -198,7 +199,6 @@ pub enum Outage {
 
 /// Which outage, if any, a database error reports.
 pub fn outage(err: &DbErr) -> Option<Outage> {
-    use sea_orm::RuntimeErr;
     match err {
         // A pool that cannot hand out a connection, or a connection that broke.
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Some(Outage::Unavailable),
@@ -292,18 +292,25 @@ impl From<tokio::task::JoinError> for AppError {
 /// or the `table.column` text of the message (SQLite). `None` when it was not a unique
 /// violation.
 pub fn unique_violation(err: &DbErr) -> Option<String> {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(message)) => Some(message),
-        _ => None,
-    }
+    database_error(err)
+        .filter(|e| e.kind() == ErrorKind::UniqueViolation)
+        .map(|e| e.message().to_string())
 }
 
 /// Whether a database error is a foreign-key violation.
 pub fn foreign_key_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(SqlErr::ForeignKeyConstraintViolation(_))
-    )
+    database_error(err).is_some_and(|e| e.kind() == ErrorKind::ForeignKeyViolation)
+}
+
+/// The database's own error behind `err`, from whichever executor ran the statement
+/// (sqlx's drivers, or the direct SQLite connections, which report theirs the same way).
+fn database_error(err: &DbErr) -> Option<&dyn DatabaseError> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()
+        }
+        _ => None,
+    }
 }
 
 impl IntoResponse for AppError {

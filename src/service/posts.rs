@@ -402,9 +402,9 @@ async fn insert(
                     .to_owned(),
             )
             .into_query();
-        let created = if autocommit == Autocommit::Yes && backend == DbBackend::Sqlite {
+        let created = if autocommit == Autocommit::Yes && !db.returning_reports_commit() {
             // SQLite commits an autocommit `INSERT … RETURNING` only after the returned row
-            // was read, and the driver stops at that row, so a failed commit (a full disk)
+            // was read, and sqlx-sqlite stops at that row, so a failed commit (a full disk)
             // would go unreported (docs/guarantees.md). A plain INSERT runs to its end,
             // commit included; the row is then read back by its new rowid.
             let done = db.execute(&insert).await.map_err(author_gone)?;

@@ -52,8 +52,9 @@ use read::pg::{PgReadPool, ReplicaPools};
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// Write units of this process take turns through it (SQLite only).
-    gate: Option<Arc<Mutex<()>>>,
+    /// Write units of this process take turns through it (SQLite only); it owns the
+    /// write connection of a SQLite file.
+    gate: Option<Arc<Mutex<write::Gate>>>,
     /// Read connections of the direct executor, if this database has one.
     direct: Option<DirectReads>,
 }
@@ -85,8 +86,9 @@ impl Store {
             }),
             None => None,
         };
+        let write_conn = sqlite_file(&db).map(|path| write::direct::WriteConn::new(&path));
         Store {
-            gate: is_sqlite(&db).then(|| Arc::new(Mutex::new(()))),
+            gate: is_sqlite(&db).then(|| Arc::new(Mutex::new(write_conn))),
             db,
             direct,
         }
@@ -192,6 +194,112 @@ mod tests {
             writer.commit().await.expect("nothing to commit");
         })
         .await;
+    }
+
+    /// A user as a service would insert one.
+    fn new_user(name: &str) -> crate::entity::user::ActiveModel {
+        use sea_orm::Set;
+        let now = crate::time::now();
+        crate::entity::user::ActiveModel {
+            username: Set(name.to_string()),
+            email: Set(format!("{name}@example.com")),
+            password_hash: Set("x".to_string()),
+            display_name: Set(None),
+            is_active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_unit_on_a_sqlite_file_runs_seaorm_on_the_write_connection() {
+        use crate::entity::user;
+        use sea_orm::{ActiveModelTrait, EntityTrait};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = file_store(&dir).await;
+        migrate(store.connection()).await.expect("migrations");
+        let ((), stats) = with_stats(async {
+            let mut db = store.db();
+            let writer = db.write().await.begin().await.expect("a transaction");
+            let alice = new_user("alice").insert(&writer).await.expect("an insert");
+            assert!(alice.is_active && alice.display_name.is_none());
+            // The unit's reads see its own uncommitted row, by name and by position.
+            let found = user::Entity::find_by_id(alice.id)
+                .one(&writer)
+                .await
+                .unwrap();
+            assert_eq!(found.as_ref(), Some(&alice));
+            let ids: Vec<i64> = writer
+                .read()
+                .all(
+                    &sea_orm::sea_query::Query::select()
+                        .column(user::Column::Id)
+                        .from(user::Entity)
+                        .to_owned(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(ids, [alice.id]);
+            // A unique violation reads as the services expect it.
+            let twice = new_user("alice").insert(&writer).await.unwrap_err();
+            assert_eq!(
+                crate::error::unique_violation(&twice).as_deref(),
+                Some("UNIQUE constraint failed: index 'ux_users_username_lower'")
+            );
+            // Dropped without its commit, the unit rolls back; the next one sees nothing.
+            drop(writer);
+            let writer = db.write().await;
+            assert!(user::Entity::find().all(&writer).await.unwrap().is_empty());
+            let bob = new_user("bob")
+                .insert(&writer)
+                .await
+                .expect("an autocommit insert");
+            writer.commit().await.expect("nothing to commit");
+            let reader = db.read().unwrap();
+            let ids: Vec<i64> = reader
+                .all(
+                    &sea_orm::sea_query::Query::select()
+                        .column(user::Column::Id)
+                        .from(user::Entity)
+                        .to_owned(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(ids, [bob.id]);
+        })
+        .await;
+        // Every statement counted (insert, find, read, failed insert, find, insert, read),
+        // transaction control not.
+        assert_eq!(stats.statements(), 7);
+    }
+
+    #[tokio::test]
+    async fn the_write_connection_knows_every_column_of_the_schema() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = file_store(&dir).await;
+        migrate(store.connection()).await.expect("migrations");
+        // A column it does not know would reach SeaORM as its storage class says (an
+        // i64, a string), not as its entity's type (an i32, a bool, a timestamp).
+        let columns = store
+            .connection()
+            .query_all_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT p.name FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+                 AND m.name <> 'seaql_migrations'",
+            ))
+            .await
+            .expect("the schema");
+        assert!(!columns.is_empty());
+        for row in columns {
+            let name: String = row.try_get_by_index(0).expect("a column name");
+            assert!(
+                write::direct::is_entity_column(&name),
+                "column {name} belongs to no entity listed in store/write/direct.rs"
+            );
+        }
     }
 
     #[tokio::test]

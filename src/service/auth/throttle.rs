@@ -84,22 +84,19 @@ pub(super) async fn reserve_attempt(
     .id;
     // The newest attempts besides this one, newest first; one more than the allowance,
     // so that this one's own row cannot hide the fifth.
+    // Whole rows, read by column name: a write unit's SeaORM rows on SQLite are not read
+    // by position (store/write/direct.rs), which `into_tuple` would do.
     let others: Vec<(i64, chrono::DateTime<chrono::Utc>)> = login_attempt::Entity::find()
-        .select_only()
-        .columns([
-            login_attempt::Column::Id,
-            login_attempt::Column::AttemptedAt,
-        ])
         .filter(attempts_of(key, user_id))
         .filter(login_attempt::Column::AttemptedAt.gt(now - FAILED_LOGIN_WINDOW))
         .order_by_desc(login_attempt::Column::AttemptedAt)
         .order_by_desc(login_attempt::Column::Id)
         .limit(MAX_FAILED_LOGINS as u64 + 1)
-        .into_tuple::<(i64, chrono::DateTime<chrono::Utc>)>()
         .all(&txn)
         .await?
         .into_iter()
-        .filter(|(id, _)| *id != reserved)
+        .filter(|attempt| attempt.id != reserved)
+        .map(|attempt| (attempt.id, attempt.attempted_at))
         .collect();
     if others.len() >= MAX_FAILED_LOGINS {
         // Refused attempts are not recorded: dropping the transaction rolls the

@@ -43,11 +43,13 @@ pub enum Reader<'a> {
     Direct(direct::Session),
     /// A direct PostgreSQL connection.
     Pg(pg::Session),
+    /// SQLite's write connection, inside a write unit ([`crate::store::Writer::read`]).
+    Write(&'a direct::OwnConnection),
 }
 
 impl Drop for Reader<'_> {
     fn drop(&mut self) {
-        if !matches!(self, Reader::Orm(_)) {
+        if matches!(self, Reader::Direct(_) | Reader::Pg(_)) {
             super::count::read_unit(false);
         }
     }
@@ -81,7 +83,7 @@ impl Reader<'_> {
     pub fn backend(&self) -> DbBackend {
         match self {
             Reader::Orm(db) => db.backend(),
-            Reader::Direct(_) => DbBackend::Sqlite,
+            Reader::Direct(_) | Reader::Write(_) => DbBackend::Sqlite,
             Reader::Pg(_) => DbBackend::Postgres,
         }
     }
@@ -106,6 +108,7 @@ impl Reader<'_> {
                 .collect(),
             Reader::Direct(session) => session.all(&built, decoder),
             Reader::Pg(session) => session.all(&built, decoder).await,
+            Reader::Write(conn) => conn.all(&built, decoder),
         }
     }
 
