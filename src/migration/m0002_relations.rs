@@ -6,18 +6,14 @@
 //! transactional too), so an upgrade that fails half-way leaves the 1.0 schema as it was.
 
 use sea_orm_migration::prelude::*;
+
+use super::Users;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::domain::slug;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
-}
 
 #[derive(DeriveIden)]
 enum Posts {

@@ -14,16 +14,12 @@
 //! an index of its own here.
 
 use sea_orm_migration::prelude::*;
+
+use super::Users;
 use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
-}
 
 #[derive(DeriveIden)]
 enum SessionEpochs {

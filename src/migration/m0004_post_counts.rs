@@ -25,6 +25,8 @@
 //! `relata check` compares every counter with a real count.
 
 use sea_orm_migration::prelude::*;
+
+use super::Users;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 /// Rows per counter; a post's counters are in slot `post_id % SLOTS`.
@@ -32,12 +34,6 @@ pub const SLOTS: i64 = 16;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
-}
 
 #[derive(DeriveIden)]
 enum Tags {

@@ -12,6 +12,13 @@ mod m0002_relations;
 mod m0003_sessions;
 pub mod m0004_post_counts;
 
+/// `users` and its key, which the later migrations' foreign keys point at.
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
+
 /// The ordered list of Relata's migrations.
 pub struct Migrator;
 

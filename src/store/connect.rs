@@ -64,7 +64,7 @@ pub async fn connect_configured(
 }
 
 /// `HOST:PORT/DATABASE` of a server URL, without the user and password.
-fn database_place(url: &str) -> String {
+pub(in crate::store) fn database_place(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(parsed) => format!(
             "{}:{}{}",

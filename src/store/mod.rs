@@ -196,6 +196,14 @@ mod tests {
         .await;
     }
 
+    /// The statement that reads every user's id.
+    fn user_ids() -> sea_orm::sea_query::SelectStatement {
+        sea_orm::sea_query::Query::select()
+            .column(crate::entity::user::Column::Id)
+            .from(crate::entity::user::Entity)
+            .to_owned()
+    }
+
     /// A user as a service would insert one.
     fn new_user(name: &str) -> crate::entity::user::ActiveModel {
         use sea_orm::Set;
@@ -230,16 +238,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(found.as_ref(), Some(&alice));
-            let ids: Vec<i64> = writer
-                .read()
-                .all(
-                    &sea_orm::sea_query::Query::select()
-                        .column(user::Column::Id)
-                        .from(user::Entity)
-                        .to_owned(),
-                )
-                .await
-                .unwrap();
+            let ids: Vec<i64> = writer.read().all(&user_ids()).await.unwrap();
             assert_eq!(ids, [alice.id]);
             // A unique violation reads as the services expect it.
             let twice = new_user("alice").insert(&writer).await.unwrap_err();
@@ -257,15 +256,7 @@ mod tests {
                 .expect("an autocommit insert");
             writer.commit().await.expect("nothing to commit");
             let reader = db.read().unwrap();
-            let ids: Vec<i64> = reader
-                .all(
-                    &sea_orm::sea_query::Query::select()
-                        .column(user::Column::Id)
-                        .from(user::Entity)
-                        .to_owned(),
-                )
-                .await
-                .unwrap();
+            let ids: Vec<i64> = reader.all(&user_ids()).await.unwrap();
             assert_eq!(ids, [bob.id]);
         })
         .await;

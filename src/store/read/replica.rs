@@ -270,19 +270,6 @@ fn direct_config(url: &str) -> Option<Config> {
     .then_some(config)
 }
 
-/// `HOST:PORT/DATABASE` of a PostgreSQL URL, without user or password.
-fn place_of(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(parsed) => format!(
-            "{}:{}{}",
-            parsed.host_str().unwrap_or("localhost"),
-            parsed.port().unwrap_or(5432),
-            parsed.path()
-        ),
-        Err(_) => "a configured address".to_string(),
-    }
-}
-
 impl Replicas {
     /// The replicas `RELATA_READ_REPLICAS` names, checked and polled; `None` when it
     /// names none. Refuses (naming the setting) a SQLite `DATABASE_URL`, one whose reads
@@ -322,7 +309,7 @@ impl Replicas {
         };
         let mut members = Vec::new();
         for (i, url) in settings.read_replicas.iter().enumerate() {
-            let place = place_of(url);
+            let place = crate::store::connect::database_place(url);
             let refused =
                 |why: &str| anyhow::anyhow!("RELATA_READ_REPLICAS: the replica at {place} {why}");
             let mut config = direct_config(url).ok_or_else(|| {
