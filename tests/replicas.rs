@@ -8,8 +8,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -102,40 +101,13 @@ fn request(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Option<Answer> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: relata\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).ok()?;
-    let out = String::from_utf8_lossy(&out);
-    let (head, rest) = out.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            Some((n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        })
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    (rest.len() >= length).then(|| Answer {
+    let body = body.map(Value::to_string);
+    let (status, headers, body) =
+        support::try_exchange(addr, method, path, token, body.as_deref())?;
+    Some(Answer {
         status,
         headers,
-        body: rest[..length].to_string(),
+        body,
     })
 }
 

@@ -155,6 +155,20 @@ pub fn try_request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Option<(u16, String)> {
+    try_exchange(addr, method, path, token, body).map(|(status, _, body)| (status, body))
+}
+
+/// An answer's headers, names lower-cased, in their order.
+pub type Headers = Vec<(String, String)>;
+
+/// [`try_request`], with the answer's headers too.
+pub fn try_exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, Headers, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -172,17 +186,21 @@ pub fn try_request(
     stream.read_to_end(&mut out).ok()?;
     let out = String::from_utf8_lossy(&out);
     let (head, rest) = out.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Headers = lines
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            Some((n.trim().to_ascii_lowercase(), v.trim().to_string()))
         })
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
     // A killed server can leave a head without its whole body.
-    (rest.len() >= length).then(|| (status, rest[..length].to_string()))
+    (rest.len() >= length).then(|| (status, headers, rest[..length].to_string()))
 }
 
 /// Registers `name` (password `password123`) on the server at `addr`; panics unless 201.
