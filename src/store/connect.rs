@@ -63,6 +63,19 @@ pub async fn connect_configured(
     }
 }
 
+/// The tokio-postgres configuration of a PostgreSQL `url`, when the direct executors can
+/// serve it: tokio-postgres reads it as it is (no option only sqlx knows) and it does not
+/// require TLS. Else why not.
+pub(in crate::store) fn direct_pg_config(url: &str) -> Result<tokio_postgres::Config, String> {
+    use tokio_postgres::config::SslMode;
+    let config = <tokio_postgres::Config as std::str::FromStr>::from_str(url)
+        .map_err(|err| format!("tokio-postgres cannot use this URL: {err}"))?;
+    if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
+        return Err("the URL requires TLS".to_string());
+    }
+    Ok(config)
+}
+
 /// `HOST:PORT/DATABASE` of a server URL, without the user and password.
 pub(in crate::store) fn database_place(url: &str) -> String {
     match url::Url::parse(url) {

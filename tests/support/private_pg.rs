@@ -75,24 +75,17 @@ impl PrivatePostgres {
     pub fn replica(&self, apply_delay: Option<std::time::Duration>) -> PrivatePostgres {
         let replica = PrivatePostgres::empty().expect("the primary's binaries are there");
         let data = replica.data_dir();
-        let port = self.port.to_string();
-        replica.run(
-            "pg_basebackup",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                "postgres",
-                "-D",
-                data.to_str().unwrap(),
-                "-R",
-                "-X",
-                "stream",
-                "--no-sync",
-            ],
-        );
+        let reach = self.client_args();
+        let mut args: Vec<&str> = reach.iter().map(String::as_str).collect();
+        args.extend([
+            "-D",
+            data.to_str().unwrap(),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+        ]);
+        replica.run("pg_basebackup", &args);
         if let Some(delay) = apply_delay {
             use std::io::Write;
             let mut conf = std::fs::OpenOptions::new()
@@ -105,22 +98,25 @@ impl PrivatePostgres {
         replica
     }
 
+    /// How a client program (psql, pg_basebackup) reaches this server.
+    fn client_args(&self) -> [String; 6] {
+        [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+        ]
+        .map(String::from)
+    }
+
     /// Runs `sql` with psql on its `postgres` database; the rows, unaligned.
     pub fn query(&self, sql: &str) -> String {
-        let port = self.port.to_string();
         let out = self
             .command("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-            ])
-            .args(["-X", "-A", "-t", "-c", sql])
+            .args(self.client_args())
+            .args(["-d", "postgres", "-X", "-A", "-t", "-c", sql])
             .output()
             .expect("psql runs");
         assert!(

@@ -18,7 +18,6 @@
 //! again on the primary (see [`super::replica`]).
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,6 @@ use bytes::BytesMut;
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, DbErr};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
@@ -91,17 +89,13 @@ impl PgReadPool {
     /// A pool for `url`, or `None` when tokio-postgres without TLS cannot serve it the
     /// way sqlx does (then reads stay on SeaORM).
     pub fn for_url(url: &str, max_connections: u32) -> Option<Self> {
-        let mut config = match Config::from_str(url) {
+        let mut config = match crate::store::connect::direct_pg_config(url) {
             Ok(config) => config,
-            Err(err) => {
-                tracing::info!(%err, "reads go through SeaORM: tokio-postgres cannot use this DATABASE_URL");
+            Err(why) => {
+                tracing::info!("reads go through SeaORM: {why} (DATABASE_URL)");
                 return None;
             }
         };
-        if !matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer) {
-            tracing::info!("reads go through SeaORM: DATABASE_URL requires TLS");
-            return None;
-        }
         if config.get_connect_timeout().is_none() {
             // As SeaORM's pool (db.rs): a database that does not answer is a 503 soon.
             config.connect_timeout(Duration::from_secs(10));
@@ -169,9 +163,8 @@ impl PgReadPool {
 /// The read pools of the replicas, beside the [`Replicas`] that choose among them.
 pub struct ReplicaPools {
     chooser: Arc<Replicas>,
-    /// By replica, in order; `None` where the direct executor cannot serve its URL (which
-    /// `Replicas::start` refuses, so never).
-    pools: Vec<Option<Arc<PgReadPool>>>,
+    /// By replica, in order.
+    pools: Vec<Arc<PgReadPool>>,
 }
 
 impl ReplicaPools {
@@ -181,9 +174,10 @@ impl ReplicaPools {
         let pools = chooser
             .urls()
             .map(|url| {
-                let mut pool = PgReadPool::for_url(url, max_connections)?;
+                let mut pool = PgReadPool::for_url(url, max_connections)
+                    .expect("Replicas::start refuses a URL the direct executor cannot serve");
                 pool.config.connect_timeout(replica::CONNECT_TIMEOUT);
-                Some(Arc::new(pool))
+                Arc::new(pool)
             })
             .collect();
         ReplicaPools { chooser, pools }
@@ -282,7 +276,7 @@ impl Session {
     async fn open(&self) -> Result<Box<Held>, DbErr> {
         if let Some(replicas) = &self.replicas
             && let Some(replica) = replicas.chooser.choose().await
-            && let Some(Some(pool)) = replicas.pools.get(replica)
+            && let Some(pool) = replicas.pools.get(replica)
         {
             match pool.hold(Some(replica)).await {
                 Ok(held) => return Ok(held),

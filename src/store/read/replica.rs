@@ -26,7 +26,6 @@
 //! written at most that long ago (the pollers keep a history of the primary's positions).
 
 use std::collections::VecDeque;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -259,17 +258,6 @@ pub struct Replicas {
     wait_nanos: AtomicU64,
 }
 
-/// The tokio-postgres configuration of `url`, when the direct executor can serve it (no
-/// TLS, no sqlx-only option: as [`super::pg::PgReadPool::for_url`] decides).
-fn direct_config(url: &str) -> Option<Config> {
-    let config = Config::from_str(url).ok()?;
-    matches!(
-        config.get_ssl_mode(),
-        tokio_postgres::config::SslMode::Disable | tokio_postgres::config::SslMode::Prefer
-    )
-    .then_some(config)
-}
-
 impl Replicas {
     /// The replicas `RELATA_READ_REPLICAS` names, checked and polled; `None` when it
     /// names none. Refuses (naming the setting) a SQLite `DATABASE_URL`, one whose reads
@@ -287,7 +275,7 @@ impl Replicas {
                  PostgreSQL: replicas serve a PostgreSQL primary only; unset RELATA_READ_REPLICAS"
             );
         }
-        let Some(mut primary) = direct_config(primary_url) else {
+        let Some(mut primary) = crate::store::connect::direct_pg_config(primary_url).ok() else {
             anyhow::bail!(
                 "RELATA_READ_REPLICAS is not supported with a DATABASE_URL that requires TLS \
                  or carries sqlx-only options: reads would stay on SeaORM, never on a replica"
@@ -312,9 +300,11 @@ impl Replicas {
             let place = crate::store::connect::database_place(url);
             let refused =
                 |why: &str| anyhow::anyhow!("RELATA_READ_REPLICAS: the replica at {place} {why}");
-            let mut config = direct_config(url).ok_or_else(|| {
-                refused("has a URL that requires TLS or carries sqlx-only options")
-            })?;
+            let mut config = crate::store::connect::direct_pg_config(url)
+                .ok()
+                .ok_or_else(|| {
+                    refused("has a URL that requires TLS or carries sqlx-only options")
+                })?;
             config.connect_timeout(CONNECT_TIMEOUT);
             members.push(Replica {
                 label: format!("replica{}", i + 1),
