@@ -323,9 +323,8 @@ const SLUG_TRIES: usize = 5;
 /// - PostgreSQL: one statement, tags and all ([`insert_with_tags`]), atomic on its own, so
 ///   no `BEGIN`/`COMMIT` round trips either.
 /// - SQLite: the post, then (with tags) the names and the post's tag rows
-///   ([`tags::add_to_new_post`]) in one transaction; a post without tags is one `INSERT`
-///   with no transaction around it (on SQLite each `BEGIN`/`COMMIT` is a hop to the
-///   driver's thread).
+///   ([`tags::add_to_new_post`]) in one transaction; a post without tags is one `INSERT`,
+///   atomic on its own, with no `BEGIN`/`COMMIT` around it.
 pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<post::Model> {
     if new.tags.is_empty() || writer.get_database_backend() == DbBackend::Postgres {
         return insert(&writer, author_id, new, Autocommit::Yes).await;
