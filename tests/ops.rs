@@ -580,7 +580,7 @@ fn seed(dir: &Path, url: &str) {
 }
 
 /// The whole round trip on the database `url`, which is fresh:
-/// 1. `relata migrate` → A; `relata migrate down 4` → only the bookkeeping table;
+/// 1. `relata migrate` → A; `relata migrate down 5` → only the bookkeeping table;
 ///    `relata migrate` → the same schema as A; the same again with rows in the tables.
 /// 2. Then one step at a time, on a seeded database: each migration applied alone (through the library, which
 ///    the binary cannot do) gives a reference schema, and each `relata migrate down` must
@@ -588,16 +588,17 @@ fn seed(dir: &Path, url: &str) {
 async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let count = relata::migration::Migrator::migrations().len();
-    assert_eq!(count, 4, "this test knows four migrations");
+    assert_eq!(count, 5, "this test knows five migrations");
 
     relata_ok(dir.path(), url, &["migrate"]);
     let a = schema_snapshot(url).await;
     assert!(a.len() > 50, "a whole schema: {a:#?}");
 
-    let out = relata_ok(dir.path(), url, &["migrate", "down", "4"]);
+    let out = relata_ok(dir.path(), url, &["migrate", "down", "5"]);
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
+            "rolled back m0005_counters_per_statement",
             "rolled back m0004_post_counts",
             "rolled back m0003_sessions",
             "rolled back m0002_relations",
@@ -606,7 +607,7 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
         "{out}"
     );
     assert_eq!(table_names(url).await, [BOOKKEEPING]);
-    assert_same_schema(&[], &schema_snapshot(url).await, "after migrate down 4");
+    assert_same_schema(&[], &schema_snapshot(url).await, "after migrate down 5");
     let status = relata_ok(dir.path(), url, &["migrate", "status"]);
     assert_eq!(
         status.lines().filter(|l| l.starts_with("pending")).count(),
@@ -616,7 +617,7 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
 
     relata_ok(dir.path(), url, &["migrate"]);
     let b = schema_snapshot(url).await;
-    assert_same_schema(&a, &b, "migrate, down 4, migrate again");
+    assert_same_schema(&a, &b, "migrate, down 5, migrate again");
     let status = relata_ok(dir.path(), url, &["migrate", "status"]);
     assert_eq!(
         status.lines().filter(|l| l.starts_with("applied")).count(),
@@ -626,16 +627,16 @@ async fn migrating_down_and_up_again_restores_the_schema_exactly(url: &str) {
 
     // With rows in every table, so that a `down` that only works on empty tables fails.
     seed(dir.path(), url);
-    relata_ok(dir.path(), url, &["migrate", "down", "4"]);
+    relata_ok(dir.path(), url, &["migrate", "down", "5"]);
     relata_ok(dir.path(), url, &["migrate"]);
     assert_same_schema(
         &a,
         &schema_snapshot(url).await,
-        "down 4 with rows, migrate again",
+        "down 5 with rows, migrate again",
     );
 
     // One step at a time.
-    relata_ok(dir.path(), url, &["migrate", "down", "4"]);
+    relata_ok(dir.path(), url, &["migrate", "down", "5"]);
     let mut after_step = vec![schema_snapshot(url).await];
     {
         let db = relata::store::connect(url, 1)

@@ -143,7 +143,7 @@ fn sqlite_triggers() -> Vec<(&'static str, String)> {
 
 /// PostgreSQL's trigger functions and triggers, in the order they are created:
 /// (table, function, trigger, the function's body, when it fires).
-fn postgres_triggers() -> Vec<(
+pub(super) fn postgres_triggers() -> Vec<(
     &'static str,
     &'static str,
     &'static str,
@@ -224,6 +224,35 @@ fn postgres_triggers() -> Vec<(
             "AFTER DELETE",
         ),
     ]
+}
+
+/// Drops one PostgreSQL trigger and its function.
+pub(super) async fn drop_trigger(
+    db: &SchemaManagerConnection<'_>,
+    table: &str,
+    function: &str,
+    trigger: &str,
+) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"))
+        .await?;
+    db.execute_unprepared(&format!("DROP FUNCTION IF EXISTS {function}()"))
+        .await?;
+    Ok(())
+}
+
+/// Creates a PostgreSQL trigger function with `body`, then the trigger `create` makes.
+pub(super) async fn create_trigger(
+    db: &SchemaManagerConnection<'_>,
+    function: &str,
+    body: &str,
+    create: &str,
+) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$"
+    ))
+    .await?;
+    db.execute_unprepared(create).await?;
+    Ok(())
 }
 
 /// Counts the rows already there, once.
@@ -324,16 +353,11 @@ impl MigrationTrait for Migration {
         match m.get_database_backend() {
             DbBackend::Postgres => {
                 for (table, function, trigger, body, when) in postgres_triggers() {
-                    db.execute_unprepared(&format!(
-                        "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS \
-                         $$ BEGIN {body} END $$"
-                    ))
-                    .await?;
-                    db.execute_unprepared(&format!(
+                    let create = format!(
                         "CREATE TRIGGER {trigger} {when} ON {table} \
                          FOR EACH ROW EXECUTE FUNCTION {function}()"
-                    ))
-                    .await?;
+                    );
+                    create_trigger(db, function, &body, &create).await?;
                 }
             }
             _ => {
@@ -350,10 +374,7 @@ impl MigrationTrait for Migration {
         match m.get_database_backend() {
             DbBackend::Postgres => {
                 for (table, function, trigger, _, _) in postgres_triggers() {
-                    db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table}"))
-                        .await?;
-                    db.execute_unprepared(&format!("DROP FUNCTION IF EXISTS {function}()"))
-                        .await?;
+                    drop_trigger(db, table, function, trigger).await?;
                 }
             }
             _ => {

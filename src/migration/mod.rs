@@ -11,6 +11,7 @@ mod m0001_init;
 mod m0002_relations;
 mod m0003_sessions;
 pub mod m0004_post_counts;
+mod m0005_counters_per_statement;
 
 /// `users` and its key, which the later migrations' foreign keys point at.
 #[derive(DeriveIden)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_relations::Migration),
             Box::new(m0003_sessions::Migration),
             Box::new(m0004_post_counts::Migration),
+            Box::new(m0005_counters_per_statement::Migration),
         ]
     }
 }
