@@ -33,17 +33,18 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The statements of a list read: the count and the page, then the authors, tags and
-/// favorite counts, and with a token the token check and the viewer's favorites and
-/// follows.
+/// The statements of a list read: the count and the page, then the authors (with the
+/// viewer's `following`), tags and favorite counts, and with a token the token check and
+/// the viewer's favorites.
 fn list_budget(token: bool) -> usize {
-    5 + 3 * usize::from(token)
+    5 + 2 * usize::from(token)
 }
 
-/// The statements of one article's read: the article, its author, tags and favorite
-/// count, and with a token the token check and the viewer's favorite and follow.
+/// The statements of one article's read: the article, its author (with the viewer's
+/// `following`), tags and favorite count, and with a token the token check and the
+/// viewer's favorite.
 fn one_budget(token: bool) -> usize {
-    4 + 3 * usize::from(token)
+    4 + 2 * usize::from(token)
 }
 
 /// `limit` and `offset`.

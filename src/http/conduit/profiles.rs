@@ -6,7 +6,7 @@ use axum::{Json, Router};
 
 use super::error::{ConduitError, ErrorsBody, Result};
 use super::extract::{Auth, ConduitPath, MaybeAuth};
-use super::view::{self, Profile, ProfileBody};
+use super::view::{Profile, ProfileBody};
 use crate::http::state::AppState;
 use crate::service::follows;
 use crate::service::profiles::{self, Person};
@@ -43,13 +43,13 @@ pub async fn get_profile(
     ConduitPath(username): ConduitPath<String>,
 ) -> Result<Json<ProfileBody>> {
     let viewer = auth.viewer();
-    crate::store::set_budget(1 + 2 * usize::from(viewer.is_some()));
+    // The user with their profile and the viewer's `following`; with a token, the token.
+    crate::store::set_budget(1 + usize::from(viewer.is_some()));
     let handle = state.db();
     let db = handle.read()?;
-    let person = profiles::person_named(&db, &username)
+    let (person, following) = profiles::person_named_seen_by(&db, &username, viewer.map(|v| v.id))
         .await?
         .ok_or_else(|| ConduitError::not_found("profile"))?;
-    let following = view::following(&db, viewer, &person.user).await?;
     Ok(Json(ProfileBody {
         profile: Profile::new(&person, following),
     }))
