@@ -153,7 +153,9 @@ db_test!(
             "/api/articles".to_string(),
             "/api/articles/feed".to_string(),
             "/api/profiles/writer".to_string(),
-            // 401 wins over 404.
+            // 401 wins over 404, and over a refused query.
+            "/api/articles?limit=0".to_string(),
+            "/api/articles/feed?offset=-1".to_string(),
             "/api/articles/no-such-slug".to_string(),
             "/api/articles/no-such-slug/comments".to_string(),
             "/api/profiles/nobody".to_string(),
