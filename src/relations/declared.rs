@@ -10,11 +10,12 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use sea_orm::sea_query::{DynIden, IntoIden, TableRef};
+use sea_orm::sea_query::{DynIden, Expr, ExprTrait, IntoIden, Query, TableRef};
 use sea_orm::{EntityTrait, Identity, Related, RelationDef, RelationTrait, RelationType};
 
 use crate::entity::{comment, favorite, follow, post, profile, role, tag, user};
 use crate::store::page::SortOrder;
+use crate::wire::item::Out;
 use crate::wire::repr::order;
 
 /// The resources that have relations.
@@ -50,6 +51,102 @@ impl Resource {
             Resource::Profile => of(profile::Entity),
             Resource::Role => of(role::Entity),
             Resource::Tag => of(tag::Entity),
+        }
+    }
+}
+
+// The viewer's marks (`viewer=true`, [`super::viewer`]) are declared here, beside the
+// shapes that carry them, so that the statements ([`super::sql`]) and the marking both
+// read them from below.
+
+/// What the viewer's marks cover. A kind marked on the page's own items costs its
+/// statement; on included items it costs nothing ([`Mark::exists`]). `viewer=true`
+/// marks both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Marks {
+    /// `favorited` on every post.
+    pub posts: bool,
+    /// `following` on every user.
+    pub users: bool,
+}
+
+impl Marks {
+    pub const ALL: Marks = Marks {
+        posts: true,
+        users: true,
+    };
+
+    /// The most statements marking runs: one per kind, for the page's own items.
+    pub fn statements(self) -> usize {
+        usize::from(self.posts) + usize::from(self.users)
+    }
+}
+
+/// One kind of mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mark {
+    /// `favorited` on a post.
+    Favorited,
+    /// `following` on a user.
+    Following,
+}
+
+impl Mark {
+    /// The mark, if any of `marks`, that the children of `shape` carry: the post or the
+    /// user the child is or holds.
+    pub fn of_shape(shape: Shape, marks: Marks) -> Option<Mark> {
+        match shape {
+            Shape::Post | Shape::UserFavorite if marks.posts => Some(Mark::Favorited),
+            Shape::User | Shape::RoleAssignment | Shape::Follow | Shape::PostFavorite
+                if marks.users =>
+            {
+                Some(Mark::Following)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `viewer_id` favorited the row of `posts` (or follows the row of `users`)
+    /// the enclosing statement selects: `EXISTS (SELECT … FROM favorites WHERE user_id =
+    /// viewer AND post_id = posts.id)`, or the same on `follows`. It binds one value,
+    /// the viewer's id.
+    pub fn exists(self, viewer_id: i64) -> Expr {
+        let subquery = match self {
+            Mark::Favorited => Query::select()
+                .column((favorite::Entity, favorite::Column::PostId))
+                .from(favorite::Entity)
+                .and_where(Expr::col((favorite::Entity, favorite::Column::UserId)).eq(viewer_id))
+                .and_where(
+                    Expr::col((favorite::Entity, favorite::Column::PostId))
+                        .equals((post::Entity, post::Column::Id)),
+                )
+                .to_owned(),
+            Mark::Following => Query::select()
+                .column((follow::Entity, follow::Column::FolloweeId))
+                .from(follow::Entity)
+                .and_where(Expr::col((follow::Entity, follow::Column::FollowerId)).eq(viewer_id))
+                .and_where(
+                    Expr::col((follow::Entity, follow::Column::FolloweeId))
+                        .equals((user::Entity, user::Column::Id)),
+                )
+                .to_owned(),
+        };
+        Expr::exists(subquery)
+    }
+
+    /// Sets this mark on the post or user `out` is or holds.
+    pub fn set(self, out: &mut Out, marked: bool) {
+        match self {
+            Mark::Favorited => {
+                if let Some(post) = out.post_mut() {
+                    post.favorited = Some(marked);
+                }
+            }
+            Mark::Following => {
+                if let Some(user) = out.user_mut() {
+                    user.following = Some(marked);
+                }
+            }
         }
     }
 }

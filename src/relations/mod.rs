@@ -5,8 +5,9 @@
 //! each `counts` relation one grouped `COUNT(*)`. So a page costs the same number of
 //! statements whatever its size. The rows become items and are attached to their parents
 //! ([`assemble`]). Statements that do not depend on each other (the counts, sibling
-//! relations) run concurrently where the executor can (PostgreSQL); all of them go
-//! through the request's [`Reader`], which counts them.
+//! relations, the viewer's marks on the page's own items) run concurrently where the
+//! executor can (on PostgreSQL they go in one pipelined flight); all of them go through
+//! the request's [`Reader`], which counts them.
 //!
 //! An answer holds at most `RELATA_MAX_RESPONSE_ITEMS` objects (SPEC §6), and the loader
 //! never asks for more rows than that leaves: each to-many statement is limited to what
@@ -42,7 +43,9 @@
 //! no relation has yet — adds a [`declared::Shape`] variant, its columns in
 //! [`sql`] and its item in [`assemble::child`]; and a parent key on a column no relation
 //! used before adds that field to `wire::item::Out::int`, where the loader reads keys off
-//! the parents. `viewer=true` marks the assembled answer last ([`viewer`]).
+//! the parents. `viewer=true` never waits for the assembled answer ([`viewer`]): the page's
+//! own posts and users are marked beside the first level, and an included post or user
+//! carries its mark as a column of the statement that loads it.
 
 pub mod assemble;
 pub mod declared;
@@ -53,7 +56,7 @@ pub mod viewer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::future::{BoxFuture, join, join_all};
+use futures::future::{BoxFuture, join_all, join3};
 
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
@@ -133,14 +136,18 @@ impl Expand {
 
     /// The statements this expansion runs at most: one per distinct relation in the
     /// tree (a to-one relation joined to its to-one parent comes free), one per counts
-    /// relation, and one per kind marked for `viewer=true` ([`Marks`]).
+    /// relation, and one per kind marked for `viewer=true` ([`Marks`]; only the page's
+    /// own items cost one).
     pub fn statements(&self) -> usize {
         paths::statements(&self.nodes)
             + self.counts.len()
             + self.mark_for.map_or(0, |(_, marks)| marks.statements())
     }
 
-    /// Attaches the counts and included relations to `items`, in place.
+    /// Attaches the counts and included relations to `items`, in place, with the
+    /// viewer's marks. Every statement whose ids are known goes in one flight: the counts,
+    /// the first level of includes and the marks of the page's own items run
+    /// concurrently; included posts and users carry their marks in their own statement.
     pub async fn apply(
         &self,
         db: &Reader<'_>,
@@ -151,6 +158,16 @@ impl Expand {
             return Ok(());
         }
         let budget = ItemBudget::new(self.ceiling, items.len() as u64)?;
+        let root_marks = self.mark_for.map(|(viewer_id, marks)| {
+            let ids = viewer::RootMarks::ids_of(items);
+            viewer::RootMarks::read(db, viewer_id, marks, ids)
+        });
+        let root_marks = async move {
+            match root_marks {
+                Some(read) => read.await.map(Some),
+                None => Ok(None),
+            }
+        };
         let counts = join_all(self.counts.iter().map(|rel| {
             let keys = assemble::distinct_keys(items, &rel.keys().parent_field);
             async move {
@@ -158,22 +175,29 @@ impl Expand {
                     .await
             }
         }));
-        let children = load_level(db, viewer, &self.nodes, self.per_parent, &budget, items);
-        let (counts, children) = join(counts, children).await;
+        let level = Level {
+            db,
+            viewer,
+            mark_for: self.mark_for,
+            per_parent: self.per_parent,
+            budget: &budget,
+        };
+        let children = level.load(&self.nodes, items);
+        let (root_marks, counts, children) = join3(root_marks, counts, children).await;
         for (rel, counts) in self.counts.iter().zip(counts) {
             assemble::attach_counts(rel, items, counts?);
         }
         for (node, children) in self.nodes.iter().zip(children?) {
             assemble::attach(node.relation, self.per_parent, items, children);
         }
+        if let Some(root_marks) = root_marks? {
+            root_marks.apply(items);
+        }
         // The budget counted each child once; a child shared by several parents (one
         // author of many comments) is in the answer once per parent.
         let objects: u64 = items.iter().map(Item::objects).sum();
         if objects > self.ceiling {
             return Err(budget.too_large());
-        }
-        if let Some((viewer_id, marks)) = self.mark_for {
-            viewer::mark(db, viewer_id, marks, items).await?;
         }
         Ok(())
     }
@@ -264,79 +288,111 @@ fn shown(rel: &'static Relation, per_parent: u64, rows: &[(i64, Item)]) -> u64 {
 /// The children of one relation, each with the key of the parent it belongs to.
 type Children = Vec<(i64, Item)>;
 
-/// The children of every node of one level of the tree for `parents`, each with its own
-/// included relations attached; sibling nodes are fetched concurrently.
-fn load_level<'a>(
-    db: &'a Reader<'_>,
+/// What every level of one answer's includes is loaded with.
+#[derive(Clone, Copy)]
+struct Level<'a, 'r> {
+    db: &'a Reader<'r>,
     viewer: Option<&'a Viewer>,
-    nodes: &'a [Node],
+    /// The caller whose marks included posts and users carry, and which.
+    mark_for: Option<(i64, Marks)>,
     per_parent: u64,
     budget: &'a ItemBudget,
-    parents: &[Item],
-) -> BoxFuture<'a, Result<Vec<Children>>> {
-    let keys: Vec<Vec<i64>> = nodes
-        .iter()
-        .map(|n| assemble::distinct_keys(parents, &n.relation.keys().parent_field))
-        .collect();
-    Box::pin(async move {
-        let loads = nodes
-            .iter()
-            .zip(keys)
-            .map(|(node, keys)| load_node(db, viewer, node, per_parent, budget, keys));
-        join_all(loads).await.into_iter().collect()
-    })
 }
 
-/// The children of one node for `keys`, with the node's own children attached.
-async fn load_node(
-    db: &Reader<'_>,
-    viewer: Option<&Viewer>,
-    node: &Node,
-    per_parent: u64,
-    budget: &ItemBudget,
-    keys: Vec<i64>,
-) -> Result<Children> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rel = node.relation;
-    // A to-one child of a to-one relation comes in the same statement.
-    let joined = paths::joined(node).map(|n| n.relation);
-    // One more than shown tells whether the embedded list was cut.
-    let rows_allowed = budget.rows_for(keys.len());
-    let built = sql::Batch {
-        rel,
-        joined,
-        keys: &keys,
-        cap: per_parent + 1,
-        rows: rows_allowed,
-    }
-    .built(db.backend());
-    let rows = db.all_by(built, &sql::Load { rel, joined }).await?;
-    if rel.is_capped() && rows.len() as u64 >= rows_allowed {
-        return Err(budget.too_large());
-    }
-    let mut joined_objects = 0;
-    let children: Children = rows
-        .into_iter()
-        .map(|row| {
-            let mut item = assemble::child(row.row, viewer);
-            if let Some(joined) = joined {
-                let one = row.joined.map(|j| assemble::child(j, viewer));
-                joined_objects += u64::from(one.is_some());
-                item.attach_one(joined.name, one);
-            }
-            (row.key, item)
+impl<'a, 'r> Level<'a, 'r> {
+    /// The children of every node of one level of the tree for `parents`, each with its
+    /// own included relations attached; sibling nodes are fetched concurrently.
+    fn load(self, nodes: &'a [Node], parents: &[Item]) -> BoxFuture<'a, Result<Vec<Children>>>
+    where
+        'r: 'a,
+    {
+        let keys: Vec<Vec<i64>> = nodes
+            .iter()
+            .map(|n| assemble::distinct_keys(parents, &n.relation.keys().parent_field))
+            .collect();
+        Box::pin(async move {
+            let loads = nodes
+                .iter()
+                .zip(keys)
+                .map(|(node, keys)| self.load_node(node, keys));
+            join_all(loads).await.into_iter().collect()
         })
-        .collect();
-    budget.spend(shown(rel, per_parent, &children) + joined_objects)?;
-    let (keys, mut items): (Vec<i64>, Vec<Item>) = children.into_iter().unzip();
-    if joined.is_none() && !node.children.is_empty() {
-        let grandchildren =
-            load_level(db, viewer, &node.children, per_parent, budget, &items).await?;
-        for (child, grandchildren) in node.children.iter().zip(grandchildren) {
-            assemble::attach(child.relation, per_parent, &mut items, grandchildren);
-        }
     }
-    Ok(keys.into_iter().zip(items).collect())
+
+    /// The children of one node for `keys`, with the node's own children attached.
+    async fn load_node(self, node: &'a Node, keys: Vec<i64>) -> Result<Children>
+    where
+        'r: 'a,
+    {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Level {
+            db,
+            viewer,
+            mark_for,
+            per_parent,
+            budget,
+        } = self;
+        let rel = node.relation;
+        // A to-one child of a to-one relation comes in the same statement.
+        let joined = paths::joined(node).map(|n| n.relation);
+        // One more than shown tells whether the embedded list was cut.
+        let rows_allowed = budget.rows_for(keys.len());
+        let built = sql::Batch {
+            rel,
+            joined,
+            keys: &keys,
+            cap: per_parent + 1,
+            rows: rows_allowed,
+            viewer: mark_for,
+        }
+        .built(db.backend());
+        let load = sql::Load {
+            rel,
+            joined,
+            viewer: mark_for,
+        };
+        let rows = db.all_by(built, &load).await?;
+        if rel.is_capped() && rows.len() as u64 >= rows_allowed {
+            return Err(budget.too_large());
+        }
+        let mut joined_objects = 0;
+        let children: Children = rows
+            .into_iter()
+            .map(|row| {
+                let mut item = marked_child(row.row, row.mark, viewer);
+                if let Some(joined) = joined {
+                    let one = row
+                        .joined
+                        .map(|(child, mark)| marked_child(child, mark, viewer));
+                    joined_objects += u64::from(one.is_some());
+                    item.attach_one(joined.name, one);
+                }
+                (row.key, item)
+            })
+            .collect();
+        budget.spend(shown(rel, per_parent, &children) + joined_objects)?;
+        let (keys, mut items): (Vec<i64>, Vec<Item>) = children.into_iter().unzip();
+        if joined.is_none() && !node.children.is_empty() {
+            let grandchildren = self.load(&node.children, &items).await?;
+            for (child, grandchildren) in node.children.iter().zip(grandchildren) {
+                assemble::attach(child.relation, per_parent, &mut items, grandchildren);
+            }
+        }
+        Ok(keys.into_iter().zip(items).collect())
+    }
+}
+
+/// A fetched child as an item, with the viewer's mark its statement carried.
+fn marked_child(
+    row: sql::ChildRow,
+    mark: Option<(viewer::Mark, bool)>,
+    viewer: Option<&Viewer>,
+) -> Item {
+    let mut item = assemble::child(row, viewer);
+    if let Some((mark, marked)) = mark {
+        mark.set(&mut item.out, marked);
+    }
+    item
 }

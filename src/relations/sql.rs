@@ -18,7 +18,9 @@ use crate::entity::{
     comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
 };
 use crate::error::{AppError, Result};
-use crate::relations::declared::{Hops, Relation, Resource, Shape, column_of, relation, table_of};
+use crate::relations::declared::{
+    Hops, Mark, Marks, Relation, Resource, Shape, column_of, relation, table_of,
+};
 use crate::store::page::SortOrder;
 use crate::store::read::{Built, Decoder, Fields, FromRow, Linked, Row, ShapeCache};
 
@@ -84,9 +86,15 @@ const KEPT_KEY_LISTS: usize = 128;
 /// A relation, by its parent and name.
 type RelationId = (Resource, &'static str);
 
-/// Texts of [`children`] by relation, relation joined to it, and number of keys.
-static CHILDREN: LazyLock<ShapeCache<(RelationId, Option<RelationId>, usize)>> =
-    LazyLock::new(ShapeCache::default);
+/// Texts of [`children`] by relation, relation joined to it, the marks each carries,
+/// and number of keys.
+type ChildrenShape = (
+    RelationId,
+    Option<RelationId>,
+    (Option<Mark>, Option<Mark>),
+    usize,
+);
+static CHILDREN: LazyLock<ShapeCache<ChildrenShape>> = LazyLock::new(ShapeCache::default);
 /// Texts of [`counts`] by relation and number of keys.
 static COUNTS: LazyLock<ShapeCache<(RelationId, usize)>> = LazyLock::new(ShapeCache::default);
 
@@ -100,8 +108,9 @@ fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value>
 
 /// One statement's worth of children: `rel`'s rows (and, joined, each one's `joined`
 /// child) for all of `keys`, for a capped relation at most `cap` per key and `rows` in
-/// all, grouped in the relation's order. Each row is the parent's key, then the
-/// [`Shape`]'s columns.
+/// all, grouped in the relation's order. Each row is the parent's key, then the viewer's
+/// mark on the child and on the joined child (when `viewer` asks for them and they are
+/// a post or a user, [`Mark::of_shape`]), then the [`Shape`]'s columns.
 #[derive(Clone, Copy)]
 pub struct Batch<'k> {
     pub rel: &'static Relation,
@@ -109,9 +118,31 @@ pub struct Batch<'k> {
     pub keys: &'k [i64],
     pub cap: u64,
     pub rows: u64,
+    /// The caller whose marks the rows carry, and which.
+    pub viewer: Option<(i64, Marks)>,
+}
+
+/// The marks the rows of `rel` and of `joined` carry for `viewer`.
+pub fn marks_of(
+    rel: &'static Relation,
+    joined: Option<&'static Relation>,
+    viewer: Option<(i64, Marks)>,
+) -> (Option<Mark>, Option<Mark>) {
+    let Some((_, marks)) = viewer else {
+        return (None, None);
+    };
+    (
+        Mark::of_shape(rel.shape, marks),
+        joined.and_then(|j| Mark::of_shape(j.shape, marks)),
+    )
 }
 
 impl Batch<'_> {
+    /// The marks the rows carry.
+    fn marks(&self) -> (Option<Mark>, Option<Mark>) {
+        marks_of(self.rel, self.joined, self.viewer)
+    }
+
     /// The statement, built, its text reused from earlier requests with as many keys.
     pub fn built(&self, backend: DbBackend) -> Built {
         let build = || self.statement(backend);
@@ -130,12 +161,20 @@ impl Batch<'_> {
             })
             .into_iter()
             .flatten();
+        let marks = self.marks();
         let shape = (
             self.rel.id(),
             self.joined.map(Relation::id),
+            marks,
             self.keys.len(),
         );
-        CHILDREN.get(backend, shape, key_values(self.keys, then), build)
+        // The marks' `EXISTS` come first in the select list, so their values bind first.
+        let viewer_values = [marks.0, marks.1]
+            .into_iter()
+            .flatten()
+            .filter_map(|_| self.viewer.map(|(id, _)| Value::BigInt(Some(id))));
+        let values: Vec<Value> = viewer_values.chain(key_values(self.keys, then)).collect();
+        CHILDREN.get(backend, shape, values, build)
     }
 
     /// The statement.
@@ -146,11 +185,18 @@ impl Batch<'_> {
             keys,
             cap,
             rows,
+            viewer,
         } = *self;
         let at = rel.keys();
         let key = Expr::col((at.table.clone(), at.column.clone()));
         let mut stmt = Query::select();
         stmt.expr_as(key, Alias::new("key"));
+        let (own_mark, joined_mark) = self.marks();
+        for (mark, alias) in [(own_mark, "marked"), (joined_mark, "joined_marked")] {
+            if let (Some(mark), Some((viewer_id, _))) = (mark, viewer) {
+                stmt.expr_as(mark.exists(viewer_id), Alias::new(alias));
+            }
+        }
         select_rows(&mut stmt, rel);
         if let Some(child) = joined {
             let def = child.first();
@@ -308,17 +354,21 @@ pub enum ChildRow {
 }
 
 /// One row of [`children`]: the key of the parent it belongs to, the child, and the
-/// child's joined to-one child (when one was joined and exists).
+/// child's joined to-one child (when one was joined and exists), each with the viewer's
+/// mark when the statement carried one.
 pub struct Child {
     pub key: i64,
     pub row: ChildRow,
-    pub joined: Option<ChildRow>,
+    pub mark: Option<(Mark, bool)>,
+    pub joined: Option<(ChildRow, Option<(Mark, bool)>)>,
 }
 
-/// Decodes the rows of [`children`] for a relation and the relation joined to it.
+/// Decodes the rows of [`children`] for a relation and the relation joined to it, with
+/// the marks the statement carries for `viewer`.
 pub struct Load {
     pub rel: &'static Relation,
     pub joined: Option<&'static Relation>,
+    pub viewer: Option<(i64, Marks)>,
 }
 
 fn decode_shape<R: Row>(shape: Shape, row: &R) -> std::result::Result<ChildRow, DbErr> {
@@ -340,14 +390,25 @@ impl Decoder for Load {
     type Out = Child;
     fn decode<R: Row>(&self, row: &R) -> std::result::Result<Child, DbErr> {
         let key = row.get(0)?;
-        let own = row.skip(1);
+        let (own_mark, joined_mark) = marks_of(self.rel, self.joined, self.viewer);
+        let mut at = 1;
+        let mut marked = |mark: Option<Mark>| -> std::result::Result<_, DbErr> {
+            let Some(mark) = mark else {
+                return Ok(None);
+            };
+            let value: bool = row.get(at)?;
+            at += 1;
+            Ok(Some((mark, value)))
+        };
+        let (mark, joined_mark) = (marked(own_mark)?, marked(joined_mark)?);
+        let own = row.skip(at);
         let joined = match (self.joined, width(self.rel.shape)) {
             (Some(child), Some(width)) => {
                 // A LEFT JOIN that found nothing leaves the child's key null.
                 let rest = own.skip(width);
                 let present: Option<i64> = rest.get(0)?;
                 match present {
-                    Some(_) => Some(decode_shape(child.shape, &rest)?),
+                    Some(_) => Some((decode_shape(child.shape, &rest)?, joined_mark)),
                     None => None,
                 }
             }
@@ -356,6 +417,7 @@ impl Decoder for Load {
         Ok(Child {
             key,
             row: decode_shape(self.rel.shape, &own)?,
+            mark,
             joined,
         })
     }
@@ -453,7 +515,60 @@ mod tests {
             keys: &[1, 2],
             cap: 3,
             rows: 9,
+            viewer: None,
         }
+    }
+
+    #[test]
+    fn a_marked_statement_binds_the_viewer_before_its_keys() {
+        // The cached text of a marked statement is reused with values in this order.
+        let viewer = Some((42, Marks::ALL));
+        for rel in RELATIONS {
+            let marked = Batch {
+                viewer,
+                ..batch(rel, None)
+            };
+            let (own, _) = marked.marks();
+            let built = marked.built(DbBackend::Postgres);
+            let fresh = DbBackend::Postgres.build(&marked.statement(DbBackend::Postgres));
+            assert_eq!(
+                built.sql.to_string(),
+                fresh.sql,
+                "{:?}.{}",
+                rel.parent,
+                rel.name
+            );
+            assert_eq!(
+                built.values.0,
+                fresh.values.map(|v| v.0).unwrap_or_default(),
+                "{:?}.{}",
+                rel.parent,
+                rel.name
+            );
+            assert_eq!(
+                built.values.0.first() == Some(&Value::BigInt(Some(42))),
+                own.is_some(),
+                "{:?}.{}",
+                rel.parent,
+                rel.name
+            );
+        }
+        // A comment's post with its author joined marks both.
+        let rel = |r, n| relation(r, n).expect("declared");
+        let (post_rel, author) = (
+            rel(Resource::Comment, "post"),
+            rel(Resource::Post, "author"),
+        );
+        let both = Batch {
+            viewer,
+            ..batch(post_rel, Some(author))
+        };
+        assert_eq!(both.marks(), (Some(Mark::Favorited), Some(Mark::Following)));
+        let fresh = DbBackend::Postgres.build(&both.statement(DbBackend::Postgres));
+        assert_eq!(
+            both.built(DbBackend::Postgres).values.0,
+            fresh.values.unwrap().0
+        );
     }
 
     #[test]

@@ -1,8 +1,18 @@
 //! `viewer=true` (SPEC §5): the caller's side of the relationships on every item of an
-//! answer, included items too — `favorited` on each post, `following` on each user. The
-//! whole answer is marked at once, after the includes are attached: one statement for all
-//! its posts and one for all its users, whatever the page size or the include depth.
-//! A view that knows its answer holds no posts (or no users) skips that statement
+//! answer, included items too — `favorited` on each post, `following` on each user.
+//!
+//! A mark needs only the ids of what it marks, so it never waits for the assembled
+//! answer (on PostgreSQL each wait is a round trip):
+//!
+//! - the posts and users of the page itself are known before anything is loaded: one
+//!   statement per kind for the whole page ([`RootMarks`]), sent in the same flight as
+//!   the first level of includes;
+//! - a post or user an include loads is marked by a column of the statement that loads
+//!   it ([`Mark::exists`]: `EXISTS (…)` on the viewer's favorite or follow), which costs
+//!   no statement at all.
+//!
+//! So marking costs at most one statement per kind, whatever the page size or the
+//! include depth. A view that knows its answer holds no posts (or no users) skips them
 //! ([`Marks`]).
 
 use std::collections::HashSet;
@@ -17,28 +27,7 @@ use crate::relations::sql::key_in;
 use crate::store::read::Reader;
 use crate::wire::item::Item;
 
-/// What [`mark`] marks. Each kind marked costs its statement even when the answer
-/// happens to hold none of it, so that an answer costs the same whatever rows it holds
-/// (SPEC §3's budget is constant in the page size); `viewer=true` marks both.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Marks {
-    /// `favorited` on every post.
-    pub posts: bool,
-    /// `following` on every user.
-    pub users: bool,
-}
-
-impl Marks {
-    pub const ALL: Marks = Marks {
-        posts: true,
-        users: true,
-    };
-
-    /// The statements [`mark`] runs.
-    pub fn statements(self) -> usize {
-        usize::from(self.posts) + usize::from(self.users)
-    }
-}
+pub use super::declared::{Mark, Marks};
 
 /// The table and column of a key, as the entity names them.
 fn key<E: IntoIden, C: IntoIden>(entity: E, column: C) -> (DynIden, DynIden) {
@@ -75,47 +64,74 @@ async fn ids(db: &Reader<'_>, stmt: SelectStatement) -> Result<HashSet<i64>> {
     Ok(db.all::<i64>(&stmt).await?.into_iter().collect())
 }
 
-/// Sets `favorited` on every post and `following` on every user in `items` and below, as
-/// far as `marks` says: [`Marks::statements`] statements, also when the answer holds no
-/// post or no user.
-pub async fn mark(db: &Reader<'_>, viewer_id: i64, marks: Marks, items: &mut [Item]) -> Result<()> {
-    let (mut posts, mut users) = (Vec::new(), Vec::new());
-    for item in items.iter_mut() {
-        item.for_each_out(&mut |out| {
-            if let Some(post) = out.post_mut() {
+/// The marks of the page's own items (not of what is included below them), which need
+/// only the items' ids and so run beside the first level of includes.
+pub struct RootMarks {
+    favorited: Option<HashSet<i64>>,
+    followed: Option<HashSet<i64>>,
+}
+
+impl RootMarks {
+    /// Reads, as far as `marks` says, which of the posts `items` are or hold `viewer_id`
+    /// favorited and which of their users they follow: one statement per kind the page
+    /// holds (a page's items are all of one kind, so the count depends on the endpoint,
+    /// never on the rows).
+    pub async fn read(
+        db: &Reader<'_>,
+        viewer_id: i64,
+        marks: Marks,
+        (posts, users): (Vec<i64>, Vec<i64>),
+    ) -> Result<RootMarks> {
+        let backend = db.backend();
+        let marked = |on: bool, ids_of: &[i64], stmt: fn(i64, &[i64], DbBackend) -> _| {
+            let stmt: Option<SelectStatement> =
+                (on && !ids_of.is_empty()).then(|| stmt(viewer_id, ids_of, backend));
+            async move {
+                match stmt {
+                    Some(stmt) => ids(db, stmt).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        };
+        let (favorited, followed) = join(
+            marked(marks.posts, &posts, favorited_stmt),
+            marked(marks.users, &users, followed_stmt),
+        )
+        .await;
+        Ok(RootMarks {
+            favorited: favorited?,
+            followed: followed?,
+        })
+    }
+
+    /// The ids [`RootMarks::read`] asks about: the posts and users `items` are or hold,
+    /// themselves only (included items carry their marks from their own statement).
+    pub fn ids_of(items: &mut [Item]) -> (Vec<i64>, Vec<i64>) {
+        let (mut posts, mut users) = (Vec::new(), Vec::new());
+        for item in items.iter_mut() {
+            if let Some(post) = item.out.post_mut() {
                 posts.push(post.id);
             }
-            if let Some(user) = out.user_mut() {
+            if let Some(user) = item.out.user_mut() {
                 users.push(user.id);
             }
-        });
-    }
-    for ids in [&mut posts, &mut users] {
-        ids.sort_unstable();
-        ids.dedup();
-    }
-    let backend = db.backend();
-    let marked = |on: bool, stmt: SelectStatement| async move {
-        match on {
-            true => ids(db, stmt).await.map(Some),
-            false => Ok(None),
         }
-    };
-    let (favorited, followed) = join(
-        marked(marks.posts, favorited_stmt(viewer_id, &posts, backend)),
-        marked(marks.users, followed_stmt(viewer_id, &users, backend)),
-    )
-    .await;
-    let (favorited, followed) = (favorited?, followed?);
-    for item in items.iter_mut() {
-        item.for_each_out(&mut |out| {
-            if let (Some(post), Some(favorited)) = (out.post_mut(), &favorited) {
+        for ids in [&mut posts, &mut users] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        (posts, users)
+    }
+
+    /// Sets `favorited` and `following` on the page's own items.
+    pub fn apply(&self, items: &mut [Item]) {
+        for item in items.iter_mut() {
+            if let (Some(post), Some(favorited)) = (item.out.post_mut(), &self.favorited) {
                 post.favorited = Some(favorited.contains(&post.id));
             }
-            if let (Some(user), Some(followed)) = (out.user_mut(), &followed) {
+            if let (Some(user), Some(followed)) = (item.out.user_mut(), &self.followed) {
                 user.following = Some(followed.contains(&user.id));
             }
-        });
+        }
     }
-    Ok(())
 }

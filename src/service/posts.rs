@@ -291,11 +291,12 @@ pub async fn list_offset(
             .from_subquery(stmt.clone(), Alias::new("filtered"))
             .to_owned()
     });
-    let total: i64 = db.first(&count).await?.unwrap_or(0);
     order::posts().apply_order(&mut stmt);
     stmt.limit(limit).offset(offset);
-    let rows = db.all(&stmt).await?;
-    Ok((rows, Ord::max(total, 0) as u64))
+    // Neither needs the other: on PostgreSQL they go in one flight.
+    let (total, rows) = futures::future::join(db.first::<i64>(&count), db.all(&stmt)).await;
+    let total = total?.unwrap_or(0);
+    Ok((rows?, Ord::max(total, 0) as u64))
 }
 
 /// The post with this slug, or 404.

@@ -2,7 +2,7 @@
 //! is UNIQUE, I4); `PUT` replaces the whole profile with an upsert on that key, so
 //! concurrent first PUTs leave one row, exactly one of them creating it.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
     QueryTrait, Set,
@@ -13,6 +13,7 @@ use crate::domain::url::AbsoluteUrl;
 use crate::domain::viewer::Viewer;
 use crate::entity::{profile, user};
 use crate::error::{AppError, Result, foreign_key_violation};
+use crate::relations::viewer::Mark;
 use crate::store::Writer;
 use crate::store::read::{FromRow, Reader, Row};
 
@@ -117,13 +118,45 @@ pub async fn person(db: &Reader<'_>, id: i64) -> Result<Option<Person>> {
 /// The user called `username` (compared case-insensitively), with their profile's bio
 /// and avatar: one statement; `None` when nobody is.
 pub async fn person_named(db: &Reader<'_>, username: &str) -> Result<Option<Person>> {
+    Ok(person_named_seen_by(db, username, None)
+        .await?
+        .map(|(person, _)| person))
+}
+
+/// A [`Person`] and whether the viewer follows them.
+struct SeenPerson(Person, bool);
+
+impl FromRow for SeenPerson {
+    /// A row of [`person_named_seen_by`]'s statement: a [`Person`]'s columns, then the
+    /// viewer's `following` mark.
+    fn from_row<R: Row>(row: &R) -> std::result::Result<Self, sea_orm::DbErr> {
+        use crate::store::read::Fields;
+        let person = Person::from_row(row)?;
+        let at = <user::Model as Fields>::FIELDS.len() + <profile::Model as Fields>::FIELDS.len();
+        Ok(SeenPerson(person, row.get(at)?))
+    }
+}
+
+/// [`person_named`], and whether `viewer_id` follows them (false without a viewer), in
+/// the same statement: the profile a viewer asks for costs one statement, not two.
+pub async fn person_named_seen_by(
+    db: &Reader<'_>,
+    username: &str,
+    viewer_id: Option<i64>,
+) -> Result<Option<(Person, bool)>> {
     // PostgreSQL cannot compare text holding NUL, and no username holds one.
     if username.contains('\0') {
         return Ok(None);
     }
     let lower = Func::lower(Expr::col((user::Entity, user::Column::Username)));
-    let stmt = people(Expr::expr(lower).eq(username.to_lowercase()));
-    Ok(db.first(&stmt).await?)
+    let mut stmt = people(Expr::expr(lower).eq(username.to_lowercase()));
+    let Some(viewer_id) = viewer_id else {
+        let person: Option<Person> = db.first(&stmt).await?;
+        return Ok(person.map(|p| (p, false)));
+    };
+    stmt.expr_as(Mark::Following.exists(viewer_id), Alias::new("following"));
+    let seen: Option<SeenPerson> = db.first(&stmt).await?;
+    Ok(seen.map(|SeenPerson(person, following)| (person, following)))
 }
 
 /// Creates or wholly replaces the profile of `user_id`, in one write transaction:

@@ -26,6 +26,7 @@ mod posts;
 mod profiles;
 mod relationships;
 mod roles;
+mod roundtrips;
 mod seed;
 mod sessions;
 mod sweep;

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::{ConduitError, ErrorsBody, Refusals, Result};
-use super::extract::{Auth, Body, ConduitPath, MaybeAuth};
+use super::extract::{Auth, Body, ConduitPath, MaybePending};
 use super::view::{self, CommentBody, CommentList};
 use crate::domain::text::CommentBody as CommentText;
 use crate::http::state::AppState;
@@ -37,15 +37,20 @@ pub fn router() -> Router<AppState> {
     ))]
 pub async fn list_comments(
     State(state): State<AppState>,
-    auth: MaybeAuth,
-    ConduitPath(slug): ConduitPath<String>,
+    auth: MaybePending,
+    path: std::result::Result<ConduitPath<String>, ConduitError>,
 ) -> Result<Json<CommentList>> {
-    let viewer = auth.viewer();
-    // The article, its comments, their authors; with a token, the token and the follows.
-    crate::store::set_budget(3 + 2 * usize::from(viewer.is_some()));
+    // The article, its comments, their authors (with the viewer's `following`); with a
+    // token, the token, in one flight with the article.
+    crate::store::set_budget(3 + usize::from(auth.0.is_some()));
     let handle = state.db();
     let db = handle.read()?;
-    let post = posts::find_by_slug(&db, &slug).await?;
+    let find = async {
+        let ConduitPath(slug) = path?;
+        Ok::<_, ConduitError>(posts::find_by_slug(&db, &slug).await?)
+    };
+    let (caller, post) = auth.check_with(&db, find).await?;
+    let viewer = caller.as_ref().map(|c| &c.viewer);
     // Each comment carries its author: two objects of the response ceiling (SPEC §6).
     let ceiling = state.settings.max_response_items;
     let rows = comments::all_for_post(&db, post.id, ceiling / 2)

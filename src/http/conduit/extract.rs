@@ -1,5 +1,7 @@
 //! What the Conduit face reads from a request: its token (`Authorization: Token <jwt>`,
-//! or `Bearer <jwt>`), its body (wrapped, `{"user": {…}}`, unknown fields ignored) and its
+//! or `Bearer <jwt>`: checked before the handler runs, [`Auth`] and [`MaybeAuth`], or, for
+//! a GET, verified here and checked in one flight with the handler's first reads,
+//! [`Pending`] and [`MaybePending`]), its body (wrapped, `{"user": {…}}`, unknown fields ignored) and its
 //! query. Every refusal is a [`ConduitError`].
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -13,7 +15,8 @@ use super::error::{ConduitError, Refusals, Result};
 use crate::http::common::request_body::{self, BodyRefusal};
 use crate::http::state::AppState;
 use crate::jwt::Audience;
-use crate::service::auth::{self, Viewer};
+use crate::service::auth::{UncheckedToken, Viewer};
+use crate::store::read::Reader;
 
 /// The caller with the token they sent (a user answer echoes it back).
 #[derive(Clone, Debug)]
@@ -34,30 +37,36 @@ impl MaybeAuth {
     }
 }
 
+/// The token of `Authorization: Token <jwt>` (or `Bearer <jwt>`), if one was sent; 401
+/// `token: is invalid` for a header of another form.
+fn sent_token(parts: &Parts) -> Result<Option<&str>> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+                .then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .map(Some)
+        .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "token", "is invalid"))
+}
+
 impl FromRequestParts<AppState> for MaybeAuth {
     type Rejection = ConduitError;
 
+    /// Checks the token on a read unit of its own: for the handlers that must know the
+    /// caller before they read (their rights) or write.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        let MaybePending(pending) = MaybePending::from_request_parts(parts, state).await?;
+        let Some(pending) = pending else {
             return Ok(MaybeAuth(None));
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
-                    .then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "token", "is invalid"))?;
-        let viewer =
-            auth::authenticate_for(&state.db().read()?, &state.jwt, token, Audience::Conduit)
-                .await?;
-        Ok(MaybeAuth(Some(Caller {
-            viewer,
-            token: token.to_string(),
-        })))
+        Ok(MaybeAuth(Some(pending.check(&state.db().read()?).await?)))
     }
 }
 
@@ -69,6 +78,104 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .0
             .map(Auth)
+            .ok_or_else(ConduitError::token_missing)
+    }
+}
+
+/// A sent token whose signature and expiry are verified (no statement yet), to be
+/// checked on the handler's own read unit, in one flight with its first reads
+/// ([`MaybePending::check_with`]): a GET then pays no round trip of its own for the
+/// token. Only [`PendingCaller::check`] turns it into a [`Caller`].
+pub struct PendingCaller {
+    unchecked: UncheckedToken,
+    token: String,
+}
+
+impl PendingCaller {
+    /// The id the token names, before the check: for building statements only.
+    pub fn viewer_id(&self) -> i64 {
+        self.unchecked.user_id()
+    }
+
+    /// The caller, once the token's row says it still works (401 otherwise).
+    pub async fn check(self, db: &Reader<'_>) -> Result<Caller> {
+        let viewer = self.unchecked.check(db).await?;
+        Ok(Caller {
+            viewer,
+            token: self.token,
+        })
+    }
+}
+
+/// An optional token, not yet checked: anonymous without one; a token that is malformed,
+/// badly signed or expired is 401 at once, and one that was revoked (or whose user is
+/// gone) is 401 from [`MaybePending::check_with`].
+pub struct MaybePending(pub Option<PendingCaller>);
+
+impl MaybePending {
+    /// The id the token names, before the check.
+    pub fn viewer_id(&self) -> Option<i64> {
+        self.0.as_ref().map(PendingCaller::viewer_id)
+    }
+
+    /// Runs `reads` and the token check concurrently on `db` (on PostgreSQL, one
+    /// pipelined flight). A failed check wins over whatever `reads` answered (401 before
+    /// 404, CONDUIT.md), and what they read is dropped unseen.
+    pub async fn check_with<T>(
+        self,
+        db: &Reader<'_>,
+        reads: impl Future<Output = Result<T>>,
+    ) -> Result<(Option<Caller>, T)> {
+        let check = async {
+            match self.0 {
+                Some(pending) => pending.check(db).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (caller, read) = futures::future::join(check, reads).await;
+        let caller = caller?;
+        Ok((caller, read?))
+    }
+}
+
+impl FromRequestParts<AppState> for MaybePending {
+    type Rejection = ConduitError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Some(token) = sent_token(parts)? else {
+            return Ok(MaybePending(None));
+        };
+        let unchecked = UncheckedToken::verify(&state.jwt, token, Audience::Conduit)?;
+        Ok(MaybePending(Some(PendingCaller {
+            unchecked,
+            token: token.to_string(),
+        })))
+    }
+}
+
+/// A required token, not yet checked: 401 `token: is missing` without one.
+pub struct Pending(pub PendingCaller);
+
+impl Pending {
+    /// [`MaybePending::check_with`] for a required token.
+    pub async fn check_with<T>(
+        self,
+        db: &Reader<'_>,
+        reads: impl Future<Output = Result<T>>,
+    ) -> Result<(Caller, T)> {
+        let (caller, read) = MaybePending(Some(self.0)).check_with(db, reads).await?;
+        Ok((caller.ok_or_else(ConduitError::token_missing)?, read))
+    }
+}
+
+impl FromRequestParts<AppState> for Pending {
+    type Rejection = ConduitError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        MaybePending::from_request_parts(parts, state)
+            .await?
+            .0
+            .map(Pending)
             .ok_or_else(ConduitError::token_missing)
     }
 }

@@ -5,8 +5,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ConduitError, ErrorsBody, Result};
-use super::extract::{Auth, ConduitPath, MaybeAuth};
-use super::view::{self, Profile, ProfileBody};
+use super::extract::{Auth, ConduitPath, MaybePending};
+use super::view::{Profile, ProfileBody};
 use crate::http::state::AppState;
 use crate::service::follows;
 use crate::service::profiles::{self, Person};
@@ -39,17 +39,21 @@ async fn find(state: &AppState, username: &str) -> Result<Person> {
     ))]
 pub async fn get_profile(
     State(state): State<AppState>,
-    auth: MaybeAuth,
-    ConduitPath(username): ConduitPath<String>,
+    auth: MaybePending,
+    path: std::result::Result<ConduitPath<String>, ConduitError>,
 ) -> Result<Json<ProfileBody>> {
-    let viewer = auth.viewer();
-    crate::store::set_budget(1 + 2 * usize::from(viewer.is_some()));
+    // The user with their profile and the viewer's `following`; with a token, the token,
+    // in one flight with it.
+    crate::store::set_budget(1 + usize::from(auth.0.is_some()));
     let handle = state.db();
     let db = handle.read()?;
-    let person = profiles::person_named(&db, &username)
-        .await?
-        .ok_or_else(|| ConduitError::not_found("profile"))?;
-    let following = view::following(&db, viewer, &person.user).await?;
+    let viewer_id = auth.viewer_id();
+    let find = async {
+        let ConduitPath(username) = path?;
+        Ok::<_, ConduitError>(profiles::person_named_seen_by(&db, &username, viewer_id).await?)
+    };
+    let (_caller, found) = auth.check_with(&db, find).await?;
+    let (person, following) = found.ok_or_else(|| ConduitError::not_found("profile"))?;
     Ok(Json(ProfileBody {
         profile: Profile::new(&person, following),
     }))

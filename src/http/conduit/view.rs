@@ -1,7 +1,8 @@
 //! The JSON shapes of the Conduit face, and how a page of posts or comments becomes them
-//! with a constant number of statements: the authors (with their profiles), tags,
-//! favorite counts and the viewer's `favorited`/`following` come through the include
-//! loader of `/api/v1` (`relations`), one batched statement each for the whole page.
+//! with a constant number of statements: the authors (with their profiles and the
+//! viewer's `following`), tags, favorite counts and the viewer's `favorited` come through
+//! the include loader of `/api/v1` (`relations`), one batched statement each for the
+//! whole page, all in one flight.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,12 +10,12 @@ use utoipa::ToSchema;
 
 use super::error::Result;
 use crate::domain::viewer::Viewer;
-use crate::entity::{comment, post, user};
+use crate::entity::{comment, post};
 use crate::relations::{Expand, Marks, Resource};
 use crate::service::profiles::Person;
 use crate::store::read::Reader;
 use crate::wire::item::{Item, Out};
-use crate::wire::repr::{CommentOut, PostOut, UserOut};
+use crate::wire::repr::{CommentOut, PostOut};
 
 /// A timestamp as Conduit shows it: RFC 3339 UTC with exactly three fractional digits,
 /// truncated, so that every read of a row shows the string its create answered.
@@ -202,33 +203,6 @@ pub struct TagList {
     pub tags: Vec<String>,
 }
 
-/// Whether the viewer follows `user` (false without a viewer): the loader's `following`
-/// mark, one statement with a viewer.
-pub async fn following(
-    db: &Reader<'_>,
-    viewer: Option<&Viewer>,
-    user: &user::Model,
-) -> Result<bool> {
-    let Some(v) = viewer else {
-        return Ok(false);
-    };
-    let marks = Marks {
-        posts: false,
-        users: true,
-    };
-    let item = Expand::default()
-        .marking(v.id, marks)
-        .apply_one(db, viewer, Item::from(UserOut::new(user, viewer)))
-        .await?;
-    Ok(matches!(
-        item.out,
-        Out::User(UserOut {
-            following: Some(true),
-            ..
-        })
-    ))
-}
-
 /// A post as the loader takes it: its strings moved in, its times already in Conduit's
 /// form, so that the article takes them back out without copying (the loader reads only
 /// the keys and sets `favorited`).
@@ -247,8 +221,9 @@ fn post_item(p: post::Model) -> Item {
 }
 
 /// The posts as articles, in their order, each with its body: statements for the
-/// authors with their profiles, tags, favorite counts and (with a viewer) the viewer's
-/// favorites and follows, one each for the whole page.
+/// authors with their profiles (and, with a viewer, whether the viewer follows each),
+/// tags, favorite counts and the viewer's favorites, one each for the whole page and all
+/// in one flight.
 pub async fn articles(
     db: &Reader<'_>,
     viewer: Option<&Viewer>,
@@ -306,7 +281,7 @@ pub async fn article(
 }
 
 /// The comments, in their order, with their authors: one statement for the authors with
-/// their profiles and (with a viewer) one for the viewer's follows.
+/// their profiles and (with a viewer) whether the viewer follows each.
 pub async fn comments(
     db: &Reader<'_>,
     viewer: Option<&Viewer>,

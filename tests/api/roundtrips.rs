@@ -1,0 +1,183 @@
+//! Issue 25, "Round trips on PostgreSQL": the exact statements of the reads the bench
+//! measures (C1–C6 on the Conduit face, a `viewer=true` list on `/api/v1`), counted by
+//! `X-Query-Count` on both databases, with the viewer's marks read where they are loaded
+//! rather than after; and a token that no longer works is 401 on a GET whose token check
+//! goes in one flight with the handler's reads, before anything the handler read.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::conduit::{assert_error, get, post, register, write};
+use crate::db_test;
+use crate::helpers::TestApp;
+
+/// `X-Query-Count` of a GET that answers 200, and its body.
+async fn counted(app: &TestApp, path: &str, token: Option<&str>) -> (usize, serde_json::Value) {
+    // `/api/v1` takes `Bearer`, the Conduit face `Token`.
+    let res = match path.starts_with("/api/v1/") {
+        true => app.get(path, token).await,
+        false => get(app, path, token).await,
+    };
+    res.assert_status(200);
+    (res.query_count(), res.body)
+}
+
+db_test!(the_bench_reads_take_these_statements, |app| {
+    let reader = register(&app, "reader").await;
+    let writer = register(&app, "writer").await;
+    let slug = write(&app, &writer, "Read me", &["rust"]).await;
+    post(
+        &app,
+        "/api/profiles/writer/follow",
+        Some(&reader),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    post(
+        &app,
+        &format!("/api/articles/{slug}/favorite"),
+        Some(&reader),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    post(
+        &app,
+        &format!("/api/articles/{slug}/comments"),
+        Some(&writer),
+        json!({"comment": {"body": "first"}}),
+    )
+    .await
+    .assert_status(201);
+
+    // C1: the count and the page, then the authors (with profiles), tags and favorite
+    // counts; a token adds its check and the page's `favorited` (`following` comes with
+    // the authors).
+    let (n, _) = counted(&app, "/api/articles", None).await;
+    assert_eq!(n, 5, "C1 anonymous");
+    let (n, list) = counted(&app, "/api/articles", Some(&reader)).await;
+    assert_eq!(n, 7, "C1 with a token");
+    assert_eq!(list["articles"][0]["favorited"], true);
+    assert_eq!(list["articles"][0]["author"]["following"], true);
+    // C2: the same with a token.
+    let (n, feed) = counted(&app, "/api/articles/feed", Some(&reader)).await;
+    assert_eq!(n, 7, "C2");
+    assert_eq!(feed["articles"][0]["author"]["following"], true);
+    // C3: the token, the article, then its author (with profile and `following`), tags,
+    // favorite count and `favorited`.
+    let path = format!("/api/articles/{slug}");
+    let (n, article) = counted(&app, &path, Some(&reader)).await;
+    assert_eq!(n, 6, "C3");
+    assert_eq!(article["article"]["favorited"], true);
+    assert_eq!(article["article"]["favoritesCount"], 1);
+    assert_eq!(article["article"]["author"]["following"], true);
+    let (n, article) = counted(&app, &path, Some(&writer)).await;
+    assert_eq!(n, 6, "C3 by someone who follows nobody");
+    assert_eq!(article["article"]["favorited"], false);
+    assert_eq!(article["article"]["author"]["following"], false);
+    assert_eq!(counted(&app, &path, None).await.0, 4, "C3 anonymous");
+    // C4: the article, its comments, their authors; a token adds only its check.
+    let comments = format!("/api/articles/{slug}/comments");
+    assert_eq!(counted(&app, &comments, None).await.0, 3, "C4");
+    let (n, seen) = counted(&app, &comments, Some(&reader)).await;
+    assert_eq!(n, 4, "C4 with a token");
+    assert_eq!(seen["comments"][0]["author"]["following"], true);
+    // C5: the token, and the user with profile and `following` in one statement.
+    let (n, profile) = counted(&app, "/api/profiles/writer", Some(&reader)).await;
+    assert_eq!(n, 2, "C5");
+    assert_eq!(profile["profile"]["following"], true);
+    let (n, profile) = counted(&app, "/api/profiles/reader", Some(&writer)).await;
+    assert_eq!(n, 2, "C5, not followed");
+    assert_eq!(profile["profile"]["following"], false);
+    assert_eq!(counted(&app, "/api/profiles/writer", None).await.0, 1);
+    // C6.
+    assert_eq!(counted(&app, "/api/tags", Some(&reader)).await.0, 1, "C6");
+
+    // `/api/v1`, `viewer=true`: the token, the page, the authors with their `following`,
+    // and the page's `favorited`.
+    let v1_reader = app.login("reader").await;
+    let (n, page) = counted(
+        &app,
+        "/api/v1/posts?include=author&viewer=true",
+        Some(&v1_reader),
+    )
+    .await;
+    assert_eq!(n, 4, "v1 posts with authors, viewer=true");
+    assert_eq!(page["items"][0]["favorited"], true);
+    assert_eq!(page["items"][0]["author"]["following"], true);
+    // A comment's post and the post's author come in one statement, both marked there.
+    let comment_id = get(&app, "/api/v1/posts?include=comments", None).await.body["items"][0]
+        ["comments"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let (n, comment) = counted(
+        &app,
+        &format!("/api/v1/comments/{comment_id}?include=post.author&viewer=true"),
+        Some(&v1_reader),
+    )
+    .await;
+    assert_eq!(n, 3, "v1 comment with its post and author, viewer=true");
+    assert_eq!(comment["post"]["favorited"], true);
+    assert_eq!(comment["post"]["author"]["following"], true);
+    // A list of follows (the token, the user, the page): its users are the page's own,
+    // marked in one statement.
+    let writer_id = page["items"][0]["author"]["id"].as_i64().unwrap();
+    let (n, followers) = counted(
+        &app,
+        &format!("/api/v1/users/{writer_id}/followers?viewer=true"),
+        Some(&v1_reader),
+    )
+    .await;
+    assert_eq!(n, 4, "v1 followers, viewer=true");
+    assert_eq!(followers["items"][0]["user"]["username"], "reader");
+    assert_eq!(followers["items"][0]["user"]["following"], false);
+});
+
+db_test!(
+    a_revoked_token_is_401_on_every_get_even_where_nothing_is_found,
+    |app| {
+        let writer = register(&app, "writer").await;
+        let slug = write(&app, &writer, "Read me", &[]).await;
+        app.register("reader").await;
+        let token = app.login("reader").await;
+        get(&app, &format!("/api/articles/{slug}"), Some(&token))
+            .await
+            .assert_status(200);
+        app.request(Method::POST, "/api/v1/auth/logout", Some(&token), None)
+            .await
+            .assert_status(204);
+        for path in [
+            format!("/api/articles/{slug}"),
+            format!("/api/articles/{slug}/comments"),
+            "/api/articles".to_string(),
+            "/api/articles/feed".to_string(),
+            "/api/profiles/writer".to_string(),
+            // 401 wins over 404, and over a refused query.
+            "/api/articles?limit=0".to_string(),
+            "/api/articles/feed?offset=-1".to_string(),
+            "/api/articles/no-such-slug".to_string(),
+            "/api/articles/no-such-slug/comments".to_string(),
+            "/api/profiles/nobody".to_string(),
+        ] {
+            let res = get(&app, &path, Some(&token)).await;
+            assert_eq!(res.status, 401, "{path}: {}", res.body);
+            assert!(
+                res.body["errors"]["token"].is_array(),
+                "{path}: {}",
+                res.body
+            );
+        }
+        for path in ["/api/v1/posts?viewer=true", "/api/v1/posts/999999"] {
+            app.get(path, Some(&token))
+                .await
+                .assert_problem(401, "invalid_token");
+        }
+        assert_error(
+            &get(&app, "/api/articles/no-such-slug", None).await,
+            404,
+            "article",
+            "not found",
+        );
+    }
+);
