@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -35,7 +34,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Settings;
 use crate::http::common::limits::ClientAddr;
-use crate::http::common::{drain, observe, request_body};
+use crate::http::common::{drain, observe};
 use crate::http::state::AppState;
 use crate::http::{conduit, v1};
 
@@ -52,21 +51,10 @@ pub fn build_router(state: AppState) -> Router {
         .merge(v1::docs::router())
         .fallback(v1::unknown_route)
         .route_layer(middleware::from_fn(observe::remember_route))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(v1::head_limits::refuse_oversized_head))
         .with_state(state.clone());
-    let router = observe::layers(router, &state)
-        // Outermost, so that a request answered by the timeout layer still says
-        // `Connection: close` when its body was left unread, or when the server drains.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_body::guard,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            drain::close_while_draining,
-        ))
-        .layer(compression());
+    // Every layer between the connection and the routes, applied at once (see
+    // `observe::layers`): compression, drain, body guard, observe, head limits, body limit.
+    let router = observe::layers(router, &state);
     match cors_layer(&state.settings.cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -76,7 +64,7 @@ pub fn build_router(state: AppState) -> Router {
 /// Bodies of [`COMPRESS_ABOVE`] bytes or more are compressed with gzip or brotli when the
 /// client's `Accept-Encoding` asks for one (tower-http's negotiation; brotli preferred at
 /// equal weight); smaller ones cost more to compress than they save.
-fn compression() -> CompressionLayer<And<DefaultPredicate, SizeAbove>> {
+pub(crate) fn compression() -> CompressionLayer<And<DefaultPredicate, SizeAbove>> {
     CompressionLayer::new()
         .gzip(true)
         .br(true)

@@ -6,17 +6,20 @@
 //! response, and its `TraceLayer` opens the request's span and writes its log line;
 //! [`measure`] opens the statement counter (see `db`) and records the request in
 //! [`Metrics`]; tower's timeout answers a request that takes too long with 503
-//! problem+json. Inside each face's router, [`count_statements`] reports the statements in
-//! `X-Query-Count` and enforces the query budget, for `/api/v1` and `/api` alike. The matched route reaches the outer layers from inside the router through
-//! the response extensions ([`remember_route`]), so unmatched paths are counted under one
-//! label instead of one label per path a client invents.
+//! problem+json. [`layers`] applies these together with the layers around them
+//! (compression, the drain, the body guard outside; the head and body limits inside) in
+//! one `Router::layer`, which is what a request pays per layer. Inside each face's router,
+//! [`count_statements`] reports the statements in `X-Query-Count` and enforces the query
+//! budget, for `/api/v1` and `/api` alike. The matched route reaches the outer layers from
+//! inside the router through the response extensions ([`remember_route`]), so unmatched
+//! paths are counted under one label instead of one label per path a client invents.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +29,9 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::error::{AppError, InternalCause};
+use crate::http::common::{drain, request_body};
 use crate::http::state::AppState;
+use crate::http::v1::head_limits;
 use crate::metrics::Metrics;
 
 /// The header that carries a request's id, in both directions.
@@ -68,12 +73,32 @@ pub async fn remember_route(req: Request, next: Next) -> Response {
     res
 }
 
-/// Wraps `router` in the operational layers, outermost first as listed in the module
-/// comment.
+/// Wraps `router` in every layer between the connection and the routes, outermost first:
+/// compression, the drain's `Connection: close` ([`drain`]), the body guard
+/// ([`request_body`]), the operational layers listed in the module comment, the head
+/// limits (414, 431) and the body limit.
+///
+/// One `ServiceBuilder`, applied with a single `Router::layer`: each `Router::layer` wraps
+/// every route in a boxed service that a request clones and whose future it boxes, so
+/// six of them cost every request six clones and six boxed futures more than one
+/// (bench/README.md, "Profile of the common path").
+///
+/// The body guard and the drain are outside the timeout, so that a request answered by
+/// the timeout layer still says `Connection: close` when its body was left unread, or when
+/// the server drains.
 pub fn layers(router: Router, state: &AppState) -> Router {
     let timeout = state.settings.request_timeout;
     router.layer(
         ServiceBuilder::new()
+            .layer(crate::compression())
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                drain::close_while_draining,
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                request_body::guard,
+            ))
             .map_request(drop_unusable_request_id)
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(
@@ -92,7 +117,9 @@ pub fn layers(router: Router, state: &AppState) -> Router {
             .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
                 AppError::unavailable("timeout", "The request took too long and was stopped.")
             }))
-            .timeout(timeout),
+            .timeout(timeout)
+            .layer(middleware::from_fn(head_limits::refuse_oversized_head))
+            .layer(DefaultBodyLimit::max(request_body::BODY_LIMIT)),
     )
 }
 
@@ -121,9 +148,10 @@ fn request_span<B>(req: &axum::http::Request<B>) -> Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let path = req.uri().path();
-    let path = match path.char_indices().nth(LOGGED_PATH_CHARS) {
-        Some((cut, _)) => format!("{}…", &path[..cut]),
-        None => path.to_string(),
+    // Borrowed unless cut: the span formats it at once, so a copy would only be freed.
+    let path: std::borrow::Cow<'_, str> = match path.char_indices().nth(LOGGED_PATH_CHARS) {
+        Some((cut, _)) => format!("{}…", &path[..cut]).into(),
+        None => path.into(),
     };
     tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path, route = tracing::field::Empty)
 }
@@ -216,11 +244,10 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
 /// Reads the request's statement counter (opened by [`measure`]), reports them in `X-Query-Count` and
 /// `Server-Timing`, and enforces the query budget that the handler declared.
 pub async fn count_statements(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| req.uri().path().to_string());
+    // The route is only named when the budget is exceeded: the matched route (a shared
+    // string) is kept, the path copied only for a request that matched none.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let unmatched_path = matched.is_none().then(|| req.uri().path().to_string());
     let method = req.method().clone();
     let mut res = next.run(req).await;
     let Some(stats) = crate::store::current_stats() else {
@@ -231,6 +258,11 @@ pub async fn count_statements(State(state): State<AppState>, req: Request, next:
         && used > budget
         && method == Method::GET
     {
+        let route = matched
+            .as_ref()
+            .map_or(unmatched_path.as_deref().unwrap_or_default(), |p| {
+                p.as_str()
+            });
         tracing::error!(%route, statements = used, budget, "query budget exceeded: {method} {route} ran {used} statements, budget {budget}");
         if state.settings.strict_budget {
             res = AppError::internal(anyhow::anyhow!(
