@@ -3,7 +3,7 @@
 //! `<relation>_next_cursor` that continues the relation's own endpoint where the embedded
 //! array stopped, counts under `counts`.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::domain::viewer::Viewer;
 use crate::entity::user_role;
@@ -42,6 +42,10 @@ pub fn child(row: ChildRow, viewer: Option<&Viewer>) -> Item {
 
 /// Attaches `children` (parent key, item), in the relation's order, to the `items` whose
 /// parent field they belong to.
+///
+/// The maps here are keyed by ids from our own rows, which a client cannot choose to
+/// collide, so they hash with foldhash rather than SipHash (which cost an S4 request about
+/// 4 500 instructions here).
 pub fn attach(
     rel: &'static Relation,
     per_parent: u64,

@@ -5,7 +5,10 @@
 //! caps them per parent at `include_limit`), their endpoint, whether they need a token
 //! and whether `counts` takes them. The loader derives every statement from these
 //! ([`super::sql`]); unit tests check that every entry follows an entity relation from
-//! its parent, and that every relation an entity declares has an entry.
+//! its parent, and that every relation an entity declares has an entry. What follows from
+//! an entry's entity relations (its `RelationDef`s, the key's table and columns) depends
+//! on no request, so it is worked out once, for all entries at first use, and requests
+//! only read it ([`Relation::keys`]).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -225,7 +228,14 @@ pub struct Relation {
     pub needs_token: bool,
     /// Whether `counts` takes it.
     pub countable: bool,
+    /// Keeps every `Relation` an entry of [`RELATIONS`] (no other module can write one),
+    /// which is where [`Relation::derived`] finds what follows from it.
+    _only_in_table: OnlyInTable,
 }
+
+/// The private mark of an entry of [`RELATIONS`].
+#[derive(Debug)]
+struct OnlyInTable;
 
 /// Every relation, written once, beside the entity relation it follows.
 pub static RELATIONS: &[Relation] = &[
@@ -238,6 +248,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: None,
         needs_token: false,
         countable: false,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::User,
@@ -248,6 +259,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/users/", "id", "/posts")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::User,
@@ -258,6 +270,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/users/", "id", "/comments")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::User,
@@ -271,6 +284,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/users/", "id", "/roles")),
         needs_token: true,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Post,
@@ -281,6 +295,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: None,
         needs_token: false,
         countable: false,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Post,
@@ -291,6 +306,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/posts/", "id", "/comments")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Comment,
@@ -301,6 +317,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: None,
         needs_token: false,
         countable: false,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Comment,
@@ -311,6 +328,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: None,
         needs_token: false,
         countable: false,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Profile,
@@ -321,6 +339,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: None,
         needs_token: false,
         countable: false,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Role,
@@ -334,6 +353,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/roles/", "name", "/users")),
         needs_token: true,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::User,
@@ -347,6 +367,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/users/", "id", "/followers")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::User,
@@ -360,6 +381,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/users/", "id", "/following")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::User,
@@ -373,6 +395,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/users/", "id", "/favorites")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Post,
@@ -386,6 +409,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/posts/", "id", "/favorites")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Post,
@@ -399,6 +423,7 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: None,
         needs_token: false,
         countable: false,
+        _only_in_table: OnlyInTable,
     },
     Relation {
         parent: Resource::Tag,
@@ -412,12 +437,12 @@ pub static RELATIONS: &[Relation] = &[
         endpoint: Some(("/tags/", "name", "/posts")),
         needs_token: false,
         countable: true,
+        _only_in_table: OnlyInTable,
     },
 ];
 
 /// What the loader reads off a relation's entity relations: where the parent holds the
-/// key and where the children (or their junction rows) hold it. Reading it copies a few
-/// borrowed names, no more.
+/// key and where the children (or their junction rows) hold it.
 pub struct Keys {
     /// The parent's field holding the key the children are looked up by.
     pub parent_field: Cow<'static, str>,
@@ -428,6 +453,23 @@ pub struct Keys {
     /// Whether a parent has many children (an array) or at most one (an object).
     pub many: bool,
 }
+
+/// Everything that follows from one entry's entity relations. None of it depends on a
+/// request, and building it (SeaORM's `RelationBuilder`, `RelationDef::from`, the
+/// `Identity` of each end) cost an S4 request about 15 000 instructions when every
+/// request did it (bench/README.md, "Profile of the common path"); so it is worked out
+/// once, for every entry at the first request, and a request only reads it.
+struct Derived {
+    /// The entity relation from the parent: to the children, or to their junction.
+    first: RelationDef,
+    /// A many-to-many's second hop: from the junction to the other side.
+    second: Option<RelationDef>,
+    keys: Keys,
+}
+
+/// [`Derived`] of every entry of [`RELATIONS`], in its order.
+static DERIVED: LazyLock<Vec<Derived>> =
+    LazyLock::new(|| RELATIONS.iter().map(Relation::derive).collect());
 
 /// The name of a table as a relation names it.
 pub fn table_of(t: &TableRef) -> DynIden {
@@ -440,22 +482,52 @@ pub fn column_of(c: &Identity) -> DynIden {
 }
 
 impl Relation {
-    /// The entity relation from the parent: to the children, or to their junction.
-    pub fn first(&self) -> RelationDef {
-        match self.hops {
-            Hops::Direct(def) | Hops::Via(def, _) => def(),
-        }
-    }
-
-    /// Where the parent and the children hold the key.
-    pub fn keys(&self) -> Keys {
-        let first = self.first();
-        Keys {
+    /// What follows from this entry's entity relations, from the declarations alone.
+    fn derive(&self) -> Derived {
+        let (first, second) = match self.hops {
+            Hops::Direct(def) => (def(), None),
+            Hops::Via(first, second) => (first(), Some(second())),
+        };
+        let keys = Keys {
             parent_field: column_of(&first.from_col).inner(),
             table: table_of(&first.to_tbl),
             column: column_of(&first.to_col),
-            many: matches!(self.hops, Hops::Via(..)) || first.rel_type == RelationType::HasMany,
+            many: second.is_some() || first.rel_type == RelationType::HasMany,
+        };
+        Derived {
+            first,
+            second,
+            keys,
         }
+    }
+
+    /// This entry's [`Derived`]: its place in [`RELATIONS`] is its offset from the
+    /// table's start (a `Relation` is nowhere else, `_only_in_table`).
+    fn derived(&self) -> &'static Derived {
+        let offset = (self as *const Relation as usize).wrapping_sub(RELATIONS.as_ptr() as usize);
+        let at = offset / std::mem::size_of::<Relation>();
+        match (RELATIONS.get(at), DERIVED.get(at)) {
+            (Some(entry), Some(derived)) if std::ptr::eq(entry, self) => derived,
+            _ => unreachable!(
+                "a Relation outside RELATIONS: {:?}.{}",
+                self.parent, self.name
+            ),
+        }
+    }
+
+    /// The entity relation from the parent: to the children, or to their junction.
+    pub fn first(&self) -> &'static RelationDef {
+        &self.derived().first
+    }
+
+    /// A many-to-many's second entity relation, from the junction to the other side.
+    pub fn second(&self) -> Option<&'static RelationDef> {
+        self.derived().second.as_ref()
+    }
+
+    /// Where the parent and the children hold the key.
+    pub fn keys(&self) -> &'static Keys {
+        &self.derived().keys
     }
 
     /// What names this relation in the statement cache: its parent and name.
@@ -643,11 +715,11 @@ mod tests {
             assert!(
                 declared()
                     .iter()
-                    .any(|(parent, e)| *parent == rel.parent && *e == ends(&first)),
+                    .any(|(parent, e)| *parent == rel.parent && *e == ends(first)),
                 "{:?}.{} joins {:?}, which no entity relation of {:?} does",
                 rel.parent,
                 rel.name,
-                ends(&first),
+                ends(first),
                 rel.parent
             );
         }
@@ -658,7 +730,7 @@ mod tests {
         for (parent, e) in declared() {
             let in_table = RELATIONS
                 .iter()
-                .any(|rel| rel.parent == parent && ends(&rel.first()) == e);
+                .any(|rel| rel.parent == parent && ends(rel.first()) == e);
             let excused = not_included()
                 .iter()
                 .any(|(p, def)| *p == parent && ends(def) == e);

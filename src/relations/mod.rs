@@ -53,7 +53,6 @@ pub mod paths;
 pub mod sql;
 pub mod viewer;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::future::{BoxFuture, join_all, join3};
@@ -278,7 +277,8 @@ fn shown(rel: &'static Relation, per_parent: u64, rows: &[(i64, Item)]) -> u64 {
     if !rel.is_capped() {
         return 0;
     }
-    let mut per_key: HashMap<i64, u64> = HashMap::new();
+    // Keys are ids from our own rows: foldhash, not SipHash (see `assemble::attach`).
+    let mut per_key: foldhash::HashMap<i64, u64> = foldhash::HashMapExt::new();
     for (key, _) in rows {
         *per_key.entry(*key).or_default() += 1;
     }

@@ -200,7 +200,7 @@ impl Batch<'_> {
         select_rows(&mut stmt, rel);
         if let Some(child) = joined {
             let def = child.first();
-            stmt.left_join(table_of(&def.to_tbl), def);
+            stmt.left_join(table_of(&def.to_tbl), def.clone());
             select_shape(&mut stmt, child.shape);
         }
         stmt.and_where(key_in(&at.table, &at.column, keys, backend));
@@ -238,19 +238,15 @@ pub fn joinable(parent: &'static Relation, child: &'static Relation) -> bool {
     let straight = |rel: &'static Relation| {
         matches!(rel.hops, Hops::Direct(_)) && !rel.is_many() && width(rel.shape).is_some()
     };
-    straight(parent)
-        && straight(child)
-        && table_of(&child.first().to_tbl).to_string() != parent.keys().table.to_string()
+    straight(parent) && straight(child) && child.keys().table != parent.keys().table
 }
 
 /// Adds `rel`'s tables and its shape's columns to `stmt`: the children's table, or the
 /// junction joined to the other side.
 fn select_rows(stmt: &mut SelectStatement, rel: &Relation) {
-    let first = rel.first();
-    stmt.from(table_of(&first.to_tbl));
-    if let Hops::Via(_, second) = rel.hops {
-        let second = second();
-        stmt.inner_join(table_of(&second.to_tbl), second);
+    stmt.from(rel.keys().table.clone());
+    if let Some(second) = rel.second() {
+        stmt.inner_join(table_of(&second.to_tbl), second.clone());
     }
     select_shape(stmt, rel.shape);
 }

@@ -10,7 +10,6 @@
 //! shape compares them, and keeps the text only when they agree; debug builds (the tests)
 //! build and compare on every use too.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -44,17 +43,19 @@ impl Built {
     }
 }
 
-/// Texts by shape `K`, one map per backend.
+/// Texts by shape `K`, one map per backend. A shape is the server's own (a relation, its
+/// marks and how many keys; a lookup's type), never a client's text, and is looked up on
+/// every statement, so the maps hash with foldhash rather than SipHash.
 pub struct ShapeCache<K> {
-    sqlite: RwLock<HashMap<K, Arc<str>>>,
-    postgres: RwLock<HashMap<K, Arc<str>>>,
+    sqlite: RwLock<foldhash::HashMap<K, Arc<str>>>,
+    postgres: RwLock<foldhash::HashMap<K, Arc<str>>>,
 }
 
 impl<K> Default for ShapeCache<K> {
     fn default() -> Self {
         ShapeCache {
-            sqlite: RwLock::new(HashMap::new()),
-            postgres: RwLock::new(HashMap::new()),
+            sqlite: RwLock::new(foldhash::HashMap::default()),
+            postgres: RwLock::new(foldhash::HashMap::default()),
         }
     }
 }
@@ -106,7 +107,7 @@ impl<K: Eq + Hash + Copy> ShapeCache<K> {
             .unwrap_or(false)
     }
 
-    fn texts(&self, backend: DbBackend) -> Option<&RwLock<HashMap<K, Arc<str>>>> {
+    fn texts(&self, backend: DbBackend) -> Option<&RwLock<foldhash::HashMap<K, Arc<str>>>> {
         match backend {
             DbBackend::Sqlite => Some(&self.sqlite),
             DbBackend::Postgres => Some(&self.postgres),
