@@ -141,88 +141,94 @@ fn sqlite_triggers() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// PostgreSQL's trigger functions and triggers, in the order they are created:
-/// (table, function, trigger, the function's body, when it fires).
-pub(super) fn postgres_triggers() -> Vec<(
-    &'static str,
-    &'static str,
-    &'static str,
-    String,
-    &'static str,
-)> {
+/// A PostgreSQL counter trigger: on `table`, for `event` (`insert` or `delete`), its
+/// function's `body`, and `when` it fires.
+pub(super) struct PgTrigger {
+    pub table: &'static str,
+    pub event: &'static str,
+    pub body: String,
+    pub when: &'static str,
+}
+
+impl PgTrigger {
+    pub fn function(&self) -> String {
+        format!("count_{}_{}", self.table, self.event)
+    }
+
+    pub fn trigger(&self) -> String {
+        format!("trg_{}_count_{}", self.table, self.event)
+    }
+}
+
+/// PostgreSQL's trigger functions and triggers, in the order they are created.
+pub(super) fn postgres_triggers() -> Vec<PgTrigger> {
     let s = SLOTS;
     vec![
-        (
-            "posts",
-            "count_posts_insert",
-            "trg_posts_count_insert",
-            format!(
+        PgTrigger {
+            table: "posts",
+            event: "insert",
+            body: format!(
                 "INSERT INTO post_counts AS c (slot, posts) VALUES (NEW.id % {s}, 1) \
                    ON CONFLICT (slot) DO UPDATE SET posts = c.posts + 1; \
                  INSERT INTO user_post_counts AS c (user_id, slot, posts) VALUES (NEW.author_id, NEW.id % {s}, 1) \
                    ON CONFLICT (user_id, slot) DO UPDATE SET posts = c.posts + 1; \
                  RETURN NULL;"
             ),
-            "AFTER INSERT",
-        ),
-        (
-            "posts",
-            "count_posts_delete",
-            "trg_posts_count_delete",
+            when: "AFTER INSERT",
+        },
+        PgTrigger {
+            table: "posts",
+            event: "delete",
             // BEFORE: the post's own counters are taken before its cascade takes its tags'
             // and favoriters' (see the module's comment); returning OLD lets the delete go on.
-            format!(
+            body: format!(
                 "UPDATE post_counts SET posts = posts - 1 WHERE slot = OLD.id % {s}; \
                  UPDATE user_post_counts SET posts = posts - 1 \
                    WHERE user_id = OLD.author_id AND slot = OLD.id % {s}; \
                  RETURN OLD;"
             ),
-            "BEFORE DELETE",
-        ),
-        (
-            "post_tags",
-            "count_post_tags_insert",
-            "trg_post_tags_count_insert",
-            format!(
+            when: "BEFORE DELETE",
+        },
+        PgTrigger {
+            table: "post_tags",
+            event: "insert",
+            body: format!(
                 "INSERT INTO tag_post_counts AS c (tag_id, slot, posts) VALUES (NEW.tag_id, NEW.post_id % {s}, 1) \
                    ON CONFLICT (tag_id, slot) DO UPDATE SET posts = c.posts + 1; \
                  RETURN NULL;"
             ),
-            "AFTER INSERT",
-        ),
-        (
-            "post_tags",
-            "count_post_tags_delete",
-            "trg_post_tags_count_delete",
-            format!(
+            when: "AFTER INSERT",
+        },
+        PgTrigger {
+            table: "post_tags",
+            event: "delete",
+            body: format!(
                 "UPDATE tag_post_counts SET posts = posts - 1 \
                    WHERE tag_id = OLD.tag_id AND slot = OLD.post_id % {s}; \
                  RETURN NULL;"
             ),
-            "AFTER DELETE",
-        ),
-        (
-            "favorites",
-            "count_favorites_insert",
-            "trg_favorites_count_insert",
-            format!(
+            when: "AFTER DELETE",
+        },
+        PgTrigger {
+            table: "favorites",
+            event: "insert",
+            body: format!(
                 "INSERT INTO user_post_counts AS c (user_id, slot, favorites) VALUES (NEW.user_id, NEW.post_id % {s}, 1) \
                    ON CONFLICT (user_id, slot) DO UPDATE SET favorites = c.favorites + 1; \
                  RETURN NULL;"
             ),
-            "AFTER INSERT",
-        ),
-        (
-            "favorites",
-            "count_favorites_delete",
-            "trg_favorites_count_delete",
-            format!(
+            when: "AFTER INSERT",
+        },
+        PgTrigger {
+            table: "favorites",
+            event: "delete",
+            body: format!(
                 "UPDATE user_post_counts SET favorites = favorites - 1 \
                    WHERE user_id = OLD.user_id AND slot = OLD.post_id % {s}; \
                  RETURN NULL;"
             ),
-            "AFTER DELETE",
-        ),
+            when: "AFTER DELETE",
+        },
     ]
 }
 
@@ -352,12 +358,14 @@ impl MigrationTrait for Migration {
         }
         match m.get_database_backend() {
             DbBackend::Postgres => {
-                for (table, function, trigger, body, when) in postgres_triggers() {
+                for t in postgres_triggers() {
+                    let (function, trigger) = (t.function(), t.trigger());
                     let create = format!(
-                        "CREATE TRIGGER {trigger} {when} ON {table} \
-                         FOR EACH ROW EXECUTE FUNCTION {function}()"
+                        "CREATE TRIGGER {trigger} {} ON {} \
+                         FOR EACH ROW EXECUTE FUNCTION {function}()",
+                        t.when, t.table
                     );
-                    create_trigger(db, function, &body, &create).await?;
+                    create_trigger(db, &function, &t.body, &create).await?;
                 }
             }
             _ => {
@@ -373,8 +381,8 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         match m.get_database_backend() {
             DbBackend::Postgres => {
-                for (table, function, trigger, _, _) in postgres_triggers() {
-                    drop_trigger(db, table, function, trigger).await?;
+                for t in postgres_triggers() {
+                    drop_trigger(db, t.table, &t.function(), &t.trigger()).await?;
                 }
             }
             _ => {

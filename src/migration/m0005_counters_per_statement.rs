@@ -18,29 +18,41 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use super::m0004_post_counts::{SLOTS, create_trigger, drop_trigger, postgres_triggers};
+use super::m0004_post_counts::{PgTrigger, SLOTS, create_trigger, drop_trigger, postgres_triggers};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The statement triggers: (table, function, trigger, the function's body, its event
-/// with the transition table it reads). Each replaces m0004's row trigger of the same
-/// table and event.
-fn statement_triggers() -> Vec<(
-    &'static str,
-    &'static str,
-    &'static str,
-    String,
-    &'static str,
-)> {
+/// Adds the statement's new rows (transition table `rows`) to `counter`'s `column`, per
+/// `key` and the slot of their `post_id`, each counter row once and in key order.
+fn add(counter: &str, key: &str, column: &str) -> String {
+    format!(
+        "INSERT INTO {counter} AS c ({key}, slot, {column}) \
+           SELECT {key}, post_id % {SLOTS}, COUNT(*) FROM rows GROUP BY 1, 2 ORDER BY 1, 2 \
+           ON CONFLICT ({key}, slot) DO UPDATE SET {column} = c.{column} + EXCLUDED.{column}; \
+         RETURN NULL;"
+    )
+}
+
+/// Takes the statement's deleted rows (transition table `rows`) off `counter`'s `column`.
+fn subtract(counter: &str, key: &str, column: &str) -> String {
+    format!(
+        "UPDATE {counter} AS c SET {column} = c.{column} - gone.n \
+           FROM (SELECT {key}, post_id % {SLOTS} AS slot, COUNT(*) AS n FROM rows GROUP BY 1, 2) AS gone \
+           WHERE c.{key} = gone.{key} AND c.slot = gone.slot; \
+         RETURN NULL;"
+    )
+}
+
+/// The statement triggers, each with its event and the transition table (`rows`) it
+/// reads. Each replaces m0004's row trigger of the same name.
+fn statement_triggers() -> Vec<PgTrigger> {
     let s = SLOTS;
-    // `rows` is the statement's transition table.
     vec![
-        (
-            "posts",
-            "count_posts_insert",
-            "trg_posts_count_insert",
-            format!(
+        PgTrigger {
+            table: "posts",
+            event: "insert",
+            body: format!(
                 "INSERT INTO post_counts AS c (slot, posts) \
                    SELECT id % {s}, COUNT(*) FROM rows GROUP BY 1 ORDER BY 1 \
                    ON CONFLICT (slot) DO UPDATE SET posts = c.posts + EXCLUDED.posts; \
@@ -49,56 +61,32 @@ fn statement_triggers() -> Vec<(
                    ON CONFLICT (user_id, slot) DO UPDATE SET posts = c.posts + EXCLUDED.posts; \
                  RETURN NULL;"
             ),
-            "AFTER INSERT ON posts REFERENCING NEW TABLE AS rows",
-        ),
-        (
-            "post_tags",
-            "count_post_tags_insert",
-            "trg_post_tags_count_insert",
-            format!(
-                "INSERT INTO tag_post_counts AS c (tag_id, slot, posts) \
-                   SELECT tag_id, post_id % {s}, COUNT(*) FROM rows GROUP BY 1, 2 ORDER BY 1, 2 \
-                   ON CONFLICT (tag_id, slot) DO UPDATE SET posts = c.posts + EXCLUDED.posts; \
-                 RETURN NULL;"
-            ),
-            "AFTER INSERT ON post_tags REFERENCING NEW TABLE AS rows",
-        ),
-        (
-            "post_tags",
-            "count_post_tags_delete",
-            "trg_post_tags_count_delete",
-            format!(
-                "UPDATE tag_post_counts AS c SET posts = c.posts - gone.n \
-                   FROM (SELECT tag_id, post_id % {s} AS slot, COUNT(*) AS n FROM rows GROUP BY 1, 2) AS gone \
-                   WHERE c.tag_id = gone.tag_id AND c.slot = gone.slot; \
-                 RETURN NULL;"
-            ),
-            "AFTER DELETE ON post_tags REFERENCING OLD TABLE AS rows",
-        ),
-        (
-            "favorites",
-            "count_favorites_insert",
-            "trg_favorites_count_insert",
-            format!(
-                "INSERT INTO user_post_counts AS c (user_id, slot, favorites) \
-                   SELECT user_id, post_id % {s}, COUNT(*) FROM rows GROUP BY 1, 2 ORDER BY 1, 2 \
-                   ON CONFLICT (user_id, slot) DO UPDATE SET favorites = c.favorites + EXCLUDED.favorites; \
-                 RETURN NULL;"
-            ),
-            "AFTER INSERT ON favorites REFERENCING NEW TABLE AS rows",
-        ),
-        (
-            "favorites",
-            "count_favorites_delete",
-            "trg_favorites_count_delete",
-            format!(
-                "UPDATE user_post_counts AS c SET favorites = c.favorites - gone.n \
-                   FROM (SELECT user_id, post_id % {s} AS slot, COUNT(*) AS n FROM rows GROUP BY 1, 2) AS gone \
-                   WHERE c.user_id = gone.user_id AND c.slot = gone.slot; \
-                 RETURN NULL;"
-            ),
-            "AFTER DELETE ON favorites REFERENCING OLD TABLE AS rows",
-        ),
+            when: "AFTER INSERT ON posts REFERENCING NEW TABLE AS rows",
+        },
+        PgTrigger {
+            table: "post_tags",
+            event: "insert",
+            body: add("tag_post_counts", "tag_id", "posts"),
+            when: "AFTER INSERT ON post_tags REFERENCING NEW TABLE AS rows",
+        },
+        PgTrigger {
+            table: "post_tags",
+            event: "delete",
+            body: subtract("tag_post_counts", "tag_id", "posts"),
+            when: "AFTER DELETE ON post_tags REFERENCING OLD TABLE AS rows",
+        },
+        PgTrigger {
+            table: "favorites",
+            event: "insert",
+            body: add("user_post_counts", "user_id", "favorites"),
+            when: "AFTER INSERT ON favorites REFERENCING NEW TABLE AS rows",
+        },
+        PgTrigger {
+            table: "favorites",
+            event: "delete",
+            body: subtract("user_post_counts", "user_id", "favorites"),
+            when: "AFTER DELETE ON favorites REFERENCING OLD TABLE AS rows",
+        },
     ]
 }
 
@@ -113,12 +101,14 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = m.get_connection();
-        for (table, function, trigger, body, event) in statement_triggers() {
-            drop_trigger(db, table, function, trigger).await?;
+        for t in statement_triggers() {
+            let (function, trigger) = (t.function(), t.trigger());
+            drop_trigger(db, t.table, &function, &trigger).await?;
             let create = format!(
-                "CREATE TRIGGER {trigger} {event} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+                "CREATE TRIGGER {trigger} {} FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+                t.when
             );
-            create_trigger(db, function, &body, &create).await?;
+            create_trigger(db, &function, &t.body, &create).await?;
         }
         Ok(())
     }
@@ -128,16 +118,21 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = m.get_connection();
-        let replaced: Vec<&str> = statement_triggers().iter().map(|t| t.2).collect();
-        for (table, function, trigger, body, when) in postgres_triggers() {
+        let replaced: Vec<String> = statement_triggers()
+            .iter()
+            .map(PgTrigger::trigger)
+            .collect();
+        for t in postgres_triggers() {
+            let (function, trigger) = (t.function(), t.trigger());
             if !replaced.contains(&trigger) {
                 continue;
             }
-            drop_trigger(db, table, function, trigger).await?;
+            drop_trigger(db, t.table, &function, &trigger).await?;
             let create = format!(
-                "CREATE TRIGGER {trigger} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()"
+                "CREATE TRIGGER {trigger} {} ON {} FOR EACH ROW EXECUTE FUNCTION {function}()",
+                t.when, t.table
             );
-            create_trigger(db, function, &body, &create).await?;
+            create_trigger(db, &function, &t.body, &create).await?;
         }
         Ok(())
     }
