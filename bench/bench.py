@@ -194,6 +194,34 @@ def seeds_seen():
         return {}
 
 
+def process_tree(root):
+    """`root` and every process below it."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_seconds(pids):
+    """User + system CPU seconds the processes `pids` have used so far (all threads)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """A server under test on one database: `relata serve` as shipped (default log level,
     to a file; no strict budget; default pool size), or the node-fast peer."""
@@ -213,17 +241,7 @@ class Server:
 
     def pids(self):
         """The server's processes (node-fast's cluster has a worker per core)."""
-        pids, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
-            pids.append(pid)
-            try:
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{task}/children") as f:
-                        todo += [int(c) for c in f.read().split()]
-            except OSError:
-                pass
-        return pids
+        return process_tree(self.proc.pid)
 
     def reset_peak(self):
         for pid in self.pids():
@@ -237,15 +255,7 @@ class Server:
         """User + system CPU the server's processes have used so far (all threads). On a
         shared, noisy machine this is steadier than req/s: other work slows a request but
         hardly changes the CPU it costs. PostgreSQL's own backends are not counted."""
-        ticks = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])  # utime, stime
-            except (OSError, IndexError, ValueError):
-                pass
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pids())
 
     def measure(self, run):
         """`run()`'s wrk result, with the server's peak RSS and CPU µs per request."""

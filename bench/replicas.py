@@ -63,25 +63,7 @@ def pg_cpu_seconds(name):
     """CPU seconds (user + system) of one PostgreSQL server: its postmaster and children."""
     with open(os.path.join(CLUSTER, name, "postmaster.pid")) as f:
         root = int(f.readline())
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    ticks = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return bench.cpu_seconds(bench.process_tree(root))
 
 
 def metrics(http):
