@@ -168,6 +168,18 @@ fn reads_land_on_replicas_and_never_miss_an_answered_write() {
     )
     .json();
     let post_id = post["id"].as_i64().unwrap();
+    // The late replica applies the schema the servers created a few hundred milliseconds
+    // late; its count of a comment below needs the table to be there.
+    eventually(
+        Duration::from_secs(10),
+        "the late replica has the comments table",
+        || {
+            cluster
+                .late
+                .query("SELECT to_regclass('public.comments') IS NOT NULL")
+                == "t"
+        },
+    );
 
     // A write answered on one process, then a read on the other at once: the read sees
     // it, although the late replica has not applied it yet.
