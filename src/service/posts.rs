@@ -6,7 +6,7 @@
 //! title drawing the same suffix) is drawn again.
 
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement,
+    Alias, Asterisk, DynIden, Expr, ExprTrait, Func, IntoIden, OnConflict, Query, SelectStatement,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
@@ -17,7 +17,10 @@ use crate::domain::slug;
 use crate::domain::tag_name::{TagList, TagName};
 use crate::domain::text::{Content, Description, Title};
 use crate::domain::viewer::Viewer;
-use crate::entity::{comment, favorite, follow, post, post_tag, tag, user};
+use crate::entity::{
+    comment, favorite, follow, post, post_count, post_tag, tag, tag_post_count, user,
+    user_post_count,
+};
 use crate::error::{AppError, Result, foreign_key_violation};
 use crate::service::like;
 use crate::service::lookup;
@@ -202,28 +205,29 @@ fn counted(filter: &PostFilter, by_name: &ByUsername) -> Option<SelectStatement>
         + usize::from(filter.followed_by.is_some())
         + usize::from(by_name.author.is_some())
         + usize::from(by_name.favorited_by.is_some());
-    let sum = |table: &str, column: &str| {
-        let total = Func::coalesce([
-            Expr::from(Func::sum(Expr::col(Alias::new(column)))),
-            Expr::val(0i64),
-        ]);
+    let sum = |table: DynIden, column: DynIden| {
+        let total = Func::coalesce([Expr::from(Func::sum(Expr::col(column))), Expr::val(0i64)]);
         Query::select()
             .expr_as(
                 Func::cast_as(total, Alias::new("BIGINT")),
                 Alias::new("total"),
             )
-            .from(Alias::new(table))
+            .from(table)
             .to_owned()
     };
     // The counters of the users `user_id = …` or `user_id IN (…)` selects.
-    let user_id = || Expr::col(Alias::new("user_id"));
-    let of_users = |column: &str, users: Expr| {
-        let mut stmt = sum("user_post_counts", column);
+    let user_id = || Expr::col(user_post_count::Column::UserId);
+    let of_users = |column: user_post_count::Column, users: Expr| {
+        let mut stmt = sum(user_post_count::Entity.into_iden(), column.into_iden());
         stmt.and_where(users);
         stmt
     };
+    use user_post_count::Column::{Favorites, Posts};
     match given {
-        0 => Some(sum("post_counts", "posts")),
+        0 => Some(sum(
+            post_count::Entity.into_iden(),
+            post_count::Column::Posts.into_iden(),
+        )),
         1 => {
             if let Some(name) = filter.tagged.first() {
                 let tag = Query::select()
@@ -231,27 +235,30 @@ fn counted(filter: &PostFilter, by_name: &ByUsername) -> Option<SelectStatement>
                     .from(tag::Entity)
                     .and_where(Expr::col(tag::Column::Name).eq(TagName::normalize(name)))
                     .to_owned();
-                let mut stmt = sum("tag_post_counts", "posts");
-                stmt.and_where(Expr::col(Alias::new("tag_id")).in_subquery(tag));
+                let mut stmt = sum(
+                    tag_post_count::Entity.into_iden(),
+                    tag_post_count::Column::Posts.into_iden(),
+                );
+                stmt.and_where(Expr::col(tag_post_count::Column::TagId).in_subquery(tag));
                 Some(stmt)
             } else if let Some(id) = filter.author_id {
-                Some(of_users("posts", user_id().eq(id)))
+                Some(of_users(Posts, user_id().eq(id)))
             } else if let Some(id) = filter.favorited_by {
-                Some(of_users("favorites", user_id().eq(id)))
+                Some(of_users(Favorites, user_id().eq(id)))
             } else if let Some(id) = filter.followed_by {
                 let followed = Query::select()
                     .column(follow::Column::FolloweeId)
                     .from(follow::Entity)
                     .and_where(Expr::col(follow::Column::FollowerId).eq(id))
                     .to_owned();
-                Some(of_users("posts", user_id().in_subquery(followed)))
+                Some(of_users(Posts, user_id().in_subquery(followed)))
             } else if let Some(name) = &by_name.author {
-                Some(of_users("posts", user_id().in_subquery(user_named(name))))
+                Some(of_users(Posts, user_id().in_subquery(user_named(name))))
             } else {
                 by_name
                     .favorited_by
                     .as_ref()
-                    .map(|name| of_users("favorites", user_id().in_subquery(user_named(name))))
+                    .map(|name| of_users(Favorites, user_id().in_subquery(user_named(name))))
             }
         }
         _ => None,
