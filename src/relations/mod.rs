@@ -59,7 +59,7 @@ use futures::future::{BoxFuture, join_all, join3};
 
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
-use crate::store::read::Reader;
+use crate::store::{self, read::Reader};
 use crate::wire::item::Item;
 
 pub use declared::{Relation, Resource, countable, valid_paths};
@@ -201,6 +201,118 @@ impl Expand {
         Ok(())
     }
 
+    /// The row `find` names, as an item (`to_item` of its model), with this expansion
+    /// attached; `None` when no row has it. Its to-one
+    /// relations (with a to-one child of theirs), its counts and the viewer's marks on
+    /// them come in the row's own statement ([`sql::One`]); the rest is loaded for it
+    /// after, as [`Expand::apply`] does. So a single item and everything to-one about it
+    /// cost one statement, not one each.
+    pub async fn find_one<M: store::read::FromRow>(
+        &self,
+        db: &Reader<'_>,
+        viewer: Option<&Viewer>,
+        Find {
+            resource,
+            by,
+            value,
+        }: Find,
+        to_item: impl FnOnce(M) -> Item,
+    ) -> Result<Option<Item>> {
+        let mut joined = Vec::new();
+        // A counted table, too, may be named once: its `COUNT(*)` names it inside.
+        let mut used = self.counts.clone();
+        let mut is_joined = Vec::new();
+        for node in &self.nodes {
+            let child = paths::joined(node).map(|n| n.relation);
+            let fits = (node.children.is_empty() || child.is_some())
+                && sql::joinable_to_one(node.relation, child, &used);
+            if fits {
+                joined.push((node.relation, child));
+                used.extend(std::iter::once(node.relation).chain(child));
+            }
+            is_joined.push(fits);
+        }
+        let one = sql::One {
+            resource,
+            by,
+            value: &value,
+            joined: &joined,
+            counts: &self.counts,
+            viewer: self.mark_for,
+        };
+        let load = sql::OneLoad {
+            one: &one,
+            model: std::marker::PhantomData::<M>,
+        };
+        let Some(row) = db
+            .all_by(one.built(db.backend())?, &load)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let budget = ItemBudget::new(self.ceiling, 1)?;
+        let mut item = to_item(row.row);
+        if let Some((mark, marked)) = row.mark {
+            mark.set(&mut item.out, marked);
+        }
+        for (rel, n) in self.counts.iter().zip(row.counts) {
+            item.add_count(rel.name, n);
+        }
+        let mut joined_rows = joined.iter().zip(row.joined);
+        let level = Level {
+            db,
+            viewer,
+            mark_for: self.mark_for,
+            per_parent: self.per_parent,
+            budget: &budget,
+        };
+        let rest = join_all(self.nodes.iter().zip(&is_joined).filter(|(_, j)| !**j).map(
+            |(node, _)| {
+                let keys = assemble::distinct_keys(
+                    std::slice::from_ref(&item),
+                    &node.relation.keys().parent_field,
+                );
+                level.load_node(node, keys)
+            },
+        ))
+        .await;
+        let mut rest = rest.into_iter();
+        let mut joined_objects = 0;
+        for (node, joined) in self.nodes.iter().zip(is_joined) {
+            if !joined {
+                let children = rest.next().unwrap_or_else(|| Ok(Vec::new()))?;
+                assemble::attach(
+                    node.relation,
+                    self.per_parent,
+                    std::slice::from_mut(&mut item),
+                    children,
+                );
+                continue;
+            }
+            let Some(((rel, child), (own, below))) = joined_rows.next() else {
+                continue;
+            };
+            let one = own.map(|(row, mark)| {
+                let mut one = marked_child(row, mark, viewer);
+                if let Some(child) = child {
+                    let below = below.map(|(row, mark)| marked_child(row, mark, viewer));
+                    joined_objects += u64::from(below.is_some());
+                    one.attach_one(child.name, below);
+                }
+                one
+            });
+            joined_objects += u64::from(one.is_some());
+            item.attach_one(rel.name, one);
+        }
+        budget.spend(joined_objects)?;
+        if item.objects() > self.ceiling {
+            return Err(budget.too_large());
+        }
+        Ok(Some(item))
+    }
+
     /// [`Expand::apply`] for a single resource (the GET of one row).
     pub async fn apply_one(
         &self,
@@ -212,6 +324,25 @@ impl Expand {
         self.apply(db, viewer, &mut items).await?;
         let [item] = items;
         Ok(item)
+    }
+}
+
+/// The single row [`Expand::find_one`] loads: the row of `resource` whose column `by`
+/// (as its entity names it) holds `value`.
+pub struct Find {
+    pub resource: Resource,
+    pub by: &'static str,
+    pub value: sea_orm::Value,
+}
+
+impl Find {
+    /// The row of `resource` with primary key `id` (every single entity's is `id`).
+    pub fn id(resource: Resource, id: i64) -> Find {
+        Find {
+            resource,
+            by: "id",
+            value: id.into(),
+        }
     }
 }
 

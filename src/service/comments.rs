@@ -47,11 +47,6 @@ pub fn authorize(viewer: &Viewer, action: CommentAction, target: &CommentInConte
     }
 }
 
-/// One comment, or 404.
-pub async fn find(db: &Reader<'_>, id: i64) -> Result<comment::Model> {
-    crate::service::lookup::find::<comment::Entity>(db, id, "Comment").await
-}
-
 /// One comment with its post's author, in one statement; 404 when absent.
 pub async fn find_in_context(db: &Writer<'_>, id: i64) -> Result<CommentInContext> {
     let found = comment::Entity::find_by_id(id)
