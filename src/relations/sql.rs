@@ -18,6 +18,7 @@ use crate::entity::{
     comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
 };
 use crate::error::{AppError, Result};
+use crate::relations::Find;
 use crate::relations::declared::{
     Hops, Mark, Marks, Relation, Resource, Shape, column_of, relation, table_of,
 };
@@ -78,6 +79,73 @@ fn top_n_per_key(
         .to_owned()
 }
 
+/// The parents a [`Batch`] loads children for: their keys, or the single row a
+/// [`Find`] names, whose key the statement selects itself (`key IN (SELECT id FROM
+/// posts WHERE slug = …)`), so that the children need not wait for the row: both go
+/// in one flight.
+#[derive(Clone, Copy)]
+pub enum Parents<'k> {
+    Keys(&'k [i64]),
+    Found(&'k Find),
+}
+
+impl Parents<'_> {
+    /// How many parents there are at most.
+    pub fn len(&self) -> usize {
+        match self {
+            Parents::Keys(keys) => keys.len(),
+            Parents::Found(_) => 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What a statement's shape holds of its parents: how many keys, or the column the
+    /// row is found by.
+    fn shape(&self) -> (usize, Option<(Resource, &'static str)>) {
+        match self {
+            Parents::Keys(keys) => (keys.len(), None),
+            Parents::Found(find) => (1, Some((find.resource, find.by))),
+        }
+    }
+
+    /// The values the condition binds.
+    fn values(&self) -> Vec<Value> {
+        match self {
+            Parents::Keys(keys) => key_values(keys, []),
+            Parents::Found(find) => vec![find.value.clone()],
+        }
+    }
+
+    /// `table.column` among the parents' `parent_field`.
+    fn condition(
+        &self,
+        (table, column): (&DynIden, &DynIden),
+        parent_field: &str,
+        backend: DbBackend,
+    ) -> Expr {
+        match self {
+            Parents::Keys(keys) => key_in(table, column, keys, backend),
+            Parents::Found(find) => {
+                let root = find.resource.table();
+                let key = Query::select()
+                    .column((root.clone(), Alias::new(parent_field)))
+                    .from(root)
+                    .and_where(found(find))
+                    .to_owned();
+                Expr::col((table.clone(), column.clone())).in_subquery(key)
+            }
+        }
+    }
+}
+
+/// `resource.by = value`: the condition that finds the row of `find`.
+fn found(find: &Find) -> Expr {
+    Expr::col((find.resource.table(), Alias::new(find.by))).eq(find.value.clone())
+}
+
 /// Key lists up to this long have their statements' text kept per length (a page and
 /// its first level of includes never pass it: `limit` and `include_limit` are at most
 /// 100); longer ones are built each time, so the texts kept stay under about 2 MB.
@@ -87,12 +155,12 @@ const KEPT_KEY_LISTS: usize = 128;
 type RelationId = (Resource, &'static str);
 
 /// Texts of [`children`] by relation, relation joined to it, the marks each carries,
-/// and number of keys.
+/// and number of keys (or the column their single parent is found by).
 type ChildrenShape = (
     RelationId,
     Option<RelationId>,
     (Option<Mark>, Option<Mark>),
-    usize,
+    (usize, Option<(Resource, &'static str)>),
 );
 static CHILDREN: LazyLock<ShapeCache<ChildrenShape>> = LazyLock::new(ShapeCache::default);
 /// Texts of [`counts`] by relation and number of keys.
@@ -115,7 +183,7 @@ fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value>
 pub struct Batch<'k> {
     pub rel: &'static Relation,
     pub joined: Option<&'static Relation>,
-    pub keys: &'k [i64],
+    pub keys: Parents<'k>,
     pub cap: u64,
     pub rows: u64,
     /// The caller whose marks the rows carry, and which.
@@ -149,6 +217,7 @@ impl Batch<'_> {
         if self.keys.len() > KEPT_KEY_LISTS {
             return Built::now(backend, &build());
         }
+        // A found parent's value binds where keys would.
         // A capped relation's statement ends with its cap per key and its row limit.
         let then = self
             .rel
@@ -166,14 +235,17 @@ impl Batch<'_> {
             self.rel.id(),
             self.joined.map(Relation::id),
             marks,
-            self.keys.len(),
+            self.keys.shape(),
         );
         // The marks' `EXISTS` come first in the select list, so their values bind first.
         let viewer_values = [marks.0, marks.1]
             .into_iter()
             .flatten()
             .filter_map(|_| self.viewer.map(|(id, _)| Value::BigInt(Some(id))));
-        let values: Vec<Value> = viewer_values.chain(key_values(self.keys, then)).collect();
+        let values: Vec<Value> = viewer_values
+            .chain(self.keys.values())
+            .chain(then)
+            .collect();
         CHILDREN.get(backend, shape, values, build)
     }
 
@@ -203,7 +275,7 @@ impl Batch<'_> {
             stmt.left_join(table_of(&def.to_tbl), def.clone());
             select_shape(&mut stmt, child.shape);
         }
-        stmt.and_where(key_in(&at.table, &at.column, keys, backend));
+        stmt.and_where(keys.condition((&at.table, &at.column), &at.parent_field, backend));
         if rel.shape == Shape::TagName {
             // A post's tags in the author's order.
             stmt.order_by((at.table.clone(), at.column.clone()), Order::Asc)
@@ -276,10 +348,7 @@ static ONE: LazyLock<ShapeCache<OneShape>> = LazyLock::new(ShapeCache::default);
 /// it cost one statement: SQLAlchemy's `lazy="joined"`. Each row is the item's columns,
 /// then each joined relation's and its child's, then the marks, then the counts.
 pub struct One<'a> {
-    pub resource: Resource,
-    /// The column that finds the row, as its entity names it (`Column::as_str`).
-    pub by: &'static str,
-    pub value: &'a Value,
+    pub find: &'a Find,
     /// Each joined relation of the item, and the relation joined below it.
     pub joined: &'a [(&'static Relation, Option<&'static Relation>)],
     pub counts: &'a [&'static Relation],
@@ -290,10 +359,10 @@ pub struct One<'a> {
 impl One<'_> {
     /// The item's shape, or the internal error of a resource that is no one entity.
     fn shape(&self) -> Result<Shape> {
-        Shape::of(self.resource).ok_or_else(|| {
+        Shape::of(self.find.resource).ok_or_else(|| {
             AppError::internal(anyhow::anyhow!(
                 "{:?} is no single entity's rows",
-                self.resource
+                self.find.resource
             ))
         })
     }
@@ -325,8 +394,8 @@ impl One<'_> {
         );
         let counts = bits(self.counts.iter().copied());
         let key = (
-            self.resource,
-            self.by,
+            self.find.resource,
+            self.find.by,
             joined,
             counts,
             self.viewer.map(|(_, marks)| marks),
@@ -339,14 +408,14 @@ impl One<'_> {
             .flatten()
             .filter_map(|_| self.viewer.map(|(id, _)| Value::BigInt(Some(id))));
         let values = viewer_values
-            .chain([self.value.clone(), Value::BigUnsigned(Some(1))])
+            .chain([self.find.value.clone(), Value::BigUnsigned(Some(1))])
             .collect();
         Ok(ONE.get(backend, key, values, || self.statement(shape)))
     }
 
     /// The statement.
     pub fn statement(&self, shape: Shape) -> SelectStatement {
-        let table = self.resource.table();
+        let table = self.find.resource.table();
         let mut stmt = Query::select();
         stmt.from(table.clone());
         select_shape(&mut stmt, shape);
@@ -375,8 +444,7 @@ impl One<'_> {
                     .to_owned(),
             );
         }
-        stmt.and_where(Expr::col((table, Alias::new(self.by))).eq(self.value.clone()))
-            .limit(1);
+        stmt.and_where(found(self.find)).limit(1);
         stmt
     }
 }
@@ -734,7 +802,7 @@ mod tests {
         Batch {
             rel,
             joined,
-            keys: &[1, 2],
+            keys: Parents::Keys(&[1, 2]),
             cap: 3,
             rows: 9,
             viewer: None,
@@ -824,11 +892,13 @@ mod tests {
             Some(rel(Resource::User, "profile")),
         )];
         let counts = [rel(Resource::Post, "favorites")];
-        let slug = Value::from("a-slug");
-        let one = One {
+        let find = Find {
             resource: Resource::Post,
             by: "slug",
-            value: &slug,
+            value: "a-slug".into(),
+        };
+        let one = One {
+            find: &find,
             joined: &joined,
             counts: &counts,
             viewer: Some((42, Marks::ALL)),
@@ -867,6 +937,20 @@ mod tests {
             &post_author
         ));
         assert!(!joinable_to_one(rel(Resource::Post, "tags"), None, &[]));
+        // Its tags, in the same flight: keyed by the post the slug finds.
+        let tags = Batch {
+            keys: Parents::Found(&find),
+            ..batch(rel(Resource::Post, "tags"), None)
+        };
+        let built = tags.built(pg);
+        assert!(
+            built.sql.contains(
+                r#"WHERE "post_tags"."post_id" IN (SELECT "posts"."id" FROM "posts" WHERE "posts"."slug" = $1)"#
+            ),
+            "{}",
+            built.sql
+        );
+        assert_eq!(built.values.0, vec![Value::from("a-slug")]);
     }
 
     #[test]
