@@ -78,7 +78,8 @@ db_test!(the_bench_reads_take_these_statements, |app| {
     assert_eq!(article["article"]["favorited"], false);
     assert_eq!(article["article"]["author"]["following"], false);
     assert_eq!(counted(&app, &path, None).await.0, 2, "C3 anonymous");
-    // C4: the article, its comments, their authors; a token adds only its check.
+    // C4: the article and its comments (keyed by the slug: one flight with the token
+    // check), then their authors; a token adds only its check.
     let comments = format!("/api/articles/{slug}/comments");
     assert_eq!(counted(&app, &comments, None).await.0, 3, "C4");
     let (n, seen) = counted(&app, &comments, Some(&reader)).await;
