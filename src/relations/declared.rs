@@ -194,6 +194,18 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// The shape of a resource's own rows, when they are one entity's: what a single
+    /// item's statement selects ([`super::sql::One`]).
+    pub fn of(resource: Resource) -> Option<Shape> {
+        match resource {
+            Resource::User => Some(Shape::User),
+            Resource::Post => Some(Shape::Post),
+            Resource::Profile => Some(Shape::Profile),
+            Resource::Comment => Some(Shape::Comment),
+            Resource::Role | Resource::Tag => None,
+        }
+    }
+
     /// The resource the children are, when they have relations of their own.
     pub fn resource(self) -> Option<Resource> {
         match self {
@@ -501,18 +513,23 @@ impl Relation {
         }
     }
 
-    /// This entry's [`Derived`]: its place in [`RELATIONS`] is its offset from the
-    /// table's start (a `Relation` is nowhere else, `_only_in_table`).
-    fn derived(&self) -> &'static Derived {
+    /// This entry's place in [`RELATIONS`]: its offset from the table's start (a
+    /// `Relation` is nowhere else, `_only_in_table`).
+    pub fn index(&self) -> usize {
         let offset = (self as *const Relation as usize).wrapping_sub(RELATIONS.as_ptr() as usize);
         let at = offset / std::mem::size_of::<Relation>();
-        match (RELATIONS.get(at), DERIVED.get(at)) {
-            (Some(entry), Some(derived)) if std::ptr::eq(entry, self) => derived,
+        match RELATIONS.get(at) {
+            Some(entry) if std::ptr::eq(entry, self) => at,
             _ => unreachable!(
                 "a Relation outside RELATIONS: {:?}.{}",
                 self.parent, self.name
             ),
         }
+    }
+
+    /// This entry's [`Derived`].
+    fn derived(&self) -> &'static Derived {
+        &DERIVED[self.index()]
     }
 
     /// The entity relation from the parent: to the children, or to their junction.

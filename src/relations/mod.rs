@@ -19,7 +19,10 @@
 //! `viewer`, the Conduit face (`http::conduit::view`) with the authors, tags, favorite
 //! counts and marks its articles, comments and profiles always show ([`Expand::fixed`]).
 //! A to-one relation included under a to-one relation (a post's `author.profile`) comes
-//! in its parent's statement by a `LEFT JOIN` ([`paths::joined`]).
+//! in its parent's statement by a `LEFT JOIN` ([`paths::joined`]). A single item
+//! ([`Expand::find_one`]) comes with its to-one relations (and theirs) joined, its counts
+//! and marks as columns, in one statement ([`sql::One`]), and its other relations in
+//! statements keyed by the condition that finds it, all in one flight.
 //!
 //! ## Adding a relation
 //!
@@ -55,11 +58,11 @@ pub mod viewer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::future::{BoxFuture, join_all, join3};
+use futures::future::{BoxFuture, join, join_all, join3};
 
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
-use crate::store::read::Reader;
+use crate::store::{self, read::Reader};
 use crate::wire::item::Item;
 
 pub use declared::{Relation, Resource, countable, valid_paths};
@@ -174,14 +177,7 @@ impl Expand {
                     .await
             }
         }));
-        let level = Level {
-            db,
-            viewer,
-            mark_for: self.mark_for,
-            per_parent: self.per_parent,
-            budget: &budget,
-        };
-        let children = level.load(&self.nodes, items);
+        let children = self.level(db, viewer, &budget).load(&self.nodes, items);
         let (root_marks, counts, children) = join3(root_marks, counts, children).await;
         for (rel, counts) in self.counts.iter().zip(counts) {
             assemble::attach_counts(rel, items, counts?);
@@ -201,6 +197,118 @@ impl Expand {
         Ok(())
     }
 
+    /// The row `find` names, as an item (`to_item` of its model), with this expansion
+    /// attached; `None` when there is no such row. Its to-one relations (with a to-one
+    /// child of theirs), its counts and the viewer's marks on them come in the row's own
+    /// statement ([`sql::One`]); each other relation in a statement of its own keyed by
+    /// the row the same condition finds ([`sql::Parents::Found`]), so that all of them
+    /// go in one flight, beside the row, and what is included below those follows as
+    /// [`Expand::apply`] loads it. So a single item and everything to-one about it cost
+    /// one statement, and nothing waits for the row.
+    pub async fn find_one<M: store::read::FromRow>(
+        &self,
+        db: &Reader<'_>,
+        viewer: Option<&Viewer>,
+        find: Find,
+        to_item: impl FnOnce(M) -> Item,
+    ) -> Result<Option<Item>> {
+        let mut joined = Vec::new();
+        // A counted table, too, may be named once: its `COUNT(*)` names it inside.
+        let mut used = self.counts.clone();
+        let mut is_joined = Vec::new();
+        for node in &self.nodes {
+            let child = paths::joined(node).map(|n| n.relation);
+            let fits = (node.children.is_empty() || child.is_some())
+                && sql::joinable_to_one(node.relation, child, &used);
+            if fits {
+                joined.push((node.relation, child));
+                used.extend(std::iter::once(node.relation).chain(child));
+            }
+            is_joined.push(fits);
+        }
+        let one = sql::One {
+            find: &find,
+            joined: &joined,
+            counts: &self.counts,
+            viewer: self.mark_for,
+        };
+        let load = sql::OneLoad {
+            one: &one,
+            model: std::marker::PhantomData::<M>,
+        };
+        let budget = ItemBudget::new(self.ceiling, 1)?;
+        let level = self.level(db, viewer, &budget);
+        let row = async { Ok::<_, AppError>(db.all_by(one.built(db.backend())?, &load).await?) };
+        let rest = join_all(
+            self.nodes
+                .iter()
+                .zip(&is_joined)
+                .filter(|(_, joined)| !**joined)
+                .map(|(node, _)| level.load_node(node, sql::Parents::Found(&find))),
+        );
+        let (row, rest) = join(row, rest).await;
+        let Some(row) = row?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut item = to_item(row.row);
+        if let Some((mark, marked)) = row.mark {
+            mark.set(&mut item.out, marked);
+        }
+        for (rel, n) in self.counts.iter().zip(row.counts) {
+            item.add_count(rel.name, n);
+        }
+        let mut joined_rows = joined.iter().zip(row.joined);
+        let mut rest = rest.into_iter();
+        let mut joined_objects = 0;
+        for (node, joined) in self.nodes.iter().zip(is_joined) {
+            if !joined {
+                let children = rest.next().unwrap_or_else(|| Ok(Vec::new()))?;
+                assemble::attach(
+                    node.relation,
+                    self.per_parent,
+                    std::slice::from_mut(&mut item),
+                    children,
+                );
+                continue;
+            }
+            let Some(((rel, child), (own, below))) = joined_rows.next() else {
+                continue;
+            };
+            let one = own.map(|(row, mark)| {
+                let mut one = marked_child(row, mark, viewer);
+                if let Some(child) = child {
+                    let below = below.map(|(row, mark)| marked_child(row, mark, viewer));
+                    joined_objects += u64::from(below.is_some());
+                    one.attach_one(child.name, below);
+                }
+                one
+            });
+            joined_objects += u64::from(one.is_some());
+            item.attach_one(rel.name, one);
+        }
+        budget.spend(joined_objects)?;
+        if item.objects() > self.ceiling {
+            return Err(budget.too_large());
+        }
+        Ok(Some(item))
+    }
+
+    /// What every level of this expansion's includes is loaded with.
+    fn level<'a, 'r>(
+        &self,
+        db: &'a Reader<'r>,
+        viewer: Option<&'a Viewer>,
+        budget: &'a ItemBudget,
+    ) -> Level<'a, 'r> {
+        Level {
+            db,
+            viewer,
+            mark_for: self.mark_for,
+            per_parent: self.per_parent,
+            budget,
+        }
+    }
+
     /// [`Expand::apply`] for a single resource (the GET of one row).
     pub async fn apply_one(
         &self,
@@ -212,6 +320,25 @@ impl Expand {
         self.apply(db, viewer, &mut items).await?;
         let [item] = items;
         Ok(item)
+    }
+}
+
+/// The single row [`Expand::find_one`] loads: the row of `resource` whose column `by`
+/// (as its entity names it) holds `value`.
+pub struct Find {
+    pub resource: Resource,
+    pub by: &'static str,
+    pub value: sea_orm::Value,
+}
+
+impl Find {
+    /// The row of `resource` with primary key `id` (every single entity's is `id`).
+    pub fn id(resource: Resource, id: i64) -> Find {
+        Find {
+            resource,
+            by: "id",
+            value: id.into(),
+        }
     }
 }
 
@@ -311,16 +438,15 @@ impl<'a, 'r> Level<'a, 'r> {
             .map(|n| assemble::distinct_keys(parents, &n.relation.keys().parent_field))
             .collect();
         Box::pin(async move {
-            let loads = nodes
-                .iter()
-                .zip(keys)
-                .map(|(node, keys)| self.load_node(node, keys));
+            let loads = nodes.iter().zip(keys).map(|(node, keys)| async move {
+                self.load_node(node, sql::Parents::Keys(&keys)).await
+            });
             join_all(loads).await.into_iter().collect()
         })
     }
 
     /// The children of one node for `keys`, with the node's own children attached.
-    async fn load_node(self, node: &'a Node, keys: Vec<i64>) -> Result<Children>
+    async fn load_node(self, node: &'a Node, keys: sql::Parents<'_>) -> Result<Children>
     where
         'r: 'a,
     {
@@ -342,7 +468,7 @@ impl<'a, 'r> Level<'a, 'r> {
         let built = sql::Batch {
             rel,
             joined,
-            keys: &keys,
+            keys,
             cap: per_parent + 1,
             rows: rows_allowed,
             viewer: mark_for,

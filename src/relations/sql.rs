@@ -18,6 +18,7 @@ use crate::entity::{
     comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
 };
 use crate::error::{AppError, Result};
+use crate::relations::Find;
 use crate::relations::declared::{
     Hops, Mark, Marks, Relation, Resource, Shape, column_of, relation, table_of,
 };
@@ -78,6 +79,73 @@ fn top_n_per_key(
         .to_owned()
 }
 
+/// The parents a [`Batch`] loads children for: their keys, or the single row a
+/// [`Find`] names, whose key the statement selects itself (`key IN (SELECT id FROM
+/// posts WHERE slug = …)`), so that the children need not wait for the row: both go
+/// in one flight.
+#[derive(Clone, Copy)]
+pub enum Parents<'k> {
+    Keys(&'k [i64]),
+    Found(&'k Find),
+}
+
+impl Parents<'_> {
+    /// How many parents there are at most.
+    pub fn len(&self) -> usize {
+        match self {
+            Parents::Keys(keys) => keys.len(),
+            Parents::Found(_) => 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What a statement's shape holds of its parents: how many keys, or the column the
+    /// row is found by.
+    fn shape(&self) -> (usize, Option<(Resource, &'static str)>) {
+        match self {
+            Parents::Keys(keys) => (keys.len(), None),
+            Parents::Found(find) => (1, Some((find.resource, find.by))),
+        }
+    }
+
+    /// The values the condition binds.
+    fn values(&self) -> Vec<Value> {
+        match self {
+            Parents::Keys(keys) => key_values(keys, []),
+            Parents::Found(find) => vec![find.value.clone()],
+        }
+    }
+
+    /// `table.column` among the parents' `parent_field`.
+    fn condition(
+        &self,
+        (table, column): (&DynIden, &DynIden),
+        parent_field: &str,
+        backend: DbBackend,
+    ) -> Expr {
+        match self {
+            Parents::Keys(keys) => key_in(table, column, keys, backend),
+            Parents::Found(find) => {
+                let root = find.resource.table();
+                let key = Query::select()
+                    .column((root.clone(), Alias::new(parent_field)))
+                    .from(root)
+                    .and_where(found(find))
+                    .to_owned();
+                Expr::col((table.clone(), column.clone())).in_subquery(key)
+            }
+        }
+    }
+}
+
+/// `resource.by = value`: the condition that finds the row of `find`.
+fn found(find: &Find) -> Expr {
+    Expr::col((find.resource.table(), Alias::new(find.by))).eq(find.value.clone())
+}
+
 /// Key lists up to this long have their statements' text kept per length (a page and
 /// its first level of includes never pass it: `limit` and `include_limit` are at most
 /// 100); longer ones are built each time, so the texts kept stay under about 2 MB.
@@ -87,12 +155,12 @@ const KEPT_KEY_LISTS: usize = 128;
 type RelationId = (Resource, &'static str);
 
 /// Texts of [`children`] by relation, relation joined to it, the marks each carries,
-/// and number of keys.
+/// and number of keys (or the column their single parent is found by).
 type ChildrenShape = (
     RelationId,
     Option<RelationId>,
     (Option<Mark>, Option<Mark>),
-    usize,
+    (usize, Option<(Resource, &'static str)>),
 );
 static CHILDREN: LazyLock<ShapeCache<ChildrenShape>> = LazyLock::new(ShapeCache::default);
 /// Texts of [`counts`] by relation and number of keys.
@@ -115,7 +183,7 @@ fn key_values(keys: &[i64], then: impl IntoIterator<Item = Value>) -> Vec<Value>
 pub struct Batch<'k> {
     pub rel: &'static Relation,
     pub joined: Option<&'static Relation>,
-    pub keys: &'k [i64],
+    pub keys: Parents<'k>,
     pub cap: u64,
     pub rows: u64,
     /// The caller whose marks the rows carry, and which.
@@ -149,6 +217,7 @@ impl Batch<'_> {
         if self.keys.len() > KEPT_KEY_LISTS {
             return Built::now(backend, &build());
         }
+        // A found parent's value binds where keys would.
         // A capped relation's statement ends with its cap per key and its row limit.
         let then = self
             .rel
@@ -166,14 +235,17 @@ impl Batch<'_> {
             self.rel.id(),
             self.joined.map(Relation::id),
             marks,
-            self.keys.len(),
+            self.keys.shape(),
         );
         // The marks' `EXISTS` come first in the select list, so their values bind first.
         let viewer_values = [marks.0, marks.1]
             .into_iter()
             .flatten()
             .filter_map(|_| self.viewer.map(|(id, _)| Value::BigInt(Some(id))));
-        let values: Vec<Value> = viewer_values.chain(key_values(self.keys, then)).collect();
+        let values: Vec<Value> = viewer_values
+            .chain(self.keys.values())
+            .chain(then)
+            .collect();
         CHILDREN.get(backend, shape, values, build)
     }
 
@@ -203,7 +275,7 @@ impl Batch<'_> {
             stmt.left_join(table_of(&def.to_tbl), def.clone());
             select_shape(&mut stmt, child.shape);
         }
-        stmt.and_where(key_in(&at.table, &at.column, keys, backend));
+        stmt.and_where(keys.condition((&at.table, &at.column), &at.parent_field, backend));
         if rel.shape == Shape::TagName {
             // A post's tags in the author's order.
             stmt.order_by((at.table.clone(), at.column.clone()), Order::Asc)
@@ -235,10 +307,232 @@ pub fn counts_built(rel: &'static Relation, keys: &[i64], backend: DbBackend) ->
 /// and straight to an entity's rows (a post's author and the author's profile), so that
 /// the pair costs one statement, not two.
 pub fn joinable(parent: &'static Relation, child: &'static Relation) -> bool {
-    let straight = |rel: &'static Relation| {
-        matches!(rel.hops, Hops::Direct(_)) && !rel.is_many() && width(rel.shape).is_some()
-    };
     straight(parent) && straight(child) && child.keys().table != parent.keys().table
+}
+
+/// Whether `rel` is to-one and straight to an entity's rows, so that a `LEFT JOIN` on
+/// its entity relation brings its child, or nothing, without repeating a row.
+fn straight(rel: &'static Relation) -> bool {
+    matches!(rel.hops, Hops::Direct(_)) && !rel.is_many() && width(rel.shape).is_some()
+}
+
+/// Whether `rel`, and `child` below it, can come in the statement of one row of `rel`'s
+/// parent ([`One`]) by `LEFT JOIN`s, beside the tables in `used` (each table once, so
+/// that every column and every mark's `EXISTS` names its row unambiguously).
+pub fn joinable_to_one(
+    rel: &'static Relation,
+    child: Option<&'static Relation>,
+    used: &[&'static Relation],
+) -> bool {
+    let table = |r: &'static Relation| r.keys().table.to_string();
+    let mut tables = vec![rel.parent.table().to_string()];
+    tables.extend(used.iter().map(|&r| table(r)));
+    let mut fits = |r: &'static Relation| {
+        let fresh = !tables.contains(&table(r));
+        tables.push(table(r));
+        straight(r) && fresh
+    };
+    fits(rel) && child.is_none_or(fits)
+}
+
+/// Texts of [`One`] by resource, the column that finds it, the relations joined and
+/// counted (as bit sets of their places in `RELATIONS`) and the marks asked.
+type OneShape = (Resource, &'static str, u32, u32, Option<Marks>);
+static ONE: LazyLock<ShapeCache<OneShape>> = LazyLock::new(ShapeCache::default);
+
+/// The statement of a single item found by one of its columns (its id, a post's slug),
+/// with what can come in the same row: its to-one relations by `LEFT JOIN`s, each with
+/// its own to-one child (a post's `author` and the author's `profile`), the viewer's
+/// marks on it and on them as `EXISTS` columns ([`Mark::exists`]), and its counted
+/// relations as `(SELECT COUNT(*) …)` columns. So one item and everything to-one about
+/// it cost one statement: SQLAlchemy's `lazy="joined"`. Each row is the item's columns,
+/// then each joined relation's and its child's, then the marks, then the counts.
+pub struct One<'a> {
+    pub find: &'a Find,
+    /// Each joined relation of the item, and the relation joined below it.
+    pub joined: &'a [(&'static Relation, Option<&'static Relation>)],
+    pub counts: &'a [&'static Relation],
+    /// The caller whose marks the row carries, and which.
+    pub viewer: Option<(i64, Marks)>,
+}
+
+impl One<'_> {
+    /// The item's shape, or the internal error of a resource that is no one entity.
+    fn shape(&self) -> Result<Shape> {
+        Shape::of(self.find.resource).ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "{:?} is no single entity's rows",
+                self.find.resource
+            ))
+        })
+    }
+
+    /// The mark each object of the row carries, in the order of the row's objects: the
+    /// item, then each joined relation's child and the child joined below it.
+    fn marks(&self, shape: Shape) -> Vec<Option<Mark>> {
+        let Some((_, marks)) = self.viewer else {
+            return vec![None; 1 + 2 * self.joined.len()];
+        };
+        let mark = |shape| Mark::of_shape(shape, marks);
+        std::iter::once(mark(shape))
+            .chain(
+                self.joined
+                    .iter()
+                    .flat_map(|(rel, child)| [mark(rel.shape), child.and_then(|c| mark(c.shape))]),
+            )
+            .collect()
+    }
+
+    /// The statement, built, its text reused from earlier requests of the same shape.
+    pub fn built(&self, backend: DbBackend) -> Result<Built> {
+        let shape = self.shape()?;
+        let joined = bits(
+            self.joined
+                .iter()
+                .flat_map(|(r, c)| [Some(*r), *c])
+                .flatten(),
+        );
+        let counts = bits(self.counts.iter().copied());
+        let key = (
+            self.find.resource,
+            self.find.by,
+            joined,
+            counts,
+            self.viewer.map(|(_, marks)| marks),
+        );
+        // The marks' `EXISTS` come first in the statement, then the value found by, then
+        // the limit.
+        let viewer_values = self
+            .marks(shape)
+            .into_iter()
+            .flatten()
+            .filter_map(|_| self.viewer.map(|(id, _)| Value::BigInt(Some(id))));
+        let values = viewer_values
+            .chain([self.find.value.clone(), Value::BigUnsigned(Some(1))])
+            .collect();
+        Ok(ONE.get(backend, key, values, || self.statement(shape)))
+    }
+
+    /// The statement.
+    pub fn statement(&self, shape: Shape) -> SelectStatement {
+        let table = self.find.resource.table();
+        let mut stmt = Query::select();
+        stmt.from(table.clone());
+        select_shape(&mut stmt, shape);
+        for (rel, child) in self.joined {
+            for rel in std::iter::once(*rel).chain(*child) {
+                let def = rel.first();
+                stmt.left_join(table_of(&def.to_tbl), def.clone());
+                select_shape(&mut stmt, rel.shape);
+            }
+        }
+        if let Some((viewer_id, _)) = self.viewer {
+            for mark in self.marks(shape).into_iter().flatten() {
+                stmt.expr(mark.exists(viewer_id));
+            }
+        }
+        for rel in self.counts {
+            let (at, from) = (rel.keys(), rel.first());
+            stmt.expr(
+                Query::select()
+                    .expr(Func::count(Expr::col(Asterisk)))
+                    .from(at.table.clone())
+                    .and_where(
+                        Expr::col((at.table.clone(), at.column.clone()))
+                            .equals((table_of(&from.from_tbl), column_of(&from.from_col))),
+                    )
+                    .to_owned(),
+            );
+        }
+        stmt.and_where(found(self.find)).limit(1);
+        stmt
+    }
+}
+
+/// The places of `rels` in `RELATIONS`, as a bit set (a shape's key).
+fn bits(rels: impl Iterator<Item = &'static Relation>) -> u32 {
+    rels.fold(0, |bits, rel| bits | 1 << rel.index())
+}
+
+/// A child of a [`OneRow`] and the viewer's mark on it, when the row carried one.
+pub type Marked = (ChildRow, Option<(Mark, bool)>);
+
+/// One row of [`One`]: the item, each joined relation's child and the child joined
+/// below it (absent where the `LEFT JOIN` found nothing), the item's mark and its counts
+/// in the order of [`One::counts`].
+pub struct OneRow<M> {
+    pub row: M,
+    pub mark: Option<(Mark, bool)>,
+    pub joined: Vec<(Option<Marked>, Option<Marked>)>,
+    pub counts: Vec<i64>,
+}
+
+/// Decodes the rows of [`One`] into the item's model `M`.
+pub struct OneLoad<'a, M> {
+    pub one: &'a One<'a>,
+    pub model: std::marker::PhantomData<M>,
+}
+
+impl<M: FromRow> Decoder for OneLoad<'_, M> {
+    type Out = OneRow<M>;
+    fn decode<R: Row>(&self, row: &R) -> std::result::Result<OneRow<M>, DbErr> {
+        let one = self.one;
+        let shape = one.shape().map_err(|e| DbErr::Custom(e.to_string()))?;
+        let item = M::from_row(row)?;
+        let mut at = width(shape).unwrap_or(0);
+        // Each joined child, where its key column is not null, then its columns' width.
+        let mut children = Vec::new();
+        for rel in one.joined.iter().flat_map(|(r, c)| [Some(*r), *c]) {
+            let child = match rel {
+                Some(rel) => {
+                    let rest = row.skip(at);
+                    at += width(rel.shape).unwrap_or(0);
+                    let present: Option<i64> = rest.get(0)?;
+                    present
+                        .map(|_| decode_shape(rel.shape, &rest))
+                        .transpose()?
+                }
+                None => None,
+            };
+            children.push(child);
+        }
+        let mut marks = Vec::new();
+        for mark in one.marks(shape) {
+            marks.push(match mark {
+                Some(mark) => {
+                    let value: bool = row.get(at)?;
+                    at += 1;
+                    Some((mark, value))
+                }
+                None => None,
+            });
+        }
+        let counts = (0..one.counts.len())
+            .map(|i| row.get::<i64>(at + i))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut marks = marks.into_iter();
+        let mark = marks.next().flatten();
+        let mut children = children.into_iter().zip(marks);
+        let mut next = || {
+            children
+                .next()
+                .and_then(|(child, mark)| child.map(|c| (c, mark)))
+        };
+        let joined = one
+            .joined
+            .iter()
+            .map(|_| {
+                let (own, below) = (next(), next());
+                (own, below)
+            })
+            .collect();
+        Ok(OneRow {
+            row: item,
+            mark,
+            joined,
+            counts,
+        })
+    }
 }
 
 /// Adds `rel`'s tables and its shape's columns to `stmt`: the children's table, or the
@@ -508,7 +802,7 @@ mod tests {
         Batch {
             rel,
             joined,
-            keys: &[1, 2],
+            keys: Parents::Keys(&[1, 2]),
             cap: 3,
             rows: 9,
             viewer: None,
@@ -588,6 +882,75 @@ mod tests {
                 built.sql
             );
         }
+    }
+
+    #[test]
+    fn one_post_with_its_author_profile_count_and_marks_is_one_statement() {
+        let rel = |r, n| relation(r, n).expect("declared");
+        let joined = [(
+            rel(Resource::Post, "author"),
+            Some(rel(Resource::User, "profile")),
+        )];
+        let counts = [rel(Resource::Post, "favorites")];
+        let find = Find {
+            resource: Resource::Post,
+            by: "slug",
+            value: "a-slug".into(),
+        };
+        let one = One {
+            find: &find,
+            joined: &joined,
+            counts: &counts,
+            viewer: Some((42, Marks::ALL)),
+        };
+        let pg = DbBackend::Postgres;
+        let built = one.built(pg).expect("a post is one entity's rows");
+        assert!(
+            built.sql.ends_with(
+                r#"(SELECT COUNT(*) FROM "favorites" WHERE "favorites"."post_id" = "posts"."id") FROM "posts" LEFT JOIN "users" ON "posts"."author_id" = "users"."id" LEFT JOIN "profiles" ON "users"."id" = "profiles"."user_id" WHERE "posts"."slug" = $3 LIMIT $4"#
+            ),
+            "{}",
+            built.sql
+        );
+        // The values given agreed with sea-query's: the text is kept.
+        assert!(ONE.holds(
+            pg,
+            (
+                Resource::Post,
+                "slug",
+                bits(joined.iter().flat_map(|(r, c)| [Some(*r), *c]).flatten()),
+                bits(counts.iter().copied()),
+                Some(Marks::ALL)
+            )
+        ));
+        // Every relation has a place in the shape's bit sets.
+        assert!(RELATIONS.len() <= 32);
+        // `users` once: a comment's author cannot join beside its post's author.
+        let post_author = [
+            rel(Resource::Comment, "post"),
+            rel(Resource::Post, "author"),
+        ];
+        assert!(joinable_to_one(post_author[0], Some(post_author[1]), &[]));
+        assert!(!joinable_to_one(
+            rel(Resource::Comment, "author"),
+            None,
+            &post_author
+        ));
+        assert!(!joinable_to_one(rel(Resource::Post, "tags"), None, &[]));
+        // Its tags, in the same flight: keyed by the post the slug finds.
+        let tags = Batch {
+            keys: Parents::Found(&find),
+            ..batch(rel(Resource::Post, "tags"), None)
+        };
+        let built = tags.built(pg);
+        assert!(
+            built.sql.contains(
+                r#"WHERE "post_tags"."post_id" IN (SELECT "posts"."id" FROM "posts" WHERE "posts"."slug" = $1)"#
+            ),
+            "{}",
+            built.sql
+        );
+        assert_eq!(built.values.0, vec![Value::from("a-slug")]);
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //!
 //! Who may do what to a comment is decided in [`authorize`], and nowhere else.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryTrait, Set};
 
 use crate::domain::text::CommentBody;
 use crate::domain::viewer::Viewer;
 use crate::entity::{comment, post};
 use crate::error::{AppError, Result, foreign_key_violation};
+use crate::service::posts;
 use crate::store::Writer;
 use crate::store::page::{self, Fetched, PageRequest};
 use crate::store::read::Reader;
@@ -45,11 +46,6 @@ pub fn authorize(viewer: &Viewer, action: CommentAction, target: &CommentInConte
     } else {
         Err(AppError::forbidden())
     }
-}
-
-/// One comment, or 404.
-pub async fn find(db: &Reader<'_>, id: i64) -> Result<comment::Model> {
-    crate::service::lookup::find::<comment::Entity>(db, id, "Comment").await
 }
 
 /// One comment with its post's author, in one statement; 404 when absent.
@@ -148,16 +144,23 @@ pub async fn delete(db: &Writer<'_>, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Every comment of a post, oldest first, in one statement (the Conduit face does not
-/// page comments); `None` when there are more than `at_most`, of which no more than one
-/// over is read.
-pub async fn all_for_post(
+/// Every comment of the post with this slug, oldest first, in one statement (the
+/// Conduit face does not page comments); `None` when there are more than `at_most`, of
+/// which no more than one over is read. Keyed by the slug rather than the post's id, it
+/// needs not wait for the post: both go in one flight.
+pub async fn all_for_slug(
     db: &Reader<'_>,
-    post_id: i64,
+    slug: &str,
     at_most: u64,
 ) -> Result<Option<Vec<comment::Model>>> {
+    posts::check_slug(slug)?;
+    let post = Query::select()
+        .column((post::Entity, post::Column::Id))
+        .from(post::Entity)
+        .and_where(Expr::col((post::Entity, post::Column::Slug)).eq(slug))
+        .to_owned();
     let mut stmt = comment::Entity::find()
-        .filter(comment::Column::PostId.eq(post_id))
+        .filter(comment::Column::PostId.in_subquery(post))
         .into_query();
     order::comments().apply_order(&mut stmt);
     stmt.limit(at_most.saturating_add(1));

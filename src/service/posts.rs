@@ -306,12 +306,18 @@ pub async fn list_offset(
     Ok((rows?, Ord::max(total, 0) as u64))
 }
 
-/// The post with this slug, or 404.
-pub async fn find_by_slug(db: &Reader<'_>, slug: &str) -> Result<post::Model> {
-    // PostgreSQL cannot compare text holding NUL, and no slug holds one.
+/// 404 for a slug no post can have, before it reaches the database: PostgreSQL cannot
+/// compare text holding NUL, and no slug holds one.
+pub fn check_slug(slug: &str) -> Result<()> {
     if slug.contains('\0') {
         return Err(AppError::not_found("Post"));
     }
+    Ok(())
+}
+
+/// The post with this slug, or 404.
+pub async fn find_by_slug(db: &Reader<'_>, slug: &str) -> Result<post::Model> {
+    check_slug(slug)?;
     let stmt = post::Entity::find()
         .filter(post::Column::Slug.eq(slug))
         .limit(1)

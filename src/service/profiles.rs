@@ -41,11 +41,6 @@ pub fn authorize(viewer: &Viewer, user_id: i64) -> Result<()> {
     }
 }
 
-/// One profile by its own id, or 404.
-pub async fn find(db: &Reader<'_>, id: i64) -> Result<profile::Model> {
-    crate::service::lookup::find::<profile::Entity>(db, id, "Profile").await
-}
-
 /// The profile of user `user_id`, in one statement; 404 saying whether the user or only
 /// their profile is missing.
 pub async fn find_by_user(db: &Reader<'_>, user_id: i64) -> Result<profile::Model> {

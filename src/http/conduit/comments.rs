@@ -40,33 +40,38 @@ pub async fn list_comments(
     auth: MaybePending,
     path: std::result::Result<ConduitPath<String>, ConduitError>,
 ) -> Result<Json<CommentList>> {
-    // The article, its comments, their authors (with the viewer's `following`); with a
-    // token, the token, in one flight with the article.
+    // The article and its comments (by the slug, so that neither waits for the other),
+    // and with a token the token, in one flight; then their authors (with the viewer's
+    // `following`).
     crate::store::set_budget(3 + usize::from(auth.0.is_some()));
     let handle = state.db();
     let db = handle.read()?;
-    let find = async {
-        let ConduitPath(slug) = path?;
-        Ok::<_, ConduitError>(posts::find_by_slug(&db, &slug).await?)
-    };
-    let (caller, post) = auth.check_with(&db, find).await?;
-    let viewer = caller.as_ref().map(|c| &c.viewer);
     // Each comment carries its author: two objects of the response ceiling (SPEC §6).
     let ceiling = state.settings.max_response_items;
-    let rows = comments::all_for_post(&db, post.id, ceiling / 2)
-        .await?
-        .ok_or_else(|| {
-            ConduitError::new(
-                StatusCode::BAD_REQUEST,
-                "comments",
-                format!(
-                    "are more than one answer may hold ({ceiling} items with their authors, \
+    let find = async {
+        let ConduitPath(slug) = path?;
+        let (post, rows) = futures::future::join(
+            posts::find_by_slug(&db, &slug),
+            comments::all_for_slug(&db, &slug, ceiling / 2),
+        )
+        .await;
+        // No article is 404 before too many comments.
+        Ok::<_, ConduitError>((post?, rows?))
+    };
+    let (caller, (post, rows)) = auth.check_with(&db, find).await?;
+    let viewer = caller.as_ref().map(|c| &c.viewer);
+    let rows = rows.ok_or_else(|| {
+        ConduitError::new(
+            StatusCode::BAD_REQUEST,
+            "comments",
+            format!(
+                "are more than one answer may hold ({ceiling} items with their authors, \
                      RELATA_MAX_RESPONSE_ITEMS); read them page by page from \
                      /api/v1/posts/{}/comments",
-                    post.id
-                ),
-            )
-        })?;
+                post.id
+            ),
+        )
+    })?;
     Ok(Json(CommentList {
         comments: view::comments(&db, viewer, rows).await?,
     }))

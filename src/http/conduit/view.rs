@@ -10,8 +10,10 @@ use utoipa::ToSchema;
 
 use super::error::Result;
 use crate::domain::viewer::Viewer;
+use sea_orm::IdenStatic;
+
 use crate::entity::{comment, post};
-use crate::relations::{Expand, Marks, Resource};
+use crate::relations::{Expand, Find, Marks, Resource};
 use crate::service::profiles::Person;
 use crate::store::read::Reader;
 use crate::wire::item::{Item, Out};
@@ -220,6 +222,44 @@ fn post_item(p: post::Model) -> Item {
     })
 }
 
+/// What an article shows beside its post: its author with the profile (and, for a
+/// viewer, whether the viewer follows them), its tags, its favorite count and (for a
+/// viewer) whether the viewer favorited it.
+fn article_expand(viewer_id: Option<i64>) -> Result<Expand> {
+    let expand = Expand::fixed(Resource::Post, &["author.profile", "tags"], &["favorites"])?;
+    Ok(match viewer_id {
+        Some(id) => expand.marking(id, Marks::ALL),
+        None => expand,
+    })
+}
+
+/// A post item with its author, tags, favorite count and mark attached, as an article
+/// and its body; `None` when its author is gone.
+fn article_of(mut item: Item) -> Option<(ArticleSummary, String)> {
+    // The foreign key keeps every author; a post whose author vanished between the two
+    // reads is left out.
+    let author = Profile::author_of(&item)?;
+    let tag_list = item.take_names("tags");
+    let favorites_count = item.count("favorites").unwrap_or(0);
+    let Out::Post(p) = item.out else {
+        return None;
+    };
+    Some((
+        ArticleSummary {
+            slug: p.slug,
+            title: p.title,
+            description: p.description,
+            tag_list,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            favorited: p.favorited.unwrap_or(false),
+            favorites_count,
+            author,
+        },
+        p.content,
+    ))
+}
+
 /// The posts as articles, in their order, each with its body: statements for the
 /// authors with their profiles (and, with a viewer, whether the viewer follows each),
 /// tags, favorite counts and the viewer's favorites, one each for the whole page and all
@@ -230,38 +270,10 @@ pub async fn articles(
     posts: Vec<post::Model>,
 ) -> Result<Vec<(ArticleSummary, String)>> {
     let mut items: Vec<Item> = posts.into_iter().map(post_item).collect();
-    let mut expand = Expand::fixed(Resource::Post, &["author.profile", "tags"], &["favorites"])?;
-    if let Some(v) = viewer {
-        expand = expand.marking(v.id, Marks::ALL);
-    }
-    expand.apply(db, viewer, &mut items).await?;
-    Ok(items
-        .into_iter()
-        .filter_map(|mut item| {
-            // The foreign key keeps every author; a post whose author vanished between
-            // the two reads is left out.
-            let author = Profile::author_of(&item)?;
-            let tag_list = item.take_names("tags");
-            let favorites_count = item.count("favorites").unwrap_or(0);
-            let Out::Post(p) = item.out else {
-                return None;
-            };
-            Some((
-                ArticleSummary {
-                    slug: p.slug,
-                    title: p.title,
-                    description: p.description,
-                    tag_list,
-                    created_at: p.created_at,
-                    updated_at: p.updated_at,
-                    favorited: p.favorited.unwrap_or(false),
-                    favorites_count,
-                    author,
-                },
-                p.content,
-            ))
-        })
-        .collect())
+    article_expand(viewer.map(|v| v.id))?
+        .apply(db, viewer, &mut items)
+        .await?;
+    Ok(items.into_iter().filter_map(article_of).collect())
 }
 
 /// One post as an article.
@@ -274,6 +286,31 @@ pub async fn article(
         .await?
         .into_iter()
         .next()
+        .map(|a| ArticleBody {
+            article: Article::from(a),
+        })
+        .ok_or_else(|| super::error::ConduitError::not_found("article"))
+}
+
+/// The article with this slug, as `viewer_id` sees it (the token's user, before its
+/// check: nothing here depends on who they are beyond their marks), or 404 `article`:
+/// the post with its author, profile, favorite count and the viewer's marks in one
+/// statement ([`Expand::find_one`]), then its tags.
+pub async fn article_by_slug(
+    db: &Reader<'_>,
+    viewer_id: Option<i64>,
+    slug: &str,
+) -> Result<ArticleBody> {
+    crate::service::posts::check_slug(slug)?;
+    let find = Find {
+        resource: Resource::Post,
+        by: post::Column::Slug.as_str(),
+        value: slug.into(),
+    };
+    article_expand(viewer_id)?
+        .find_one(db, None, find, post_item)
+        .await?
+        .and_then(article_of)
         .map(|a| ArticleBody {
             article: Article::from(a),
         })

@@ -26,7 +26,7 @@ use crate::http::v1::openapi::parts::{
     UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created};
-use crate::relations::Resource;
+use crate::relations::{Find, Resource};
 use crate::service::comments::{self, CommentAction};
 use crate::service::lookup;
 use crate::store::page::ListScope;
@@ -193,8 +193,10 @@ pub async fn get_comment(
     let read = OneRead::prepare(Resource::Comment, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
-    let comment = comments::find(&db, id).await?;
-    read.respond(&db, comment_item(&comment)).await
+    read.respond_found(&db, Find::id(Resource::Comment, id), "Comment", |comment| {
+        comment_item(&comment)
+    })
+    .await
 }
 
 /// `PATCH /comments/{id}`: the author or an admin.

@@ -27,7 +27,7 @@ use crate::http::v1::openapi::parts::{
     TagPath, UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead, created};
-use crate::relations::Resource;
+use crate::relations::{Find, Resource};
 use crate::service::lookup;
 use crate::service::posts::{self, NewPost, PostAction, PostChanges, PostFilter};
 use crate::service::tags;
@@ -346,8 +346,10 @@ pub async fn get_post(
     let read = OneRead::prepare(Resource::Post, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
-    let post = posts::find(&db, id).await?;
-    read.respond(&db, post_item(&post)).await
+    read.respond_found(&db, Find::id(Resource::Post, id), "Post", |post| {
+        post_item(&post)
+    })
+    .await
 }
 
 /// `PATCH /posts/{id}`: the author or an admin.

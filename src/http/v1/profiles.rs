@@ -24,7 +24,7 @@ use crate::http::v1::openapi::parts::{
     BodyErrors, GuardedRowErrors, ProfileIncludes, ProfilePath, RowErrors, UserPath,
 };
 use crate::http::v1::respond::{OneRead, created};
-use crate::relations::Resource;
+use crate::relations::{Find, Resource};
 use crate::service::lookup;
 use crate::service::profiles::{self, Outcome, ProfileFields};
 use crate::wire::item::Item;
@@ -137,8 +137,10 @@ pub async fn get_profile(
     let read = OneRead::prepare(Resource::Profile, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
-    let profile = profiles::find(&db, id).await?;
-    read.respond(&db, profile_item(&profile)).await
+    read.respond_found(&db, Find::id(Resource::Profile, id), "Profile", |profile| {
+        profile_item(&profile)
+    })
+    .await
 }
 
 /// `PUT /users/{id}/profile`: the user themself or an admin; 201 when it creates the

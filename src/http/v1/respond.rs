@@ -15,9 +15,9 @@ use serde::Serialize;
 use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
 use crate::http::v1::extract::{IncludeParams, IncludeQuery, ListParams, ListQuery, parse_bounded};
-use crate::relations::{Expand, IncludeRequest, Resource};
+use crate::relations::{Expand, Find, IncludeRequest, Resource};
 use crate::store::page::{Fetched, ListScope, PageRequest, SortOrder};
-use crate::store::read::Reader;
+use crate::store::read::{FromRow, Reader};
 use crate::wire::item::{Item, Page};
 
 /// Parses `include`, `counts`, `include_limit` and `viewer` for `resource`; the answer
@@ -173,6 +173,22 @@ impl<'v> OneRead<'v> {
     /// The body of one resource, with its includes and counts attached.
     pub async fn respond(&self, db: &Reader<'_>, item: Item) -> Result<Json<Item>> {
         Ok(Json(self.expand.apply_one(db, self.viewer, item).await?))
+    }
+
+    /// The body of the row `find` names, found with what is to-one about it in one
+    /// statement ([`Expand::find_one`]); 404 naming `what` when there is none.
+    pub async fn respond_found<M: FromRow>(
+        &self,
+        db: &Reader<'_>,
+        find: Find,
+        what: &str,
+        to_item: impl FnOnce(M) -> Item,
+    ) -> Result<Json<Item>> {
+        self.expand
+            .find_one(db, self.viewer, find, to_item)
+            .await?
+            .map(Json)
+            .ok_or_else(|| AppError::not_found(what))
     }
 }
 

@@ -26,7 +26,7 @@ use crate::http::v1::openapi::parts::{
     UserPath,
 };
 use crate::http::v1::respond::{ListRead, OneRead};
-use crate::relations::Resource;
+use crate::relations::{Find, Resource};
 use crate::service::auth;
 use crate::service::users::{self, AccountChanges, policy};
 use crate::store::page::ListScope;
@@ -98,9 +98,10 @@ pub async fn get_user(
     let read = OneRead::prepare(Resource::User, &include, viewer.as_ref())?;
     let handle = state.db();
     let db = handle.read()?;
-    let found = users::find(&db, id).await?;
-    read.respond(&db, Item::from(UserOut::new(&found, viewer.as_ref())))
-        .await
+    read.respond_found(&db, Find::id(Resource::User, id), "User", |found| {
+        Item::from(UserOut::new(&found, viewer.as_ref()))
+    })
+    .await
 }
 
 /// `PATCH /users/{id}`: absent fields stay, `display_name: null` clears it.
