@@ -152,7 +152,7 @@ impl Batch<'_> {
     /// `rows` (every request that is not near the response ceiling) the statement goes
     /// without `LIMIT`. The rows are the same; on SQLite an `ORDER BY` with a `LIMIT`
     /// sorts in an ephemeral b-tree, opened and its pages zeroed for every run, where one
-    /// without sorts in memory (bench/README.md, "S4's third ephemeral b-tree").
+    /// without sorts in memory (bench/README.md, "Profile of the common path").
     fn row_limit(&self) -> Option<u64> {
         let most = (self.keys.len() as u64).saturating_mul(self.cap);
         (self.rel.order.is_some() && most > self.rows).then_some(self.rows)
