@@ -160,9 +160,35 @@ impl Expand {
             return Ok(());
         }
         let budget = ItemBudget::new(self.ceiling, items.len() as u64)?;
+        // A page with nothing to include, count or mark (a plain list) skips the flight:
+        // its futures and the first level's box would cost every such request.
+        if !self.nodes.is_empty() || !self.counts.is_empty() || self.mark_for.is_some() {
+            self.load(db, viewer, &budget, items).await?;
+        }
+        // The budget counted each child once; a child shared by several parents (one
+        // author of many comments) is in the answer once per parent.
+        let objects: u64 = items.iter().map(Item::objects).sum();
+        if objects > self.ceiling {
+            return Err(budget.too_large());
+        }
+        Ok(())
+    }
+
+    /// The statements of [`Expand::apply`], in one flight, their rows attached to `items`.
+    async fn load(
+        &self,
+        db: &Reader<'_>,
+        viewer: Option<&Viewer>,
+        budget: &ItemBudget,
+        items: &mut [Item],
+    ) -> Result<()> {
+        // Boxed, and only when asked for: unboxed, the marks' futures (a kilobyte or more,
+        // like every read's) would be part of this future and of every handler's that
+        // awaits it, copied with it whenever it moves (bench/README.md, "Profile of the
+        // common path").
         let root_marks = self.mark_for.map(|(viewer_id, marks)| {
             let ids = viewer::RootMarks::ids_of(items);
-            viewer::RootMarks::read(db, viewer_id, marks, ids)
+            Box::pin(viewer::RootMarks::read(db, viewer_id, marks, ids))
         });
         let root_marks = async move {
             match root_marks {
@@ -177,7 +203,7 @@ impl Expand {
                     .await
             }
         }));
-        let children = self.level(db, viewer, &budget).load(&self.nodes, items);
+        let children = self.level(db, viewer, budget).load(&self.nodes, items);
         let (root_marks, counts, children) = join3(root_marks, counts, children).await;
         for (rel, counts) in self.counts.iter().zip(counts) {
             assemble::attach_counts(rel, items, counts?);
@@ -187,12 +213,6 @@ impl Expand {
         }
         if let Some(root_marks) = root_marks? {
             root_marks.apply(items);
-        }
-        // The budget counted each child once; a child shared by several parents (one
-        // author of many comments) is in the answer once per parent.
-        let objects: u64 = items.iter().map(Item::objects).sum();
-        if objects > self.ceiling {
-            return Err(budget.too_large());
         }
         Ok(())
     }

@@ -52,15 +52,15 @@ pub fn key_in(table: &DynIden, column: &DynIden, keys: &[i64], backend: DbBacken
 }
 
 /// Wraps `base` so that it returns at most `n` rows per key, in `order` within each key,
-/// and at most `rows` in all: every key's first row before any key's second, so that a
-/// statement cut by `rows` still shows how many rows there were at least (the response
-/// ceiling, SPEC §6).
+/// and at most `rows` in all when given: every key's first row before any key's second,
+/// so that a statement cut by `rows` still shows how many rows there were at least (the
+/// response ceiling, SPEC §6).
 fn top_n_per_key(
     mut base: SelectStatement,
     key: (DynIden, DynIden),
     order: &SortOrder,
     n: u64,
-    rows: u64,
+    rows: Option<u64>,
 ) -> SelectStatement {
     let mut window = WindowStatement::partition_by(key);
     for k in order.keys() {
@@ -70,13 +70,16 @@ fn top_n_per_key(
         );
     }
     base.expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("rn"));
-    Query::select()
+    let mut top = Query::select()
         .column(Asterisk)
         .from_subquery(base, Alias::new("t"))
         .and_where(Expr::col(Alias::new("rn")).lte(n as i64))
         .order_by(Alias::new("rn"), Order::Asc)
-        .limit(rows)
-        .to_owned()
+        .to_owned();
+    if let Some(rows) = rows {
+        top.limit(rows);
+    }
+    top
 }
 
 /// The parents a [`Batch`] loads children for: their keys, or the single row a
@@ -155,12 +158,14 @@ const KEPT_KEY_LISTS: usize = 128;
 type RelationId = (Resource, &'static str);
 
 /// Texts of [`children`] by relation, relation joined to it, the marks each carries,
-/// and number of keys (or the column their single parent is found by).
+/// number of keys (or the column their single parent is found by), and whether the
+/// statement has a row limit ([`Batch::row_limit`]).
 type ChildrenShape = (
     RelationId,
     Option<RelationId>,
     (Option<Mark>, Option<Mark>),
     (usize, Option<(Resource, &'static str)>),
+    bool,
 );
 static CHILDREN: LazyLock<ShapeCache<ChildrenShape>> = LazyLock::new(ShapeCache::default);
 /// Texts of [`counts`] by relation and number of keys.
@@ -211,6 +216,17 @@ impl Batch<'_> {
         marks_of(self.rel, self.joined, self.viewer)
     }
 
+    /// The row limit of a capped relation's statement, when it can cut anything: the
+    /// cap per key already bounds the rows to `keys × cap`, and when that is within
+    /// `rows` (every request that is not near the response ceiling) the statement goes
+    /// without `LIMIT`. The rows are the same; on SQLite an `ORDER BY` with a `LIMIT`
+    /// sorts in an ephemeral b-tree, opened and its pages zeroed for every run, where one
+    /// without sorts in memory (bench/README.md, "Profile of the common path").
+    fn row_limit(&self) -> Option<u64> {
+        let most = (self.keys.len() as u64).saturating_mul(self.cap);
+        (self.rel.order.is_some() && most > self.rows).then_some(self.rows)
+    }
+
     /// The statement, built, its text reused from earlier requests with as many keys.
     pub fn built(&self, backend: DbBackend) -> Built {
         let build = || self.statement(backend);
@@ -218,24 +234,22 @@ impl Batch<'_> {
             return Built::now(backend, &build());
         }
         // A found parent's value binds where keys would.
-        // A capped relation's statement ends with its cap per key and its row limit.
+        // A capped relation's statement ends with its cap per key, and its row limit
+        // when it has one.
+        let row_limit = self.row_limit();
         let then = self
             .rel
             .order
-            .map(|_| {
-                [
-                    Value::BigInt(Some(self.cap as i64)),
-                    Value::BigUnsigned(Some(self.rows)),
-                ]
-            })
+            .map(|_| Value::BigInt(Some(self.cap as i64)))
             .into_iter()
-            .flatten();
+            .chain(row_limit.map(|rows| Value::BigUnsigned(Some(rows))));
         let marks = self.marks();
         let shape = (
             self.rel.id(),
             self.joined.map(Relation::id),
             marks,
             self.keys.shape(),
+            row_limit.is_some(),
         );
         // The marks' `EXISTS` come first in the select list, so their values bind first.
         let viewer_values = [marks.0, marks.1]
@@ -256,8 +270,8 @@ impl Batch<'_> {
             joined,
             keys,
             cap,
-            rows,
             viewer,
+            ..
         } = *self;
         let at = rel.keys();
         let key = Expr::col((at.table.clone(), at.column.clone()));
@@ -287,7 +301,7 @@ impl Batch<'_> {
                 (at.table.clone(), at.column.clone()),
                 &order(),
                 cap,
-                rows,
+                self.row_limit(),
             ),
             None => stmt,
         }
@@ -797,15 +811,36 @@ mod tests {
         }
     }
 
-    /// Keys 1 and 2, at most 3 per key and 9 in all.
+    /// Keys 1 and 2, at most 3 per key and 5 in all: fewer than the 6 the caps allow, so
+    /// that a capped relation's statement has its row limit.
     fn batch(rel: &'static Relation, joined: Option<&'static Relation>) -> Batch<'static> {
         Batch {
             rel,
             joined,
             keys: Parents::Keys(&[1, 2]),
             cap: 3,
-            rows: 9,
+            rows: 5,
             viewer: None,
+        }
+    }
+
+    #[test]
+    fn a_row_limit_that_cannot_cut_is_left_out() {
+        // 2 keys × 3 per key: a limit of 6 rows or more never cuts; the statement goes
+        // without it, and its cached text is not the limited one's.
+        for rel in RELATIONS.iter().filter(|rel| rel.order.is_some()) {
+            for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+                let cut = batch(rel, None);
+                let whole = Batch { rows: 6, ..cut };
+                let (cut_built, whole_built) = (cut.built(backend), whole.built(backend));
+                assert!(cut_built.sql.contains(" LIMIT "), "{}", cut_built.sql);
+                assert!(!whole_built.sql.contains(" LIMIT "), "{}", whole_built.sql);
+                let fresh = backend.build(&whole.statement(backend));
+                assert_eq!(whole_built.sql.to_string(), fresh.sql);
+                let values = key_values(&[1, 2], [Value::BigInt(Some(3))]);
+                assert_eq!(whole_built.values.0, values);
+                assert_eq!(fresh.values.map(|v| v.0).unwrap_or_default(), values);
+            }
         }
     }
 
@@ -869,7 +904,7 @@ mod tests {
             let expected: Vec<Value> = key_values(
                 &[1, 2],
                 rel.order
-                    .map(|_| [Value::BigInt(Some(3)), Value::BigUnsigned(Some(9))])
+                    .map(|_| [Value::BigInt(Some(3)), Value::BigUnsigned(Some(5))])
                     .into_iter()
                     .flatten(),
             );

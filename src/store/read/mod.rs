@@ -96,16 +96,20 @@ impl Reader<'_> {
     ) -> Result<Vec<D::Out>, DbErr> {
         let built = stmt.into_built(self.backend());
         match self {
-            Reader::Orm(db) => db
-                .query_all(Statement::from_sql_and_values(
-                    db.backend(),
-                    built.sql.to_string(),
-                    built.values,
-                ))
-                .await?
-                .iter()
-                .map(|row| decoder.decode(row))
-                .collect(),
+            // Boxed: SeaORM's future is kilobytes, and unboxed it would size every
+            // read's future, on every executor, and every future awaiting one, which
+            // are moved as they are boxed and polled (bench/README.md, "Profile of the
+            // common path"). The direct executors are the usual path; SeaORM's
+            // statement costs more than the box.
+            Reader::Orm(db) => Box::pin(db.query_all(Statement::from_sql_and_values(
+                db.backend(),
+                built.sql.to_string(),
+                built.values,
+            )))
+            .await?
+            .iter()
+            .map(|row| decoder.decode(row))
+            .collect(),
             Reader::Direct(session) => session.all(&built, decoder),
             Reader::Pg(session) => session.all(&built, decoder).await,
             Reader::Write(conn) => conn.all(&built, decoder),

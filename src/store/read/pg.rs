@@ -249,17 +249,19 @@ impl Session {
     }
 
     async fn run<D: Decoder>(&self, built: &Built, decoder: &D) -> Result<Vec<D::Out>, DbErr> {
+        // What runs once per session (the opening), or only with replicas, is boxed: as
+        // part of this future it would size every read's future, which is moved as it
+        // is polled and boxed (bench/README.md, "Profile of the common path").
         let held = match self.fallback.get() {
             Some(fallback) => fallback,
-            None => self.held.get_or_try_init(|| self.open()).await?,
+            None => self.held.get_or_try_init(|| Box::pin(self.open())).await?,
         };
         let (Some(replica), Some(replicas)) = (held.replica, &self.replicas) else {
             return held.conn.query(built, decoder).await;
         };
         let chooser = &replicas.chooser;
-        if let Some(answer) = chooser
-            .guard(replica, held.conn.query(built, decoder))
-            .await
+        if let Some(answer) =
+            Box::pin(chooser.guard(replica, held.conn.query(built, decoder))).await
         {
             return answer;
         }
@@ -269,9 +271,9 @@ impl Session {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let fallback = self
             .fallback
-            .get_or_try_init(|| self.pool.hold(None))
+            .get_or_try_init(|| Box::pin(self.pool.hold(None)))
             .await?;
-        fallback.conn.query(built, decoder).await
+        Box::pin(fallback.conn.query(built, decoder)).await
     }
 
     /// The session's connection: on the replica [`Replicas::choose`] names, else (or
@@ -326,9 +328,9 @@ impl Connection {
         if let Some(found) = self.prepared.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(found);
         }
-        let statement = self
-            .client
-            .prepare_typed(sql, &key.1)
+        // Boxed: a statement is prepared once per connection, and the preparing future
+        // would otherwise size every statement's.
+        let statement = Box::pin(self.client.prepare_typed(sql, &key.1))
             .await
             .map_err(pg_err)?;
         if let Ok(mut prepared) = self.prepared.lock() {
