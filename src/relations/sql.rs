@@ -83,9 +83,9 @@ fn top_n_per_key(
 }
 
 /// The parents a [`Batch`] loads children for: their keys, or the single row a
-/// [`Find`] names, whose key the statement selects itself (`key IN (SELECT id FROM
-/// posts WHERE slug = …)`), so that the children need not wait for the row: both go
-/// in one flight.
+/// [`Find`] names, whose key the statement selects itself (`key = (SELECT id FROM
+/// posts WHERE slug = …)`, or `key = …` when the row is found by that key), so that the
+/// children need not wait for the row: both go in one flight.
 #[derive(Clone, Copy)]
 pub enum Parents<'k> {
     Keys(&'k [i64]),
@@ -131,6 +131,13 @@ impl Parents<'_> {
     ) -> Expr {
         match self {
             Parents::Keys(keys) => key_in(table, column, keys, backend),
+            // `= ?` when the row is found by the very column the children are keyed
+            // by; else `= (SELECT …)`, a scalar subquery, since `find` names at most one
+            // row. Not `IN (SELECT …)`: SQLite builds that list in an ephemeral table
+            // per run, a cost the single value does not need.
+            Parents::Found(find) if find.by == parent_field => {
+                Expr::col((table.clone(), column.clone())).eq(find.value.clone())
+            }
             Parents::Found(find) => {
                 let root = find.resource.table();
                 let key = Query::select()
@@ -138,7 +145,8 @@ impl Parents<'_> {
                     .from(root)
                     .and_where(found(find))
                     .to_owned();
-                Expr::col((table.clone(), column.clone())).in_subquery(key)
+                Expr::col((table.clone(), column.clone()))
+                    .eq(Expr::SubQuery(None, Box::new(key.into())))
             }
         }
     }
@@ -980,12 +988,27 @@ mod tests {
         let built = tags.built(pg);
         assert!(
             built.sql.contains(
-                r#"WHERE "post_tags"."post_id" IN (SELECT "posts"."id" FROM "posts" WHERE "posts"."slug" = $1)"#
+                r#"WHERE "post_tags"."post_id" = (SELECT "posts"."id" FROM "posts" WHERE "posts"."slug" = $1)"#
             ),
             "{}",
             built.sql
         );
         assert_eq!(built.values.0, vec![Value::from("a-slug")]);
+        // Found by the key the tags are keyed by: the key itself, no subquery.
+        let by_id = Find::id(Resource::Post, 7);
+        let tags = Batch {
+            keys: Parents::Found(&by_id),
+            ..batch(rel(Resource::Post, "tags"), None)
+        };
+        let built = tags.built(pg);
+        assert!(
+            built
+                .sql
+                .contains(r#"WHERE "post_tags"."post_id" = $1 ORDER BY"#),
+            "{}",
+            built.sql
+        );
+        assert_eq!(built.values.0, vec![Value::from(7i64)]);
     }
 
     #[test]
