@@ -160,7 +160,9 @@ pub async fn all_for_slug(
         .and_where(Expr::col((post::Entity, post::Column::Slug)).eq(slug))
         .to_owned();
     let mut stmt = comment::Entity::find()
-        .filter(comment::Column::PostId.in_subquery(post))
+        // `= (SELECT …)`, not `IN (SELECT …)`, which SQLite builds in an ephemeral table
+        // per run: a slug names at most one post.
+        .filter(Expr::col(comment::Column::PostId).eq(Expr::SubQuery(None, Box::new(post.into()))))
         .into_query();
     order::comments().apply_order(&mut stmt);
     stmt.limit(at_most.saturating_add(1));

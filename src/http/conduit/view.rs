@@ -5,13 +5,12 @@
 //! whole page, all in one flight.
 
 use chrono::{DateTime, Utc};
+use sea_orm::IdenStatic;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::Result;
 use crate::domain::viewer::Viewer;
-use sea_orm::IdenStatic;
-
 use crate::entity::{comment, post};
 use crate::relations::{Expand, Find, Marks, Resource};
 use crate::service::profiles::Person;
