@@ -499,6 +499,26 @@ fn start_up_refuses_what_cannot_be_a_replica_but_not_a_replica_that_is_down() {
         "{err}"
     );
 
+    // A streaming replica, but of another cluster: its replay positions say nothing of
+    // this primary's writes.
+    let stranger = PrivatePostgres::start().expect("a second private PostgreSQL");
+    let strangers_replica = stranger.replica(None);
+    let (code, err) = start_up(
+        dir.path(),
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("RELATA_READ_REPLICAS", strangers_replica.url().as_str()),
+        ],
+    )
+    .expect("refused");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("RELATA_READ_REPLICAS") && err.contains("replica of another cluster"),
+        "{err}"
+    );
+    drop(strangers_replica);
+    drop(stranger);
+
     // A replica that is down at start is not an error: reads run on the primary until it
     // answers.
     let nobody = {

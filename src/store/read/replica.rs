@@ -19,7 +19,9 @@
 //! a statement within [`STATEMENT_TIMEOUT`] is skipped for [`RETRY_AFTER`] and the
 //! statement runs again on the primary ([`super::pg::Session`]); its poller brings it
 //! back once it answers in recovery. A replica that answers out of recovery (promoted) is
-//! never used again by this process.
+//! never used again by this process, and so is one whose system identifier is not the
+//! primary's (a replica of another cluster): refused at start, or left out when it first
+//! answers later.
 //!
 //! `RELATA_REPLICA_MAX_LAG_MS` lets an anonymous request (no credentials) skip the WAL
 //! position: it reads on a replica known to have replayed everything the primary had
@@ -66,6 +68,11 @@ const PRIMARY_INSERTED: &str = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_
 /// Whether the server is a replica, and how far it has replayed.
 const REPLAY_POSITION: &str =
     "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::int8";
+/// The cluster's identity, set by `initdb` and copied by `pg_basebackup`: a streaming
+/// replica of the primary has the primary's, so a server that answers in recovery with
+/// another is a replica of some other cluster, whose replay positions say nothing about
+/// the primary's writes. Asked when a replica first answers, and whenever it comes back.
+const SYSTEM_IDENTIFIER: &str = "SELECT system_identifier FROM pg_control_system()";
 
 /// A replica's state, as polled and as requests found it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +84,7 @@ enum State {
     Up = 1,
     /// Did not answer, or failed a request; polled again.
     Down = 2,
-    /// Answers out of recovery: a primary, never read from.
+    /// Answers out of recovery (a primary), or replicates another cluster: never read from.
     NotReplica = 3,
 }
 
@@ -202,6 +209,14 @@ impl WalClock {
     }
 }
 
+/// The [`SYSTEM_IDENTIFIER`] of the server `config` names.
+async fn system_identifier(config: &Config, client: &mut Option<Client>) -> Result<i64, DbErr> {
+    ask(config, client, SYSTEM_IDENTIFIER)
+        .await?
+        .try_get::<_, i64>(0)
+        .map_err(|e| DbErr::Custom(format!("system identifier: {e}")))
+}
+
 /// Runs `sql` (one row expected) on `client`, connecting it first when it is missing or
 /// closed; a failure drops the connection, so the next call connects again.
 async fn ask(
@@ -242,6 +257,8 @@ async fn ask(
 pub struct Replicas {
     members: Vec<Replica>,
     clock: WalClock,
+    /// The primary's [`SYSTEM_IDENTIFIER`], which each replica must share.
+    system: i64,
     max_lag: Option<Duration>,
     /// Where the round robin over usable replicas starts next.
     next: AtomicUsize,
@@ -295,6 +312,14 @@ impl Replicas {
                 "RELATA_READ_REPLICAS: cannot ask the primary (DATABASE_URL) for its settings: {err}"
             ),
         };
+        let system = system_identifier(&primary, &mut None)
+            .await
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "RELATA_READ_REPLICAS: cannot ask the primary (DATABASE_URL) for its system \
+                 identifier: {err}"
+                )
+            })?;
         let mut members = Vec::new();
         for (i, url) in settings.read_replicas.iter().enumerate() {
             let place = crate::store::connect::database_place(url);
@@ -327,6 +352,17 @@ impl Replicas {
                     replica.place
                 ),
                 Ok(row) => {
+                    match system_identifier(&replica.config, &mut client).await {
+                        Ok(other) if other != system => anyhow::bail!(
+                            "RELATA_READ_REPLICAS: the server at {} is a replica of another \
+                             cluster (system identifier {other}), not of DATABASE_URL's \
+                             ({system})",
+                            replica.place
+                        ),
+                        Ok(_) => {}
+                        // Its poller asks again before it is read from.
+                        Err(_) => continue,
+                    }
                     let replay = row.try_get::<_, Option<i64>>(1).ok().flatten();
                     replica
                         .replay
@@ -343,6 +379,7 @@ impl Replicas {
         }
         let replicas = Arc::new(Replicas {
             members,
+            system,
             clock: WalClock {
                 config: primary,
                 position,
@@ -567,12 +604,28 @@ async fn poll_replica(replicas: Weak<Replicas>, demand: Arc<Notify>, i: usize) {
         let replica = &set.members[i];
         let before = replica.state();
         let polled = ask(&replica.config, &mut client, REPLAY_POSITION).await;
+        let mut foreign = None;
         let now = match &polled {
             Ok(row) if row.try_get::<_, bool>(0).unwrap_or(false) => {
-                if let Some(replay) = row.try_get::<_, Option<i64>>(1).ok().flatten() {
-                    replica.replay.fetch_max(replay as u64, Ordering::AcqRel);
+                // Coming up (at start, or back from down): first make sure it replicates
+                // this primary, since its replay position means nothing otherwise.
+                let identity = match before {
+                    State::Up => Ok(set.system),
+                    _ => system_identifier(&replica.config, &mut client).await,
+                };
+                match identity {
+                    Ok(other) if other != set.system => {
+                        foreign = Some(other);
+                        State::NotReplica
+                    }
+                    Ok(_) => {
+                        if let Some(replay) = row.try_get::<_, Option<i64>>(1).ok().flatten() {
+                            replica.replay.fetch_max(replay as u64, Ordering::AcqRel);
+                        }
+                        State::Up
+                    }
+                    Err(_) => State::Down,
                 }
-                State::Up
             }
             Ok(_) => State::NotReplica,
             Err(_) => State::Down,
@@ -582,11 +635,14 @@ async fn poll_replica(replicas: Weak<Replicas>, demand: Arc<Notify>, i: usize) {
             replica.state.store(now as u8, Ordering::Release);
         }
         if before != now && before != State::NotReplica {
-            match (&polled, now) {
-                (_, State::Up) => {
+            match (&polled, now, foreign) {
+                (_, State::Up, _) => {
                     tracing::info!(replica = %replica.label, server = %replica.place, "read replica is up")
                 }
-                (Err(err), _) => {
+                (_, _, Some(other)) => tracing::error!(replica = %replica.label,
+                    server = %replica.place, system_identifier = other, primary = set.system,
+                    "read replica replicates another cluster: never read from"),
+                (Err(err), _, _) => {
                     tracing::warn!(replica = %replica.label, server = %replica.place, %err, "read replica is down")
                 }
                 _ => tracing::error!(replica = %replica.label, server = %replica.place,
