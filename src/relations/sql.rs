@@ -18,10 +18,10 @@ use crate::entity::{
     comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
 };
 use crate::error::{AppError, Result};
-use crate::relations::{Find, Paged};
 use crate::relations::declared::{
     Hops, Mark, Marks, Relation, Resource, Shape, column_of, relation, table_of,
 };
+use crate::relations::{Find, Paged};
 use crate::store::page::SortOrder;
 use crate::store::read::{Built, Decoder, Fields, FromRow, Linked, Row, ShapeCache};
 
@@ -253,7 +253,10 @@ impl Batch<'_> {
     /// The statement, built, its text reused from earlier requests with as many keys.
     pub fn built(&self, backend: DbBackend) -> Built {
         let build = || self.statement(backend);
-        let Some(parents) = self.keys.shape().filter(|_| self.keys.len() <= KEPT_KEY_LISTS)
+        let Some(parents) = self
+            .keys
+            .shape()
+            .filter(|_| self.keys.len() <= KEPT_KEY_LISTS)
         else {
             return Built::now(backend, &build());
         };
