@@ -1003,24 +1003,14 @@ mod tests {
     #[test]
     fn one_post_with_its_author_profile_count_and_marks_is_one_statement() {
         let rel = |r, n| relation(r, n).expect("declared");
-        let joined = [(
-            rel(Resource::Post, "author"),
-            Some(rel(Resource::User, "profile")),
-        )];
-        let counts = [rel(Resource::Post, "favorites")];
+        let (joined, counts) = article_relations();
         let find = Find {
             resource: Resource::Post,
             by: "slug",
             value: "a-slug".into(),
         };
-        let one = One {
-            rows: Rows::Found(&find),
-            joined: &joined,
-            counts: &counts,
-            viewer: Some((42, Marks::ALL)),
-        };
         let pg = DbBackend::Postgres;
-        let built = one.built(pg).expect("a post is one entity's rows");
+        let built = article_built(Rows::Found(&find));
         assert!(
             built.sql.ends_with(
                 r#"(SELECT COUNT(*) FROM "favorites" WHERE "favorites"."post_id" = "posts"."id") FROM "posts" LEFT JOIN "users" ON "posts"."author_id" = "users"."id" LEFT JOIN "profiles" ON "users"."id" = "profiles"."user_id" WHERE "posts"."slug" = $3 LIMIT $4"#
@@ -1054,11 +1044,7 @@ mod tests {
         ));
         assert!(!joinable_to_one(rel(Resource::Post, "tags"), None, &[]));
         // Its tags, in the same flight: keyed by the post the slug finds.
-        let tags = Batch {
-            keys: Parents::Found(&find),
-            ..batch(rel(Resource::Post, "tags"), None)
-        };
-        let built = tags.built(pg);
+        let built = tags_built(Parents::Found(&find));
         assert!(
             built.sql.contains(
                 r#"WHERE "post_tags"."post_id" = (SELECT "posts"."id" FROM "posts" WHERE "posts"."slug" = $1)"#
@@ -1069,11 +1055,7 @@ mod tests {
         assert_eq!(built.values.0, vec![Value::from("a-slug")]);
         // Found by the key the tags are keyed by: the key itself, no subquery.
         let by_id = Find::id(Resource::Post, 7);
-        let tags = Batch {
-            keys: Parents::Found(&by_id),
-            ..batch(rel(Resource::Post, "tags"), None)
-        };
-        let built = tags.built(pg);
+        let built = tags_built(Parents::Found(&by_id));
         assert!(
             built
                 .sql
@@ -1084,14 +1066,48 @@ mod tests {
         assert_eq!(built.values.0, vec![Value::from(7i64)]);
     }
 
+    /// What a Conduit article joins (its author and the author's profile) and counts
+    /// (its favorites).
+    #[allow(clippy::type_complexity)]
+    fn article_relations() -> (
+        [(&'static Relation, Option<&'static Relation>); 1],
+        [&'static Relation; 1],
+    ) {
+        let rel = |r, n| relation(r, n).expect("declared");
+        (
+            [(
+                rel(Resource::Post, "author"),
+                Some(rel(Resource::User, "profile")),
+            )],
+            [rel(Resource::Post, "favorites")],
+        )
+    }
+
+    /// The statement of a post's tags for `keys` on PostgreSQL.
+    fn tags_built(keys: Parents<'_>) -> Built {
+        let tags = relation(Resource::Post, "tags").expect("declared");
+        Batch {
+            keys,
+            ..batch(tags, None)
+        }
+        .built(DbBackend::Postgres)
+    }
+
+    /// The statement of a Conduit article (or a page of them) for viewer 42 on PostgreSQL.
+    fn article_built(rows: Rows<'_>) -> Built {
+        let (joined, counts) = article_relations();
+        let one = One {
+            rows,
+            joined: &joined,
+            counts: &counts,
+            viewer: Some((42, Marks::ALL)),
+        };
+        one.built(DbBackend::Postgres)
+            .expect("a post is one entity's rows")
+    }
+
     #[test]
     fn a_page_with_its_authors_counts_and_marks_is_one_statement_and_its_tags_another() {
-        let rel = |r, n| relation(r, n).expect("declared");
-        let joined = [(
-            rel(Resource::Post, "author"),
-            Some(rel(Resource::User, "profile")),
-        )];
-        let counts = [rel(Resource::Post, "favorites")];
         let order = crate::wire::repr::order::posts();
         let mut stmt = Query::select()
             .columns([post::Column::Id, post::Column::Slug])
@@ -1106,14 +1122,7 @@ mod tests {
             order,
             most: 20,
         };
-        let one = One {
-            rows: Rows::Page(&page),
-            joined: &joined,
-            counts: &counts,
-            viewer: Some((42, Marks::ALL)),
-        };
-        let pg = DbBackend::Postgres;
-        let built = one.built(pg).expect("a post is one entity's rows");
+        let built = article_built(Rows::Page(&page));
         // The page is a subquery named as the table, its rows joined, counted and marked
         // outside it, and ordered again.
         assert!(
@@ -1132,11 +1141,7 @@ mod tests {
         );
         assert_eq!(built.values.0.first(), Some(&Value::BigInt(Some(42))));
         // Its tags, in the same flight: keyed by the page's own statement.
-        let tags = Batch {
-            keys: Parents::Page(&page),
-            ..batch(rel(Resource::Post, "tags"), None)
-        };
-        let built = tags.built(pg);
+        let built = tags_built(Parents::Page(&page));
         assert!(
             built.sql.contains(
                 r#"WHERE "post_tags"."post_id" IN (SELECT "posts"."id" FROM "posts" WHERE "posts"."author_id" = $1 ORDER BY "posts"."created_at" DESC, "posts"."id" DESC LIMIT $2 OFFSET $3)"#
