@@ -2,9 +2,11 @@
 //! [`super::declared`] for either backend: one batched `SELECT` per relation of the tree
 //! for all parents at once (`WHERE key IN (…)`, `ROW_NUMBER() OVER (PARTITION BY key …)`
 //! capping to-many relations per parent), one grouped `COUNT(*)` per counted relation;
-//! and the rows they return. Every table and column comes from the entities: the
-//! relation's `RelationDef`s for the joins and keys, the entity's `Column`s for what is
-//! selected.
+//! a single item, or a page whose statement the caller gives, with its to-one relations,
+//! counts and marks in its own statement ([`One`]) and its other relations keyed by the
+//! condition or the statement that finds it ([`Parents`]); and the rows they return.
+//! Every table and column comes from the entities: the relation's `RelationDef`s for the
+//! joins and keys, the entity's `Column`s for what is selected.
 
 use std::sync::LazyLock;
 
