@@ -395,8 +395,8 @@ def floor_db(tools, url, sc, token, secs, tasks, sql_out=None):
 # Builds: the current tree, a baseline revision, the peer
 
 
-def cargo_build(cwd, target, args):
-    env = dict(os.environ, CARGO_TARGET_DIR=target)
+def cargo_build(cwd, target, args, env_extra=None):
+    env = dict(os.environ, CARGO_TARGET_DIR=target, **(env_extra or {}))
     subprocess.run(["cargo", "build", "--release", *args], cwd=cwd, env=env, check=True)
 
 
@@ -408,8 +408,9 @@ def build_current(target):
     cargo_build(ROOT, target, ["--bins", "--examples", "--features", "bench-capture"])
 
 
-def build_baseline(rev, target):
-    """Builds `relata` at `rev` in a git worktree under bench/work/; returns the binary."""
+def build_baseline(rev, target, build=True):
+    """Builds `relata` at `rev` in a git worktree under bench/work/ (with `build` false,
+    only when it was never built); returns the binary."""
     full = run(["git", "-C", ROOT, "rev-parse", "--verify", f"{rev}^{{commit}}"]).stdout.strip()
     tree = os.path.join(WORK, f"baseline-{full[:9]}")
     if not os.path.exists(os.path.join(tree, ".git")):
@@ -427,11 +428,20 @@ def build_baseline(rev, target):
         log(f"seeding {btarget} from {target}/release")
         os.makedirs(btarget)
         run(["cp", "-a", os.path.join(target, "release"), btarget])
-    log(f"cargo build --release --bin relata at {full[:9]} (baseline, in {tree})")
-    cargo_build(tree, btarget, ["--bin", "relata"])
+    # The worktree sits inside this repository, so cargo would also read this tree's
+    # .cargo/config.toml (SQLite's build options); a revision without one of its own is
+    # built as it was.
+    own_config = os.path.exists(os.path.join(tree, ".cargo", "config.toml"))
+    binary = os.path.join(btarget, "release", "relata")
+    if build or not os.path.exists(binary):
+        log(f"cargo build --release --bin relata at {full[:9]} (baseline, in {tree})")
+        cargo_build(tree, btarget, ["--bin", "relata"],
+                    None if own_config else {"LIBSQLITE3_FLAGS": ""})
+    else:
+        log(f"--no-build: the baseline as last built in {btarget}")
     known = [f[:-3] for f in os.listdir(os.path.join(tree, "src", "migration"))
              if re.match(r"m\d+_.*\.rs$", f)]
-    return os.path.join(btarget, "release", "relata"), full, known
+    return binary, full, known
 
 
 def peer_installed():
@@ -1026,8 +1036,8 @@ def main():
     bins = {"current": os.path.join(target, "release", "relata"),
             "tools": os.path.join(target, "release", "examples")}
     if args.baseline:
-        bins["baseline"], full, bins["baseline_migrations"] = build_baseline(args.baseline,
-                                                                             target)
+        bins["baseline"], full, bins["baseline_migrations"] = build_baseline(
+            args.baseline, target, build=not args.no_build)
         meta["baseline"] = full[:9]
     if args.peer:
         install_peer()

@@ -143,17 +143,11 @@ pub fn init_logging(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    // A request's line goes to a thread of its own, which writes what has queued up in
+    // A request's line goes to a thread of its own, which writes what has gathered in
     // one `write(2)`: under load the write on the request's thread was half the cost of
-    // its log line (bench/README.md, design 15). Lossless: a full queue makes the logging
-    // thread wait rather than drop lines.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("relata-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    // its log line (bench/README.md, design 15). Lossless (`log_writer`).
+    let (writer, guard) = crate::log_writer::spawn(std::io::stderr(), "relata-log")
+        .expect("the log writer's thread starts");
     // Colours only for a terminal: a log file or a collector gets plain text (and the
     // styling was a measurable part of each request's log line).
     let builder = tracing_subscriber::fmt()
@@ -175,7 +169,7 @@ pub fn init_logging(format: LogFormat) -> LogGuard {
 /// Keeps the log writer's thread; dropping it writes out the lines still queued.
 #[must_use = "dropping the guard stops the log writer"]
 pub struct LogGuard {
-    _writer: tracing_appender::non_blocking::WorkerGuard,
+    _writer: crate::log_writer::LogWriterGuard,
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.

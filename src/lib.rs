@@ -10,6 +10,7 @@ pub mod entity;
 pub mod error;
 pub mod http;
 pub mod jwt;
+pub mod log_writer;
 pub mod metrics;
 pub mod migration;
 pub mod ops;
