@@ -22,10 +22,7 @@
 //! in its parent's statement by a `LEFT JOIN` ([`paths::joined`]). A single item
 //! ([`Expand::find_one`]) comes with its to-one relations (and theirs) joined, its counts
 //! and marks as columns, in one statement ([`sql::One`]), and its other relations in
-//! statements keyed by the condition that finds it, all in one flight; and so does a page
-//! whose statement the caller gives ([`Expand::find_page`]): its items with all that in
-//! the page's own statement, their other relations keyed by that statement
-//! (`key IN (SELECT id … LIMIT … OFFSET …)`), nothing waiting for the page's rows.
+//! statements keyed by the condition that finds it, all in one flight.
 //!
 //! ## Adding a relation
 //!
@@ -233,41 +230,8 @@ impl Expand {
         db: &Reader<'_>,
         viewer: Option<&Viewer>,
         find: Find,
-        to_item: impl FnMut(M) -> Item,
+        to_item: impl FnOnce(M) -> Item,
     ) -> Result<Option<Item>> {
-        let items = self
-            .find_rows(db, viewer, sql::Rows::Found(&find), to_item)
-            .await?;
-        Ok(items.into_iter().next())
-    }
-
-    /// The rows of `page`, in its order, as items (`to_item` of their model), with this
-    /// expansion attached: [`Expand::find_one`] for a page. The page's own statement
-    /// brings each item's to-one relations, counts and marks ([`sql::One`] on
-    /// [`sql::Rows::Page`]); each other relation comes in a statement keyed by the page's
-    /// own statement ([`sql::Parents::Page`]), in the same flight. So a page costs one
-    /// statement and one per to-many relation, whatever its size, in one round trip.
-    pub async fn find_page<M: store::read::FromRow>(
-        &self,
-        db: &Reader<'_>,
-        viewer: Option<&Viewer>,
-        page: &Paged,
-        to_item: impl FnMut(M) -> Item,
-    ) -> Result<Vec<Item>> {
-        self.find_rows(db, viewer, sql::Rows::Page(page), to_item)
-            .await
-    }
-
-    /// [`Expand::find_one`] and [`Expand::find_page`]: `rows` with their to-one
-    /// relations joined and their other relations keyed by the same condition, all in
-    /// one flight.
-    async fn find_rows<M: store::read::FromRow>(
-        &self,
-        db: &Reader<'_>,
-        viewer: Option<&Viewer>,
-        rows: sql::Rows<'_>,
-        mut to_item: impl FnMut(M) -> Item,
-    ) -> Result<Vec<Item>> {
         let mut joined = Vec::new();
         // A counted table, too, may be named once: its `COUNT(*)` names it inside.
         let mut used = self.counts.clone();
@@ -283,7 +247,7 @@ impl Expand {
             is_joined.push(fits);
         }
         let one = sql::One {
-            rows,
+            find: &find,
             joined: &joined,
             counts: &self.counts,
             viewer: self.mark_for,
@@ -292,66 +256,61 @@ impl Expand {
             one: &one,
             model: std::marker::PhantomData::<M>,
         };
-        let budget = ItemBudget::new(self.ceiling, rows.most())?;
+        let budget = ItemBudget::new(self.ceiling, 1)?;
         let level = self.level(db, viewer, &budget);
-        let found = async { Ok::<_, AppError>(db.all_by(one.built(db.backend())?, &load).await?) };
+        let row = async { Ok::<_, AppError>(db.all_by(one.built(db.backend())?, &load).await?) };
         let rest = join_all(
             self.nodes
                 .iter()
                 .zip(&is_joined)
                 .filter(|(_, joined)| !**joined)
-                .map(|(node, _)| level.load_node(node, rows.parents())),
+                .map(|(node, _)| level.load_node(node, sql::Parents::Found(&find))),
         );
-        let (found, rest) = join(found, rest).await;
-        let mut items = Vec::new();
-        let mut joined_rows = Vec::new();
-        for row in found? {
-            let mut item = to_item(row.row);
-            if let Some((mark, marked)) = row.mark {
-                mark.set(&mut item.out, marked);
-            }
-            for (rel, n) in self.counts.iter().zip(row.counts) {
-                item.add_count(rel.name, n);
-            }
-            items.push(item);
-            joined_rows.push(row.joined.into_iter());
+        let (row, rest) = join(row, rest).await;
+        let Some(row) = row?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut item = to_item(row.row);
+        if let Some((mark, marked)) = row.mark {
+            mark.set(&mut item.out, marked);
         }
+        for (rel, n) in self.counts.iter().zip(row.counts) {
+            item.add_count(rel.name, n);
+        }
+        let mut joined_rows = joined.iter().zip(row.joined);
         let mut rest = rest.into_iter();
         let mut joined_objects = 0;
-        // In the order of the nodes, as `apply` attaches them.
-        let mut joined_rels = joined.iter();
-        for (node, is_joined) in self.nodes.iter().zip(is_joined) {
-            if !is_joined {
+        for (node, joined) in self.nodes.iter().zip(is_joined) {
+            if !joined {
                 let children = rest.next().unwrap_or_else(|| Ok(Vec::new()))?;
-                assemble::attach(node.relation, self.per_parent, &mut items, children);
+                assemble::attach(
+                    node.relation,
+                    self.per_parent,
+                    std::slice::from_mut(&mut item),
+                    children,
+                );
                 continue;
             }
-            let Some((rel, child)) = joined_rels.next() else {
+            let Some(((rel, child), (own, below))) = joined_rows.next() else {
                 continue;
             };
-            for (item, joined_row) in items.iter_mut().zip(&mut joined_rows) {
-                let Some((own, below)) = joined_row.next() else {
-                    continue;
-                };
-                let one = own.map(|(row, mark)| {
-                    let mut one = marked_child(row, mark, viewer);
-                    if let Some(child) = child {
-                        let below = below.map(|(row, mark)| marked_child(row, mark, viewer));
-                        joined_objects += u64::from(below.is_some());
-                        one.attach_one(child.name, below);
-                    }
-                    one
-                });
-                joined_objects += u64::from(one.is_some());
-                item.attach_one(rel.name, one);
-            }
+            let one = own.map(|(row, mark)| {
+                let mut one = marked_child(row, mark, viewer);
+                if let Some(child) = child {
+                    let below = below.map(|(row, mark)| marked_child(row, mark, viewer));
+                    joined_objects += u64::from(below.is_some());
+                    one.attach_one(child.name, below);
+                }
+                one
+            });
+            joined_objects += u64::from(one.is_some());
+            item.attach_one(rel.name, one);
         }
         budget.spend(joined_objects)?;
-        let objects: u64 = items.iter().map(Item::objects).sum();
-        if objects > self.ceiling {
+        if item.objects() > self.ceiling {
             return Err(budget.too_large());
         }
-        Ok(items)
+        Ok(Some(item))
     }
 
     /// What every level of this expansion's includes is loaded with.
@@ -401,17 +360,6 @@ impl Find {
             value: id.into(),
         }
     }
-}
-
-/// A page of rows that [`Expand::find_page`] loads: the rows of `resource` that `stmt`
-/// selects, filtered, in `order` (which `stmt` orders by too), with its `LIMIT` (`most`)
-/// and `OFFSET`. What `stmt` selects is replaced: the loader selects the entity's columns
-/// for the page, and only the key for the statements keyed by it.
-pub struct Paged {
-    pub resource: Resource,
-    pub stmt: sea_orm::sea_query::SelectStatement,
-    pub order: store::page::SortOrder,
-    pub most: u64,
 }
 
 /// What is left of the response ceiling while an answer is loaded.

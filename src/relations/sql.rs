@@ -2,11 +2,9 @@
 //! [`super::declared`] for either backend: one batched `SELECT` per relation of the tree
 //! for all parents at once (`WHERE key IN (…)`, `ROW_NUMBER() OVER (PARTITION BY key …)`
 //! capping to-many relations per parent), one grouped `COUNT(*)` per counted relation;
-//! a single item, or a page whose statement the caller gives, with its to-one relations,
-//! counts and marks in its own statement ([`One`]) and its other relations keyed by the
-//! condition or the statement that finds it ([`Parents`]); and the rows they return.
-//! Every table and column comes from the entities: the relation's `RelationDef`s for the
-//! joins and keys, the entity's `Column`s for what is selected.
+//! and the rows they return. Every table and column comes from the entities: the
+//! relation's `RelationDef`s for the joins and keys, the entity's `Column`s for what is
+//! selected.
 
 use std::sync::LazyLock;
 
@@ -20,10 +18,10 @@ use crate::entity::{
     comment, favorite, follow, post, post_tag, profile, role, tag, user, user_role,
 };
 use crate::error::{AppError, Result};
+use crate::relations::Find;
 use crate::relations::declared::{
     Hops, Mark, Marks, Relation, Resource, Shape, column_of, relation, table_of,
 };
-use crate::relations::{Find, Paged};
 use crate::store::page::SortOrder;
 use crate::store::read::{Built, Decoder, Fields, FromRow, Linked, Row, ShapeCache};
 
@@ -84,16 +82,14 @@ fn top_n_per_key(
     top
 }
 
-/// The parents a [`Batch`] loads children for: their keys, the single row a [`Find`]
-/// names, or the rows of a [`Paged`] page, whose keys the statement selects itself
-/// (`key = (SELECT id FROM posts WHERE slug = …)`, or `key = …` when the row is found by
-/// that key; `key IN (SELECT id FROM posts WHERE … ORDER BY … LIMIT … OFFSET …)` for a
-/// page), so that the children need not wait for the parents: both go in one flight.
+/// The parents a [`Batch`] loads children for: their keys, or the single row a
+/// [`Find`] names, whose key the statement selects itself (`key = (SELECT id FROM
+/// posts WHERE slug = …)`, or `key = …` when the row is found by that key), so that the
+/// children need not wait for the row: both go in one flight.
 #[derive(Clone, Copy)]
 pub enum Parents<'k> {
     Keys(&'k [i64]),
     Found(&'k Find),
-    Page(&'k Paged),
 }
 
 impl Parents<'_> {
@@ -102,7 +98,6 @@ impl Parents<'_> {
         match self {
             Parents::Keys(keys) => keys.len(),
             Parents::Found(_) => 1,
-            Parents::Page(page) => usize::try_from(page.most).unwrap_or(usize::MAX),
         }
     }
 
@@ -112,22 +107,18 @@ impl Parents<'_> {
 
     /// What a statement's shape holds of its parents: how many keys, or the column the
     /// row is found by.
-    /// `None` for a page, whose filters make the text differ from request to request:
-    /// its statements are built each time.
-    fn shape(&self) -> Option<(usize, Option<(Resource, &'static str)>)> {
+    fn shape(&self) -> (usize, Option<(Resource, &'static str)>) {
         match self {
-            Parents::Keys(keys) => Some((keys.len(), None)),
-            Parents::Found(find) => Some((1, Some((find.resource, find.by)))),
-            Parents::Page(_) => None,
+            Parents::Keys(keys) => (keys.len(), None),
+            Parents::Found(find) => (1, Some((find.resource, find.by))),
         }
     }
 
-    /// The values the condition binds, for a statement whose text is kept ([`Self::shape`]).
+    /// The values the condition binds.
     fn values(&self) -> Vec<Value> {
         match self {
             Parents::Keys(keys) => key_values(keys, []),
             Parents::Found(find) => vec![find.value.clone()],
-            Parents::Page(_) => Vec::new(),
         }
     }
 
@@ -156,14 +147,6 @@ impl Parents<'_> {
                     .to_owned();
                 Expr::col((table.clone(), column.clone()))
                     .eq(Expr::SubQuery(None, Box::new(key.into())))
-            }
-            // The page's own statement, selecting only the key: no list of keys to wait
-            // for, and the same rows the page's statement returns.
-            Parents::Page(page) => {
-                let mut keys = page.stmt.clone();
-                keys.clear_selects()
-                    .column((page.resource.table(), Alias::new(parent_field)));
-                Expr::col((table.clone(), column.clone())).in_subquery(keys)
             }
         }
     }
@@ -255,13 +238,9 @@ impl Batch<'_> {
     /// The statement, built, its text reused from earlier requests with as many keys.
     pub fn built(&self, backend: DbBackend) -> Built {
         let build = || self.statement(backend);
-        let Some(parents) = self
-            .keys
-            .shape()
-            .filter(|_| self.keys.len() <= KEPT_KEY_LISTS)
-        else {
+        if self.keys.len() > KEPT_KEY_LISTS {
             return Built::now(backend, &build());
-        };
+        }
         // A found parent's value binds where keys would.
         // A capped relation's statement ends with its cap per key, and its row limit
         // when it has one.
@@ -277,7 +256,7 @@ impl Batch<'_> {
             self.rel.id(),
             self.joined.map(Relation::id),
             marks,
-            parents,
+            self.keys.shape(),
             row_limit.is_some(),
         );
         // The marks' `EXISTS` come first in the select list, so their values bind first.
@@ -383,55 +362,15 @@ pub fn joinable_to_one(
 type OneShape = (Resource, &'static str, u32, u32, Option<Marks>);
 static ONE: LazyLock<ShapeCache<OneShape>> = LazyLock::new(ShapeCache::default);
 
-/// The items a [`One`] statement selects: the single row a [`Find`] names, or the rows of
-/// a [`Paged`] page.
-#[derive(Clone, Copy)]
-pub enum Rows<'a> {
-    Found(&'a Find),
-    Page(&'a Paged),
-}
-
-impl<'a> Rows<'a> {
-    /// The resource whose rows these are.
-    pub fn resource(self) -> Resource {
-        match self {
-            Rows::Found(find) => find.resource,
-            Rows::Page(page) => page.resource,
-        }
-    }
-
-    /// How many rows there are at most.
-    pub fn most(self) -> u64 {
-        match self {
-            Rows::Found(_) => 1,
-            Rows::Page(page) => page.most,
-        }
-    }
-
-    /// The same rows as the parents of their other relations' statements.
-    pub fn parents(self) -> Parents<'a> {
-        match self {
-            Rows::Found(find) => Parents::Found(find),
-            Rows::Page(page) => Parents::Page(page),
-        }
-    }
-}
-
 /// The statement of a single item found by one of its columns (its id, a post's slug),
-/// or of a page of items, with what can come in the same row: its to-one relations by
-/// `LEFT JOIN`s, each with its own to-one child (a post's `author` and the author's
-/// `profile`), the viewer's marks on it and on them as `EXISTS` columns
-/// ([`Mark::exists`]), and its counted relations as `(SELECT COUNT(*) …)` columns. So one
-/// item, or a page, and everything to-one about each item cost one statement:
-/// SQLAlchemy's `lazy="joined"`. Each row is the item's columns, then each joined
-/// relation's and its child's, then the marks, then the counts.
-///
-/// A page's own statement (filtered, ordered, `LIMIT` and `OFFSET`) is a subquery named as
-/// the resource's table, so that the joins, marks and counts name its rows as they name a
-/// single item's, and are made for the page's rows only, not for every row the filter
-/// matches before the limit; the outer statement orders them again.
+/// with what can come in the same row: its to-one relations by `LEFT JOIN`s, each with
+/// its own to-one child (a post's `author` and the author's `profile`), the viewer's
+/// marks on it and on them as `EXISTS` columns ([`Mark::exists`]), and its counted
+/// relations as `(SELECT COUNT(*) …)` columns. So one item and everything to-one about
+/// it cost one statement: SQLAlchemy's `lazy="joined"`. Each row is the item's columns,
+/// then each joined relation's and its child's, then the marks, then the counts.
 pub struct One<'a> {
-    pub rows: Rows<'a>,
+    pub find: &'a Find,
     /// Each joined relation of the item, and the relation joined below it.
     pub joined: &'a [(&'static Relation, Option<&'static Relation>)],
     pub counts: &'a [&'static Relation],
@@ -442,9 +381,11 @@ pub struct One<'a> {
 impl One<'_> {
     /// The item's shape, or the internal error of a resource that is no one entity.
     fn shape(&self) -> Result<Shape> {
-        let resource = self.rows.resource();
-        Shape::of(resource).ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!("{resource:?} is no single entity's rows"))
+        Shape::of(self.find.resource).ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "{:?} is no single entity's rows",
+                self.find.resource
+            ))
         })
     }
 
@@ -464,13 +405,9 @@ impl One<'_> {
             .collect()
     }
 
-    /// The statement, built; a single item's text reused from earlier requests of the
-    /// same shape (a page's filters make its text differ: it is built each time).
+    /// The statement, built, its text reused from earlier requests of the same shape.
     pub fn built(&self, backend: DbBackend) -> Result<Built> {
         let shape = self.shape()?;
-        let Rows::Found(find) = self.rows else {
-            return Ok(Built::now(backend, &self.statement(shape)));
-        };
         let joined = bits(
             self.joined
                 .iter()
@@ -479,8 +416,8 @@ impl One<'_> {
         );
         let counts = bits(self.counts.iter().copied());
         let key = (
-            find.resource,
-            find.by,
+            self.find.resource,
+            self.find.by,
             joined,
             counts,
             self.viewer.map(|(_, marks)| marks),
@@ -493,23 +430,16 @@ impl One<'_> {
             .flatten()
             .filter_map(|_| self.viewer.map(|(id, _)| Value::BigInt(Some(id))));
         let values = viewer_values
-            .chain([find.value.clone(), Value::BigUnsigned(Some(1))])
+            .chain([self.find.value.clone(), Value::BigUnsigned(Some(1))])
             .collect();
         Ok(ONE.get(backend, key, values, || self.statement(shape)))
     }
 
     /// The statement.
     pub fn statement(&self, shape: Shape) -> SelectStatement {
-        let table = self.rows.resource().table();
+        let table = self.find.resource.table();
         let mut stmt = Query::select();
-        match self.rows {
-            Rows::Found(_) => stmt.from(table.clone()),
-            Rows::Page(page) => {
-                let mut rows = page.stmt.clone();
-                select_shape(rows.clear_selects(), shape);
-                stmt.from_subquery(rows, table.clone())
-            }
-        };
+        stmt.from(table.clone());
         select_shape(&mut stmt, shape);
         for (rel, child) in self.joined {
             for rel in std::iter::once(*rel).chain(*child) {
@@ -536,12 +466,7 @@ impl One<'_> {
                     .to_owned(),
             );
         }
-        match self.rows {
-            Rows::Found(find) => {
-                stmt.and_where(found(find)).limit(1);
-            }
-            Rows::Page(page) => page.order.apply_order(&mut stmt),
-        }
+        stmt.and_where(found(self.find)).limit(1);
         stmt
     }
 }
@@ -1005,14 +930,24 @@ mod tests {
     #[test]
     fn one_post_with_its_author_profile_count_and_marks_is_one_statement() {
         let rel = |r, n| relation(r, n).expect("declared");
-        let (joined, counts) = article_relations();
+        let joined = [(
+            rel(Resource::Post, "author"),
+            Some(rel(Resource::User, "profile")),
+        )];
+        let counts = [rel(Resource::Post, "favorites")];
         let find = Find {
             resource: Resource::Post,
             by: "slug",
             value: "a-slug".into(),
         };
+        let one = One {
+            find: &find,
+            joined: &joined,
+            counts: &counts,
+            viewer: Some((42, Marks::ALL)),
+        };
         let pg = DbBackend::Postgres;
-        let built = article_built(Rows::Found(&find));
+        let built = one.built(pg).expect("a post is one entity's rows");
         assert!(
             built.sql.ends_with(
                 r#"(SELECT COUNT(*) FROM "favorites" WHERE "favorites"."post_id" = "posts"."id") FROM "posts" LEFT JOIN "users" ON "posts"."author_id" = "users"."id" LEFT JOIN "profiles" ON "users"."id" = "profiles"."user_id" WHERE "posts"."slug" = $3 LIMIT $4"#
@@ -1046,7 +981,11 @@ mod tests {
         ));
         assert!(!joinable_to_one(rel(Resource::Post, "tags"), None, &[]));
         // Its tags, in the same flight: keyed by the post the slug finds.
-        let built = tags_built(Parents::Found(&find));
+        let tags = Batch {
+            keys: Parents::Found(&find),
+            ..batch(rel(Resource::Post, "tags"), None)
+        };
+        let built = tags.built(pg);
         assert!(
             built.sql.contains(
                 r#"WHERE "post_tags"."post_id" = (SELECT "posts"."id" FROM "posts" WHERE "posts"."slug" = $1)"#
@@ -1057,7 +996,11 @@ mod tests {
         assert_eq!(built.values.0, vec![Value::from("a-slug")]);
         // Found by the key the tags are keyed by: the key itself, no subquery.
         let by_id = Find::id(Resource::Post, 7);
-        let built = tags_built(Parents::Found(&by_id));
+        let tags = Batch {
+            keys: Parents::Found(&by_id),
+            ..batch(rel(Resource::Post, "tags"), None)
+        };
+        let built = tags.built(pg);
         assert!(
             built
                 .sql
@@ -1066,92 +1009,6 @@ mod tests {
             built.sql
         );
         assert_eq!(built.values.0, vec![Value::from(7i64)]);
-    }
-
-    /// What a Conduit article joins (its author and the author's profile) and counts
-    /// (its favorites).
-    #[allow(clippy::type_complexity)]
-    fn article_relations() -> (
-        [(&'static Relation, Option<&'static Relation>); 1],
-        [&'static Relation; 1],
-    ) {
-        let rel = |r, n| relation(r, n).expect("declared");
-        (
-            [(
-                rel(Resource::Post, "author"),
-                Some(rel(Resource::User, "profile")),
-            )],
-            [rel(Resource::Post, "favorites")],
-        )
-    }
-
-    /// The statement of a post's tags for `keys` on PostgreSQL.
-    fn tags_built(keys: Parents<'_>) -> Built {
-        let tags = relation(Resource::Post, "tags").expect("declared");
-        Batch {
-            keys,
-            ..batch(tags, None)
-        }
-        .built(DbBackend::Postgres)
-    }
-
-    /// The statement of a Conduit article (or a page of them) for viewer 42 on PostgreSQL.
-    fn article_built(rows: Rows<'_>) -> Built {
-        let (joined, counts) = article_relations();
-        let one = One {
-            rows,
-            joined: &joined,
-            counts: &counts,
-            viewer: Some((42, Marks::ALL)),
-        };
-        one.built(DbBackend::Postgres)
-            .expect("a post is one entity's rows")
-    }
-
-    #[test]
-    fn a_page_with_its_authors_counts_and_marks_is_one_statement_and_its_tags_another() {
-        let order = crate::wire::repr::order::posts();
-        let mut stmt = Query::select()
-            .columns([post::Column::Id, post::Column::Slug])
-            .from(post::Entity)
-            .and_where(Expr::col((post::Entity, post::Column::AuthorId)).eq(7))
-            .to_owned();
-        order.apply_order(&mut stmt);
-        stmt.limit(20).offset(40);
-        let page = Paged {
-            resource: Resource::Post,
-            stmt,
-            order,
-            most: 20,
-        };
-        let built = article_built(Rows::Page(&page));
-        // The page is a subquery named as the table, its rows joined, counted and marked
-        // outside it, and ordered again.
-        assert!(
-            built.sql.contains(
-                r#"FROM (SELECT "posts"."id", "posts"."author_id", "posts"."title", "posts"."slug", "posts"."description", "posts"."content", "posts"."created_at", "posts"."updated_at" FROM "posts" WHERE "posts"."author_id" = $3 ORDER BY "posts"."created_at" DESC, "posts"."id" DESC LIMIT $4 OFFSET $5) AS "posts" LEFT JOIN "users" ON "posts"."author_id" = "users"."id" LEFT JOIN "profiles""#
-            ),
-            "{}",
-            built.sql
-        );
-        assert!(
-            built
-                .sql
-                .ends_with(r#"ORDER BY "posts"."created_at" DESC, "posts"."id" DESC"#),
-            "{}",
-            built.sql
-        );
-        assert_eq!(built.values.0.first(), Some(&Value::BigInt(Some(42))));
-        // Its tags, in the same flight: keyed by the page's own statement.
-        let built = tags_built(Parents::Page(&page));
-        assert!(
-            built.sql.contains(
-                r#"WHERE "post_tags"."post_id" IN (SELECT "posts"."id" FROM "posts" WHERE "posts"."author_id" = $1 ORDER BY "posts"."created_at" DESC, "posts"."id" DESC LIMIT $2 OFFSET $3)"#
-            ),
-            "{}",
-            built.sql
-        );
-        assert_eq!(built.values.0.len(), 3);
     }
 
     #[test]

@@ -265,19 +265,17 @@ fn counted(filter: &PostFilter, by_name: &ByUsername) -> Option<SelectStatement>
     }
 }
 
-/// One page of posts by offset, newest first (ties by id, newest first), as the
-/// statements that read it, whatever `limit` is: the number of matches before
-/// `limit`/`offset` ([`count_of`]), and the page, which the caller reads with what it
-/// shows of each post (`relations::Expand::find_page`), in the same flight. The Conduit
+/// One page of posts by offset, newest first (ties by id, newest first), and the number
+/// of matches before `limit`/`offset`: two statements, whatever `limit` is. The Conduit
 /// face pages this way; `/api/v1` keeps keyset paging ([`list`]).
-pub fn offset_page(
-    backend: DbBackend,
+pub async fn list_offset(
+    db: &Reader<'_>,
     filter: &PostFilter,
     by_name: &ByUsername,
     limit: u64,
     offset: u64,
-) -> (SelectStatement, crate::relations::Paged) {
-    let mut stmt = filtered(backend, None, filter);
+) -> Result<(Vec<post::Model>, u64)> {
+    let mut stmt = filtered(db.backend(), None, filter);
     if let Some(name) = &by_name.author {
         stmt.and_where(
             Expr::col((post::Entity, post::Column::AuthorId)).in_subquery(user_named(name)),
@@ -300,22 +298,12 @@ pub fn offset_page(
             .from_subquery(stmt.clone(), Alias::new("filtered"))
             .to_owned()
     });
-    let order = order::posts();
-    order.apply_order(&mut stmt);
+    order::posts().apply_order(&mut stmt);
     stmt.limit(limit).offset(offset);
-    let page = crate::relations::Paged {
-        resource: crate::relations::Resource::Post,
-        stmt,
-        order,
-        most: limit,
-    };
-    (count, page)
-}
-
-/// The number of matches `count` (of [`offset_page`]) reads.
-pub async fn count_of(db: &Reader<'_>, count: &SelectStatement) -> Result<u64> {
-    let total = db.first::<i64>(count).await?.unwrap_or(0);
-    Ok(Ord::max(total, 0) as u64)
+    // Neither needs the other: on PostgreSQL they go in one flight.
+    let (total, rows) = futures::future::join(db.first::<i64>(&count), db.all(&stmt)).await;
+    let total = total?.unwrap_or(0);
+    Ok((rows?, Ord::max(total, 0) as u64))
 }
 
 /// 404 for a slug no post can have, before it reaches the database: PostgreSQL cannot

@@ -1,10 +1,8 @@
 //! The JSON shapes of the Conduit face, and how a page of posts or comments becomes them
 //! with a constant number of statements: the authors (with their profiles and the
 //! viewer's `following`), tags, favorite counts and the viewer's `favorited` come through
-//! the include loader of `/api/v1` (`relations`). A list of articles comes with all that
-//! is to-one about each post in the page's own statement and its tags keyed by it, in
-//! one flight ([`articles_page`]); posts already read (after a write) and comments, one
-//! batched statement per relation for the whole page, all in one flight.
+//! the include loader of `/api/v1` (`relations`), one batched statement each for the
+//! whole page, all in one flight.
 
 use chrono::{DateTime, Utc};
 use sea_orm::IdenStatic;
@@ -14,7 +12,7 @@ use utoipa::ToSchema;
 use super::error::Result;
 use crate::domain::viewer::Viewer;
 use crate::entity::{comment, post};
-use crate::relations::{Expand, Find, Marks, Paged, Resource};
+use crate::relations::{Expand, Find, Marks, Resource};
 use crate::service::profiles::Person;
 use crate::store::read::Reader;
 use crate::wire::item::{Item, Out};
@@ -275,25 +273,6 @@ pub async fn articles(
         .apply(db, viewer, &mut items)
         .await?;
     Ok(items.into_iter().filter_map(article_of).collect())
-}
-
-/// The articles of `page` (a page of posts, `service::posts::offset_page`) as
-/// `viewer_id` sees them (the token's user, before its check, as for
-/// [`article_by_slug`]), in the page's order: the posts with their authors, profiles,
-/// favorite counts and the viewer's marks in the page's own statement, and their tags
-/// keyed by it, in one flight ([`Expand::find_page`]).
-pub async fn articles_page(
-    db: &Reader<'_>,
-    viewer_id: Option<i64>,
-    page: &Paged,
-) -> Result<Vec<ArticleSummary>> {
-    Ok(article_expand(viewer_id)?
-        .find_page(db, None, page, post_item)
-        .await?
-        .into_iter()
-        .filter_map(article_of)
-        .map(|(summary, _body)| summary)
-        .collect())
 }
 
 /// One post as an article.

@@ -182,7 +182,7 @@ impl<'v> OneRead<'v> {
         db: &Reader<'_>,
         find: Find,
         what: &str,
-        to_item: impl FnMut(M) -> Item,
+        to_item: impl FnOnce(M) -> Item,
     ) -> Result<Json<Item>> {
         self.expand
             .find_one(db, self.viewer, find, to_item)
