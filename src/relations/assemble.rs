@@ -40,23 +40,41 @@ pub fn child(row: ChildRow, viewer: Option<&Viewer>) -> Item {
     }
 }
 
-/// Attaches `children` (parent key, item), in the relation's order, to the `items` whose
-/// parent field they belong to.
+/// The children of one relation in its order, each with the key of the parent it belongs
+/// to. Keys and items are kept apart so that the items can be parents in turn (a slice of
+/// items) without being moved out and back.
+#[derive(Default)]
+pub struct Children {
+    pub keys: Vec<i64>,
+    pub items: Vec<Item>,
+}
+
+impl Children {
+    pub fn with_capacity(n: usize) -> Self {
+        Children {
+            keys: Vec::with_capacity(n),
+            items: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn push(&mut self, key: i64, item: Item) {
+        self.keys.push(key);
+        self.items.push(item);
+    }
+}
+
+/// Attaches `children`, in the relation's order, to the `items` whose parent field they
+/// belong to.
 ///
 /// The maps here are keyed by ids from our own rows, which a client cannot choose to
 /// collide, so they hash with foldhash rather than SipHash (which cost an S4 request about
 /// 4 500 instructions here).
-pub fn attach(
-    rel: &'static Relation,
-    per_parent: u64,
-    items: &mut [Item],
-    children: Vec<(i64, Item)>,
-) {
+pub fn attach(rel: &'static Relation, per_parent: u64, items: &mut [Item], children: Children) {
     let many = rel.is_many();
     let keys = rel.keys();
     let parent_field = &*keys.parent_field;
     let mut by_key: HashMap<i64, Vec<Item>> = HashMap::new();
-    for (key, item) in children {
+    for (key, item) in children.keys.into_iter().zip(children.items) {
         by_key.entry(key).or_default().push(item);
     }
     // The last parent asking for a key takes its children; only the parents before it

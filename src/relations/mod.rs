@@ -64,6 +64,7 @@ use crate::domain::viewer::Viewer;
 use crate::error::{AppError, Result};
 use crate::store::{self, read::Reader};
 use crate::wire::item::Item;
+use assemble::Children;
 
 pub use declared::{Relation, Resource, countable, valid_paths};
 pub use viewer::Marks;
@@ -282,7 +283,7 @@ impl Expand {
         let mut joined_objects = 0;
         for (node, joined) in self.nodes.iter().zip(is_joined) {
             if !joined {
-                let children = rest.next().unwrap_or_else(|| Ok(Vec::new()))?;
+                let children = rest.next().unwrap_or_else(|| Ok(Children::default()))?;
                 assemble::attach(
                     node.relation,
                     self.per_parent,
@@ -417,23 +418,21 @@ impl ItemBudget {
 /// The objects `rows` (parent key, child) of `rel` add to an answer, each parent's
 /// children counted once: at most `per_parent` per parent for a capped to-many relation,
 /// none for a list of names, one for a to-one relation.
-fn shown(rel: &'static Relation, per_parent: u64, rows: &[(i64, Item)]) -> u64 {
+fn shown(rel: &'static Relation, per_parent: u64, keys: &[i64]) -> u64 {
     if !rel.is_many() {
-        return rows.len() as u64;
+        return keys.len() as u64;
     }
     if !rel.is_capped() {
         return 0;
     }
     // Keys are ids from our own rows: foldhash, not SipHash (see `assemble::attach`).
     let mut per_key: foldhash::HashMap<i64, u64> = foldhash::HashMapExt::new();
-    for (key, _) in rows {
+    for key in keys {
         *per_key.entry(*key).or_default() += 1;
     }
     per_key.values().map(|&n| n.min(per_parent)).sum()
 }
 
-/// The children of one relation, each with the key of the parent it belongs to.
-type Children = Vec<(i64, Item)>;
 
 /// What every level of one answer's includes is loaded with.
 #[derive(Clone, Copy)]
@@ -471,7 +470,7 @@ impl<'a, 'r> Level<'a, 'r> {
         'r: 'a,
     {
         if keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Children::default());
         }
         let Level {
             db,
@@ -504,29 +503,27 @@ impl<'a, 'r> Level<'a, 'r> {
             return Err(budget.too_large());
         }
         let mut joined_objects = 0;
-        let children: Children = rows
-            .into_iter()
-            .map(|row| {
-                let mut item = marked_child(row.row, row.mark, viewer);
-                if let Some(joined) = joined {
-                    let one = row
-                        .joined
-                        .map(|(child, mark)| marked_child(child, mark, viewer));
-                    joined_objects += u64::from(one.is_some());
-                    item.attach_one(joined.name, one);
-                }
-                (row.key, item)
-            })
-            .collect();
-        budget.spend(shown(rel, per_parent, &children) + joined_objects)?;
-        let (keys, mut items): (Vec<i64>, Vec<Item>) = children.into_iter().unzip();
+        let mut children = Children::with_capacity(rows.len());
+        for row in rows {
+            let mut item = marked_child(row.row, row.mark, viewer);
+            if let Some(joined) = joined {
+                let one = row.joined.map(|below| {
+                    let (child, mark) = *below;
+                    marked_child(child, mark, viewer)
+                });
+                joined_objects += u64::from(one.is_some());
+                item.attach_one(joined.name, one);
+            }
+            children.push(row.key, item);
+        }
+        budget.spend(shown(rel, per_parent, &children.keys) + joined_objects)?;
         if joined.is_none() && !node.children.is_empty() {
-            let grandchildren = self.load(&node.children, &items).await?;
+            let grandchildren = self.load(&node.children, &children.items).await?;
             for (child, grandchildren) in node.children.iter().zip(grandchildren) {
-                assemble::attach(child.relation, per_parent, &mut items, grandchildren);
+                assemble::attach(child.relation, per_parent, &mut children.items, grandchildren);
             }
         }
-        Ok(keys.into_iter().zip(items).collect())
+        Ok(children)
     }
 }
 

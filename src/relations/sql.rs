@@ -650,29 +650,35 @@ pub fn counts(rel: &'static Relation, keys: &[i64], backend: DbBackend) -> Selec
 }
 
 /// A fetched child, by its relation's shape.
+///
+/// The shapes that are a link and the row beside it are boxed: unboxed, every child (a
+/// comment, an author) would be as large as the largest of them, and the loader moves
+/// each child several times on its way into the answer (bench/README.md, "The loader's
+/// copies").
 pub enum ChildRow {
     User(user::Model),
     Post(post::Model),
     Profile(profile::Model),
     Comment(comment::Model),
-    UserAssignment(UserAssignmentRow),
-    RoleAssignment(RoleAssignmentRow),
+    UserAssignment(Box<UserAssignmentRow>),
+    RoleAssignment(Box<RoleAssignmentRow>),
     /// A follower (as seen from the followed user) or a user followed (as seen from the
     /// follower).
-    Follow(FollowRow),
-    UserFavorite(UserFavoriteRow),
-    PostFavorite(PostFavoriteRow),
+    Follow(Box<FollowRow>),
+    UserFavorite(Box<UserFavoriteRow>),
+    PostFavorite(Box<PostFavoriteRow>),
     TagName(String),
 }
 
 /// One row of [`children`]: the key of the parent it belongs to, the child, and the
 /// child's joined to-one child (when one was joined and exists), each with the viewer's
-/// mark when the statement carried one.
+/// mark when the statement carried one. The joined child is boxed: few statements join
+/// one, and every row of the others would carry its space.
 pub struct Child {
     pub key: i64,
     pub row: ChildRow,
     pub mark: Option<(Mark, bool)>,
-    pub joined: Option<(ChildRow, Option<(Mark, bool)>)>,
+    pub joined: Option<Box<Marked>>,
 }
 
 /// Decodes the rows of [`children`] for a relation and the relation joined to it, with
@@ -689,11 +695,11 @@ fn decode_shape<R: Row>(shape: Shape, row: &R) -> std::result::Result<ChildRow, 
         Shape::Post => ChildRow::Post(FromRow::from_row(row)?),
         Shape::Profile => ChildRow::Profile(FromRow::from_row(row)?),
         Shape::Comment => ChildRow::Comment(FromRow::from_row(row)?),
-        Shape::UserAssignment => ChildRow::UserAssignment(FromRow::from_row(row)?),
-        Shape::RoleAssignment => ChildRow::RoleAssignment(FromRow::from_row(row)?),
-        Shape::Follow => ChildRow::Follow(FromRow::from_row(row)?),
-        Shape::UserFavorite => ChildRow::UserFavorite(FromRow::from_row(row)?),
-        Shape::PostFavorite => ChildRow::PostFavorite(FromRow::from_row(row)?),
+        Shape::UserAssignment => ChildRow::UserAssignment(Box::new(FromRow::from_row(row)?)),
+        Shape::RoleAssignment => ChildRow::RoleAssignment(Box::new(FromRow::from_row(row)?)),
+        Shape::Follow => ChildRow::Follow(Box::new(FromRow::from_row(row)?)),
+        Shape::UserFavorite => ChildRow::UserFavorite(Box::new(FromRow::from_row(row)?)),
+        Shape::PostFavorite => ChildRow::PostFavorite(Box::new(FromRow::from_row(row)?)),
         Shape::TagName => ChildRow::TagName(row.get(0)?),
     })
 }
@@ -720,7 +726,7 @@ impl Decoder for Load {
                 let rest = own.skip(width);
                 let present: Option<i64> = rest.get(0)?;
                 match present {
-                    Some(_) => Some((decode_shape(child.shape, &rest)?, joined_mark)),
+                    Some(_) => Some(Box::new((decode_shape(child.shape, &rest)?, joined_mark))),
                     None => None,
                 }
             }
