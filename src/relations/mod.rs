@@ -433,7 +433,6 @@ fn shown(rel: &'static Relation, per_parent: u64, keys: &[i64]) -> u64 {
     per_key.values().map(|&n| n.min(per_parent)).sum()
 }
 
-
 /// What every level of one answer's includes is loaded with.
 #[derive(Clone, Copy)]
 struct Level<'a, 'r> {
@@ -520,7 +519,12 @@ impl<'a, 'r> Level<'a, 'r> {
         if joined.is_none() && !node.children.is_empty() {
             let grandchildren = self.load(&node.children, &children.items).await?;
             for (child, grandchildren) in node.children.iter().zip(grandchildren) {
-                assemble::attach(child.relation, per_parent, &mut children.items, grandchildren);
+                assemble::attach(
+                    child.relation,
+                    per_parent,
+                    &mut children.items,
+                    grandchildren,
+                );
             }
         }
         Ok(children)

@@ -1,8 +1,10 @@
 //! What both faces share: [`observe`] (request id, tracing, metrics, statement counts),
-//! [`request_body`] (bodies that stall or are too large end cleanly) and [`limits`]
-//! (connections, registrations and logins per client address).
+//! [`request_body`] (bodies that stall or are too large end cleanly), [`limits`]
+//! (connections, registrations and logins per client address) and [`json`] (response
+//! bodies).
 
 pub mod drain;
+pub mod json;
 pub mod limits;
 pub mod observe;
 pub mod request_body;

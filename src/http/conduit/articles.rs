@@ -2,10 +2,11 @@
 //! the feed, one article, writing, and favoriting; over `service::posts`,
 //! `service::favorites` and the include loader of `relations`.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::{ConduitError, ErrorsBody, Refusals, Result};

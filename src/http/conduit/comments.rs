@@ -1,10 +1,11 @@
 //! `/api/articles/{slug}/comments`: an article's comments (all of them, oldest first),
 //! writing and deleting one; over `service::comments`.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::{ConduitError, ErrorsBody, Refusals, Result};

@@ -1,8 +1,9 @@
 //! `/api/profiles/{username}` and following, over `service::follows`.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 
 use super::error::{ConduitError, ErrorsBody, Result};
 use super::extract::{Auth, ConduitPath, MaybePending};

@@ -1,8 +1,9 @@
 //! `/api/tags`: every tag that some article has.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 
 use super::error::Result;
 use super::view::TagList;

@@ -1,10 +1,11 @@
 //! `/api/users`, `/api/users/login` and `/api/user`: registration, login and the caller's
 //! own account, over `service::users` and `service::auth`.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::error::{ConduitError, ErrorsBody, Refusals, Result};

@@ -21,7 +21,7 @@ use crate::wire::repr::{CommentOut, PostOut};
 /// A timestamp as Conduit shows it: RFC 3339 UTC with exactly three fractional digits,
 /// truncated, so that every read of a row shows the string its create answered.
 pub fn timestamp(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    crate::time::fixed(t, 3).unwrap_or_else(|| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
 /// The user, to themself.

@@ -1,10 +1,11 @@
 //! `/auth`: registration, login, token refresh, logout and the caller's own record.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::domain::display_name::DisplayName;

@@ -5,7 +5,7 @@
 //! (415/413/400) are checked by the extractors, then the rows are found (404), then the
 //! caller is authorized (403), and only then are the fields validated (422).
 
-use axum::Json;
+use crate::http::common::json::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -5,7 +5,7 @@
 //! Checks follow SPEC §3's order: token (401), path (400), the users (404), the caller's
 //! right ([`policy`], 403), following oneself (422).
 
-use axum::Json;
+use crate::http::common::json::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -7,7 +7,7 @@
 //! query (400), which wins over an absent parent (404), which the caller checks after
 //! [`ListRead::prepare`] and before fetching.
 
-use axum::Json;
+use crate::http::common::json::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;

@@ -4,11 +4,12 @@
 //! Every route needs a token (role data is never public); changes need `admin`
 //! ([`policy`]). Checks follow SPEC §3's order: 401, the request's form, 404, 403, 422, 409.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::domain::role_description::RoleDescription;

@@ -1,7 +1,7 @@
 //! `/tags`: every tag, by name in code-point order, with `counts=posts`. A tag's posts
 //! are `/tags/{name}/posts` (in `api::posts`, with the other post lists).
 
-use axum::Json;
+use crate::http::common::json::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;

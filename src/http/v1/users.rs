@@ -4,11 +4,12 @@
 //! the row (404), the caller's right ([`policy`], 403), the fields (422), and leaves the
 //! conflicts (409) to the database.
 
+use crate::http::common::json::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::domain::display_name::DisplayName;
