@@ -78,7 +78,7 @@ mod tests {
                 t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
             );
             t += step;
-            step = step + Duration::nanoseconds(7_777_777);
+            step += Duration::nanoseconds(7_777_777);
         }
         assert_eq!(format(&start), "1970-01-01T00:00:00.000000Z");
         let far = Utc.with_ymd_and_hms(12345, 1, 1, 0, 0, 0).unwrap();

@@ -427,7 +427,7 @@ mod tests {
                 assert_eq!(stored_utc(text.as_bytes()), expected.ok(), "{text}");
             }
             t += step;
-            step = step + chrono::Duration::nanoseconds(1_234_567);
+            step += chrono::Duration::nanoseconds(1_234_567);
             if t.year() > 9000 {
                 t = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap();
             }
