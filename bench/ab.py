@@ -8,6 +8,8 @@ req/s on a shared machine), and the ratios to the first variant.
   bench/ab.py --db sqlite://bench/work/relata-10k.db --scenarios S1,S2,S4 \\
       --variant base=/path/relata-base --variant new=/path/relata \\
       --variant pool4=/path/relata:RELATA_DB_MAX_CONNECTIONS=4 --variant node-fast
+  bench/ab.py --db postgres://…/relata_bench_10k --scenarios S3p1 \\
+      --variant base=/path/relata-ee15796:DATABASE_URL=postgres://…/relata_base_10k …
 
 Scenario paths are those of bench.py (against the 10k database it seeds); the peer is
 installed as bench.py installs it.
@@ -27,7 +29,10 @@ def start(i, spec, db):
     name, rest = spec.split("=", 1)
     binary, _, envs = rest.partition(":")
     env = dict(kv.split("=", 1) for kv in filter(None, envs.split(",")))
-    return bench.Server(name, [binary, "serve"], "sqlite", "10k", port, env, url=db)
+    # A variant may name a database of its own (a baseline on a copy whose
+    # seaql_migrations stops where that revision's did).
+    url = env.pop("DATABASE_URL", db)
+    return bench.Server(name, [binary, "serve"], "sqlite", "10k", port, env, url=url)
 
 
 def main():
