@@ -415,8 +415,8 @@ impl ItemBudget {
     }
 }
 
-/// The objects `rows` (parent key, child) of `rel` add to an answer, each parent's
-/// children counted once: at most `per_parent` per parent for a capped to-many relation,
+/// The objects that children of `rel` with these parent `keys` add to an answer, each
+/// parent's children counted once: at most `per_parent` per parent for a capped to-many relation,
 /// none for a list of names, one for a to-one relation.
 fn shown(rel: &'static Relation, per_parent: u64, keys: &[i64]) -> u64 {
     if !rel.is_many() {

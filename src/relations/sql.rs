@@ -653,8 +653,8 @@ pub fn counts(rel: &'static Relation, keys: &[i64], backend: DbBackend) -> Selec
 ///
 /// The shapes that are a link and the row beside it are boxed: unboxed, every child (a
 /// comment, an author) would be as large as the largest of them, and the loader moves
-/// each child several times on its way into the answer (bench/README.md, "The loader's
-/// copies").
+/// each child several times on its way into the answer (bench/README.md,
+/// "Session 11: the loader's copies, JSON bodies and timestamps").
 pub enum ChildRow {
     User(user::Model),
     Post(post::Model),

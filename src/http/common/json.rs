@@ -2,9 +2,10 @@
 //!
 //! Escaping strings was the largest single cost of a read: serde_json looks every byte
 //! up in a table, which was 19% of the instructions of an S2 request on PostgreSQL
-//! (bench/README.md, "JSON bodies"); sonic-rs checks 32 bytes at a time. The output is
-//! the same bytes for every type a response holds (the test below compares the two on
-//! every character that needs escaping, and the API tests compare whole bodies).
+//! (bench/README.md, "Session 11: the loader's copies, JSON bodies and timestamps");
+//! sonic-rs checks 32 bytes at a time. The output is the same bytes for every type a
+//! response holds (the test below compares the two on every character that needs
+//! escaping, and the API tests compare whole bodies).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
