@@ -466,22 +466,32 @@ struct PostRow<'a> {
 /// post goes in only when every name was found, so that case too answers no row, and the
 /// next try, a new statement, sees that tag. The post's rows go in by tag id, the order in
 /// which the tag counters' rows are locked (migration `m0004_post_counts`).
+///
+/// The names are bound in name order, each with its place in the author's order, so that
+/// the text depends only on how many tags there are: PostgreSQL then plans each count once
+/// per connection (after its first five custom plans), where a text per order of the names
+/// was planned anew whenever its order was new to the connection (3 tags have 6 orders,
+/// 10 have 3.6 million).
 fn insert_with_tags(row: &PostRow<'_>, tags: &TagList) -> sea_orm::Statement {
     use sea_orm::Value;
-    let names: Vec<&str> = tags.names().iter().map(TagName::as_str).collect();
-    let n = names.len();
-    // $1…$6 are the post's columns, $7… the tag names in the author's order.
-    let name = |i: usize| format!("${}", 7 + i);
-    let mut by_name: Vec<usize> = (0..n).collect();
-    by_name.sort_unstable_by_key(|&i| names[i]);
-    let new_names = by_name
+    let mut names: Vec<(&str, i32)> = tags
+        .names()
         .iter()
-        .map(|&i| format!("({}, $6)", name(i)))
+        .zip(0..)
+        .map(|(name, position)| (name.as_str(), position))
+        .collect();
+    names.sort_unstable();
+    let n = names.len();
+    // $1…$6 are the post's columns, $7… the tag names in name order, then their positions.
+    let name = |i: usize| format!("${}", 7 + i);
+    let position = |i: usize| format!("${}", 7 + n + i);
+    let new_names = (0..n)
+        .map(|i| format!("({}, $6)", name(i)))
         .collect::<Vec<_>>()
         .join(", ");
     let all_names = (0..n).map(name).collect::<Vec<_>>().join(", ");
     let positions = (0..n)
-        .map(|i| format!("({}, {i})", name(i)))
+        .map(|i| format!("({}, {})", name(i), position(i)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
@@ -510,7 +520,8 @@ fn insert_with_tags(row: &PostRow<'_>, tags: &TagList) -> sea_orm::Statement {
         row.content.into(),
         row.at.into(),
     ];
-    values.extend(names.iter().map(|n| Value::from(n.to_string())));
+    values.extend(names.iter().map(|(name, _)| Value::from(name.to_string())));
+    values.extend(names.iter().map(|&(_, position)| Value::from(position)));
     sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 

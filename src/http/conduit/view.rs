@@ -291,6 +291,25 @@ pub async fn article(
         .ok_or_else(|| super::error::ConduitError::not_found("article"))
 }
 
+/// A post its author has just written, as its author sees it, from what the write knows:
+/// `tag_list` as given, no favorites, and `following` false (nobody follows themself).
+pub fn new_article(post: post::Model, tag_list: Vec<String>, author: &Person) -> ArticleBody {
+    ArticleBody {
+        article: Article {
+            created_at: timestamp(&post.created_at),
+            updated_at: timestamp(&post.updated_at),
+            slug: post.slug,
+            title: post.title,
+            description: post.description,
+            body: post.content,
+            tag_list,
+            favorited: false,
+            favorites_count: 0,
+            author: Profile::new(author, false),
+        },
+    }
+}
+
 /// The article with this slug, as `viewer_id` sees it (the token's user, before its
 /// check: nothing here depends on who they are beyond their marks), or 404 `article`:
 /// the post with its author, profile, favorite count and the viewer's marks in one
