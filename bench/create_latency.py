@@ -9,7 +9,8 @@ Conduit peer (`--peer-bin`, built by `bench/conduit.py build-peer`). On each it 
 `--authors` users, then creates articles one at a time over one keep-alive connection, as
 `../shared/peers/conduit-bench/seed.py` does: each by a random author, with 1–3 tags drawn
 from 20 names (so that most already exist, as in a live site) and a 60–200-word body.
-`POST /api/articles` on every server; Relata also `POST /api/v1/posts`. The servers take
+`POST /api/articles` and `POST /api/articles/{slug}/comments` (5–40 words) on every
+server; Relata also `POST /api/v1/posts`. The servers take
 turns, `--n` creations each per round, so that the machine's load falls on all of them;
 prints each one's median per round, the median of those, the ratio to Relata's, the
 `X-Query-Count` seen, and on PostgreSQL the transactions and WAL per creation (read from
@@ -148,6 +149,12 @@ def conduit(server, rng, i):
     return status, count, body
 
 
+def comment(server, rng, i):
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40)))
+    return server.request("POST", f"/api/articles/{server.slug}/comments",
+                          {"comment": {"body": text}}, rng.choice(server.tokens))
+
+
 def v1(server, rng, i):
     a = article(rng, i)
     return server.request("POST", "/api/v1/posts", {
@@ -210,9 +217,12 @@ def main():
         faces = []
         for s in servers:
             s.register(args.authors)
+            _, _, body = conduit(s, random.Random(0), -1)
+            s.slug = body["article"]["slug"]
             faces.append((s, "conduit", conduit))
             if s.kind == "relata":
                 faces.append((s, "v1", v1))
+            faces.append((s, "comment", comment))
         for s, _, face in faces:
             turn(s, face, args.warmup, 10**6 + 10**5 * len(s.name), False)
         medians = {f"{s.name} {label}": [] for s, label, _ in faces}

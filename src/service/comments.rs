@@ -96,7 +96,28 @@ pub async fn list_for_author(
 
 /// Creates a comment by `author_id` on `post_id`; 404 when the post was deleted since the
 /// caller checked it (the foreign key refuses the row).
+///
+/// One `INSERT … RETURNING` in autocommit where its commit is reported (PostgreSQL,
+/// SQLite's write connection): no `BEGIN`/`COMMIT` round trips. Elsewhere (sqlx-sqlite)
+/// in a transaction, so that a failed commit (a full disk) is an error: on its own, SQLite
+/// commits an `INSERT … RETURNING` only after the returned row was read, and sqlx-sqlite
+/// loses that commit's error (docs/guarantees.md).
 pub async fn create(
+    writer: Writer<'_>,
+    post_id: i64,
+    author_id: i64,
+    body: CommentBody,
+) -> Result<comment::Model> {
+    if writer.returning_reports_commit() {
+        return insert(&writer, post_id, author_id, body).await;
+    }
+    let txn = writer.begin().await?;
+    let created = insert(&txn, post_id, author_id, body).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn insert(
     db: &Writer<'_>,
     post_id: i64,
     author_id: i64,

@@ -505,39 +505,6 @@ db_test!(
             .await;
         assert_eq!(tags.body["tags"], json!(["rust", "x", "sql"]));
 
-        // The Conduit face: the same writes, and the author's profile read with the token
-        // check; the answer is made from them without reading the article back.
-        let conduit_token = register(&app, "bea").await;
-        conduit::put(
-            &app,
-            "/api/user",
-            Some(&conduit_token),
-            json!({"user": {"bio": "Writes", "image": "https://img.example/bea.png"}}),
-        )
-        .await
-        .assert_status(200);
-        let res = conduit::post(
-            &app,
-            "/api/articles",
-            Some(&conduit_token),
-            json!({"article": {"title": "T", "description": "d", "body": "b", "tagList": ["sql", "new", "rust"]}}),
-        )
-        .await;
-        res.assert_status(201);
-        let author_profile = 1;
-        assert_eq!(
-            res.query_count(),
-            token_check + author_profile + create_tagged
-        );
-        // The answer is the article as any later read of it shows it to its author.
-        let slug = res.body["article"]["slug"].as_str().unwrap();
-        let read = conduit::get(&app, &format!("/api/articles/{slug}"), Some(&conduit_token)).await;
-        read.assert_status(200);
-        assert_eq!(res.body, read.body);
-        assert_eq!(res.body["article"]["author"]["bio"], "Writes");
-        assert_eq!(
-            res.body["article"]["tagList"],
-            json!(["sql", "new", "rust"])
-        );
+        // The Conduit face's: `roundtrips::a_new_article_or_comment_is_answered_without_reading_it_back`.
     }
 );

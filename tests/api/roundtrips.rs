@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::conduit::{assert_error, get, post, register, write};
 use crate::db_test;
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp};
 
 /// `X-Query-Count` of a GET that answers 200, and its body.
 async fn counted(app: &TestApp, path: &str, token: Option<&str>) -> (usize, serde_json::Value) {
@@ -191,6 +191,98 @@ db_test!(
             404,
             "article",
             "not found",
+        );
+    }
+);
+
+// The Conduit face's writes of an article and of a comment: the token check, the
+// caller's profile (and for a comment the article) in one flight, then the write; the
+// answer is made from them, without a read after, and equals what a later read shows.
+db_test!(
+    a_new_article_or_comment_is_answered_without_reading_it_back,
+    |app| {
+        let (create_tagged, create_comment) = match app.backend {
+            Backend::Postgres => (1, 1),
+            Backend::Sqlite => (3, 1),
+        };
+        let token = register(&app, "author").await;
+        crate::conduit::put(
+            &app,
+            "/api/user",
+            Some(&token),
+            json!({"user": {"bio": "Writes", "image": "https://img.example/a.png"}}),
+        )
+        .await
+        .assert_status(200);
+        let article = post(
+            &app,
+            "/api/articles",
+            Some(&token),
+            json!({"article": {"title": "T", "description": "d", "body": "b", "tagList": ["sql", "new", "rust"]}}),
+        )
+        .await;
+        article.assert_status(201);
+        // The token check, the profile, the write.
+        assert_eq!(article.query_count(), 2 + create_tagged);
+        let slug = article.body["article"]["slug"].as_str().unwrap();
+        let read = get(&app, &format!("/api/articles/{slug}"), Some(&token)).await;
+        assert_eq!(article.body, read.body);
+        assert_eq!(article.body["article"]["author"]["bio"], "Writes");
+        assert_eq!(
+            article.body["article"]["tagList"],
+            json!(["sql", "new", "rust"])
+        );
+
+        let comments = format!("/api/articles/{slug}/comments");
+        let comment = post(
+            &app,
+            &comments,
+            Some(&token),
+            json!({"comment": {"body": "First"}}),
+        )
+        .await;
+        comment.assert_status(201);
+        // The token check, the article, the profile, the write.
+        assert_eq!(comment.query_count(), 3 + create_comment);
+        let list = get(&app, &comments, Some(&token)).await;
+        assert_eq!(list.body["comments"][0], comment.body["comment"]);
+        assert_eq!(
+            comment.body["comment"]["author"]["image"],
+            "https://img.example/a.png"
+        );
+
+        // A token that no longer works is 401 before the missing article and the blank
+        // body, and writes nothing.
+        app.register("reader").await;
+        let ended = app.login("reader").await;
+        app.request(Method::POST, "/api/v1/auth/logout", Some(&ended), None)
+            .await
+            .assert_status(204);
+        for (path, body) in [
+            (
+                "/api/articles/no-such-slug/comments".to_string(),
+                json!({"comment": {"body": "x"}}),
+            ),
+            (comments.clone(), json!({"comment": {"body": ""}})),
+            (comments.clone(), json!({"comment": {"body": "late"}})),
+            (
+                "/api/articles".to_string(),
+                json!({"article": {"title": "late"}}),
+            ),
+        ] {
+            let res = post(&app, &path, Some(&ended), body).await;
+            assert_eq!(res.status, 401, "{path}: {}", res.body);
+        }
+        assert_eq!(
+            get(&app, &comments, None).await.body["comments"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            get(&app, "/api/articles", None).await.body["articlesCount"],
+            1
         );
     }
 );

@@ -335,6 +335,18 @@ pub async fn article_by_slug(
         .ok_or_else(|| super::error::ConduitError::not_found("article"))
 }
 
+/// A comment its author has just written, as its author sees it: `following` false
+/// (nobody follows themself).
+pub fn new_comment(c: comment::Model, author: &Person) -> Comment {
+    Comment {
+        id: c.id,
+        created_at: timestamp(&c.created_at),
+        updated_at: timestamp(&c.updated_at),
+        body: c.body,
+        author: Profile::new(author, false),
+    }
+}
+
 /// The comments, in their order, with their authors: one statement for the authors with
 /// their profiles and (with a viewer) whether the viewer follows each.
 pub async fn comments(

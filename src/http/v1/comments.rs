@@ -162,13 +162,8 @@ pub async fn create_comment(
     let text = body
         .parse::<CommentRequest>()?
         .check(CommentRequest::required_body)?;
-    // In a transaction, so that a failed commit (a full disk) is an error: on its own,
-    // SQLite commits an INSERT … RETURNING only after the returned row was read, and that
-    // commit's error is lost (docs/guarantees.md).
     let mut db = state.db();
-    let txn = db.write().await.begin().await?;
-    let comment = comments::create(&txn, post_id, viewer.id, text).await?;
-    txn.commit().await?;
+    let comment = comments::create(db.write().await, post_id, viewer.id, text).await?;
     Ok(created(
         format!("/api/v1/comments/{}", comment.id),
         comment_item(&comment),
