@@ -127,9 +127,9 @@ async fn open(
         .acquire_timeout(Duration::from_secs(30))
         // sqlx pings every connection it hands out and again every one it takes back: on
         // PostgreSQL the first ping was a round trip before each write's first statement
-        // (see bench/README.md, "Article creation"). The ping on release still drops a broken
-        // connection after its request; one idle long enough for the server (or a proxy)
-        // to have dropped it is still pinged before use.
+        // (bench/README.md, "Issue 25: article creation, one client"). The ping on release
+        // still drops a broken connection after its request; one idle long enough for the
+        // server (or a proxy) to have dropped it is still pinged before use.
         .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(move |o| {

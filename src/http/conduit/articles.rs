@@ -18,10 +18,9 @@ use crate::domain::tag_name::TagList;
 use crate::domain::text::{Content, Description, Title};
 use crate::domain::viewer::Viewer;
 use crate::entity::post;
-use crate::error::AppError;
 use crate::http::state::AppState;
+use crate::service::favorites;
 use crate::service::posts::{self, ByUsername, NewPost, PostAction, PostChanges, PostFilter};
-use crate::service::{favorites, profiles};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -235,12 +234,9 @@ pub async fn create_article(
     body: Body,
 ) -> Result<(StatusCode, Json<ArticleBody>)> {
     let mut handle = state.db();
-    let db = handle.read()?;
-    let caller_id = auth.0.viewer_id();
-    let author = async { Ok(profiles::person(&db, caller_id).await?) };
-    let (caller, author) = auth.check_with(&db, author).await?;
-    drop(db);
-    let author = author.ok_or_else(|| AppError::not_found("User"))?;
+    let (caller, author, ()) = auth
+        .check_with_person(&handle.read()?, async { Ok(()) })
+        .await?;
     let fields = body.fields("article")?;
     let mut refusals = Refusals::default();
     let title = fields.text("title", &mut refusals);

@@ -12,10 +12,9 @@ use super::error::{ConduitError, ErrorsBody, Refusals, Result};
 use super::extract::{Auth, Body, ConduitPath, MaybePending, Pending};
 use super::view::{self, CommentBody, CommentList};
 use crate::domain::text::CommentBody as CommentText;
-use crate::error::AppError;
 use crate::http::state::AppState;
 use crate::service::comments::{self, CommentAction};
-use crate::service::{posts, profiles};
+use crate::service::posts;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -114,19 +113,14 @@ pub async fn create_comment(
 ) -> Result<(StatusCode, Json<CommentBody>)> {
     let mut handle = state.db();
     let db = handle.read()?;
-    let caller_id = auth.0.viewer_id();
     // The article and the caller's profile, in one flight with the token check (401
     // before 404); the answer is made from them and the new row, without a read after.
-    let reads = async {
+    let post = async {
         let ConduitPath(slug) = path?;
-        let post = posts::find_by_slug(&db, &slug);
-        let author = profiles::person(&db, caller_id);
-        let (post, author) = futures::future::join(post, author).await;
-        Ok((post?, author?))
+        Ok(posts::find_by_slug(&db, &slug).await?)
     };
-    let (caller, (post, author)) = auth.check_with(&db, reads).await?;
+    let (caller, author, post) = auth.check_with_person(&db, post).await?;
     drop(db);
-    let author = author.ok_or_else(|| AppError::not_found("User"))?;
     let fields = body.fields("comment")?;
     let mut refusals = Refusals::default();
     let text = match fields.text("body", &mut refusals).non_blank() {

@@ -1,7 +1,7 @@
 //! What the Conduit face reads from a request: its token (`Authorization: Token <jwt>`,
 //! or `Bearer <jwt>`: checked before the handler runs, [`Auth`] and [`MaybeAuth`], or, for
-//! a GET, verified here and checked in one flight with the handler's first reads,
-//! [`Pending`] and [`MaybePending`]), its body (wrapped, `{"user": {…}}`, unknown fields ignored) and its
+//! a GET or a new article or comment, verified here and checked in one flight with the
+//! handler's first reads, [`Pending`] and [`MaybePending`]), its body (wrapped, `{"user": {…}}`, unknown fields ignored) and its
 //! query. Every refusal is a [`ConduitError`].
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -12,10 +12,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ConduitError, Refusals, Result};
+use crate::error::AppError;
 use crate::http::common::request_body::{self, BodyRefusal};
 use crate::http::state::AppState;
 use crate::jwt::Audience;
 use crate::service::auth::{UncheckedToken, Viewer};
+use crate::service::profiles::{self, Person};
 use crate::store::read::Reader;
 
 /// The caller with the token they sent (a user answer echoes it back).
@@ -165,6 +167,24 @@ impl Pending {
     ) -> Result<(Caller, T)> {
         let (caller, read) = MaybePending(Some(self.0)).check_with(db, reads).await?;
         Ok((caller.ok_or_else(ConduitError::token_missing)?, read))
+    }
+
+    /// [`Pending::check_with`], with the caller's own profile read in the same flight: for
+    /// a write whose answer shows its author, made without reading the new row back.
+    pub async fn check_with_person<T>(
+        self,
+        db: &Reader<'_>,
+        reads: impl Future<Output = Result<T>>,
+    ) -> Result<(Caller, Person, T)> {
+        let caller_id = self.0.viewer_id();
+        let person = profiles::person(db, caller_id);
+        let both = async {
+            let (person, read) = futures::future::join(person, reads).await;
+            Ok((person?, read?))
+        };
+        let (caller, (person, read)) = self.check_with(db, both).await?;
+        let person = person.ok_or_else(|| AppError::not_found("User"))?;
+        Ok((caller, person, read))
     }
 }
 
