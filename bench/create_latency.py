@@ -19,6 +19,7 @@ prints each one's median per round, the median of those, the ratio to Relata's, 
     bench/create_latency.py --binary $CARGO_TARGET_DIR/release/relata --backend sqlite
     bench/create_latency.py --binary … --backend postgres --peer-bin ~/.cache/conduit-peer-axum/src/target/release/realworld-axum-sqlx
     bench/create_latency.py --binary … --baseline /path/to/older/relata --backend postgres
+    bench/create_latency.py … --backend postgres --pg-set synchronous_commit=off
 """
 
 import argparse
@@ -43,13 +44,16 @@ STATS_SETTLE = 11
 class Server:
     """One server on its own database, with `--authors` registered users."""
 
-    def __init__(self, name, kind, binary, backend, port, tmp):
+    def __init__(self, name, kind, binary, backend, port, tmp, pg_settings=()):
         self.name, self.kind, self.backend, self.port = name, kind, backend, port
         self.db_name = f"relata_latency_{os.getpid()}_{name}"
         if backend == "sqlite":
             self.url = f"sqlite://{tmp}/{name}.db"
         else:
             psql(PG_ADMIN, f'CREATE DATABASE "{self.db_name}"')
+            for setting in pg_settings:
+                key, value = setting.split("=", 1)
+                psql(PG_ADMIN, f'ALTER DATABASE "{self.db_name}" SET {key} = {value}')
             self.url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
         if kind == "relata":
             env = {"DATABASE_URL": self.url, "RELATA_BIND": f"127.0.0.1:{port}",
@@ -200,6 +204,9 @@ def main():
     ap.add_argument("--authors", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--port", type=int, default=18199)
+    ap.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a PostgreSQL setting for every server's database, e.g. "
+                         "synchronous_commit=off to take the WAL flush out of the latency")
     args = ap.parse_args()
     if args.peer_bin and args.backend != "postgres":
         raise SystemExit("the peer serves PostgreSQL only")
@@ -213,7 +220,8 @@ def main():
     servers = []
     try:
         for k, (name, kind, binary) in enumerate(plan):
-            servers.append(Server(name, kind, binary, args.backend, args.port + k, tmp))
+            servers.append(Server(name, kind, binary, args.backend, args.port + k, tmp,
+                                  args.pg_set))
         faces = []
         for s in servers:
             s.register(args.authors)
@@ -239,7 +247,8 @@ def main():
                 if per:
                     counters[key] = per
         ref = statistics.median(medians["relata conduit"])
-        out = {"backend": args.backend, "n": args.n, "rounds": args.rounds, "results": {}}
+        out = {"backend": args.backend, "n": args.n, "rounds": args.rounds,
+               "pg_settings": args.pg_set, "results": {}}
         for key, ms in medians.items():
             med = statistics.median(ms)
             out["results"][key] = {

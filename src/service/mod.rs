@@ -16,6 +16,7 @@ pub mod profiles;
 pub mod roles;
 pub mod tags;
 pub mod users;
+pub mod with_write;
 
 #[cfg(test)]
 mod tests {

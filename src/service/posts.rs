@@ -22,12 +22,16 @@ use crate::entity::{
     user_post_count,
 };
 use crate::error::{AppError, Result, foreign_key_violation};
+use crate::service::auth::UncheckedToken;
 use crate::service::like;
 use crate::service::lookup;
+use crate::service::profiles::{self, Person};
 use crate::service::tags;
-use crate::store::Writer;
+use crate::service::with_write::{WithWrite, columns_of};
 use crate::store::page::{self, Fetched, ListScope, PageRequest};
 use crate::store::read::Reader;
+use crate::store::read::{Fields, FromRow, Row};
+use crate::store::{Db, Writer};
 use crate::wire::repr::{CascadePreview, order};
 
 /// A post to create, already validated.
@@ -349,6 +353,65 @@ pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<
     Ok(created)
 }
 
+/// [`create`] for the bearer of `token`, checked with the write, answering the checked
+/// caller and their profile with the post (for an answer made without reading back).
+///
+/// - PostgreSQL: one statement in all, token check, profile, post and tags
+///   ([`insert_with_tags`] with an [`InStatement`]): no round trip goes before the write,
+///   and nothing is written for a token that no longer works.
+/// - SQLite (no round trips to save): the check and the profile on a read unit, then
+///   [`create`].
+pub async fn create_for_token(
+    db: &mut Db<'_>,
+    token: UncheckedToken,
+    new: NewPost,
+) -> Result<(Viewer, Person, post::Model)> {
+    if db.backend() != DbBackend::Postgres {
+        let (viewer, author) = {
+            let reader = db.read()?;
+            let author = profiles::person(&reader, token.user_id());
+            let (viewer, author) = futures::future::join(token.check(&reader), author).await;
+            (viewer?, author?.ok_or_else(|| AppError::not_found("User"))?)
+        };
+        let post = create(db.write().await, viewer.id, new).await?;
+        return Ok((viewer, author, post));
+    }
+    let writer = db.write().await;
+    let created_columns = columns_of("created", <post::Model as Fields>::FIELDS);
+    let now = crate::time::now();
+    let description = new.description.as_ref().map_or("", |d| d.as_ref());
+    for _ in 0..SLUG_TRIES {
+        let row = PostRow {
+            author_id: token.user_id(),
+            title: new.title.as_ref(),
+            slug: slug::generate(new.title.as_ref()),
+            description,
+            content: new.content.as_ref(),
+            at: now,
+        };
+        let write = insert_with_tags(&row, &new.tags, WithWrite::checked(&token));
+        let joins = "LEFT JOIN created ON true";
+        // A foreign key refuses the post when its author was deleted since the check.
+        let written = write
+            .run_checked(&writer, &token, &created_columns, joins, "User")
+            .await?;
+        let created = {
+            let post = written.row();
+            match post.get::<Option<i64>>(0)? {
+                Some(_) => Some(post::Model::from_row(&post)?),
+                None => None,
+            }
+        };
+        if let Some(post) = created {
+            return Ok((written.viewer, written.author, post));
+        }
+        // The token works and nothing went in: the slug (or a tag met midway) was taken.
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "no free slug for a post after {SLUG_TRIES} tries"
+    )))
+}
+
 /// Whether an insert commits on its own (no transaction around it).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Autocommit {
@@ -388,7 +451,8 @@ async fn insert(
             at: now,
         };
         if backend == DbBackend::Postgres && !new.tags.is_empty() {
-            let stmt = insert_with_tags(&row, &new.tags);
+            let stmt = insert_with_tags(&row, &new.tags, WithWrite::unchecked())
+                .finish("SELECT * FROM created");
             match post::Model::find_by_statement(stmt)
                 .one(db)
                 .await
@@ -472,8 +536,10 @@ struct PostRow<'a> {
 /// per connection (after its first five custom plans), where a text per order of the names
 /// was planned anew whenever its order was new to the connection (3 tags have 6 orders,
 /// 10 have 3.6 million).
-fn insert_with_tags(row: &PostRow<'_>, tags: &TagList) -> sea_orm::Statement {
-    use sea_orm::Value;
+///
+/// `write` is unchecked, or checks the author's token ([`WithWrite::checked`]), under
+/// which every insert here runs. The caller ends the statement: it names `created`.
+fn insert_with_tags(row: &PostRow<'_>, tags: &TagList, mut write: WithWrite) -> WithWrite {
     let mut names: Vec<(&str, i32)> = tags
         .names()
         .iter()
@@ -482,47 +548,62 @@ fn insert_with_tags(row: &PostRow<'_>, tags: &TagList) -> sea_orm::Statement {
         .collect();
     names.sort_unstable();
     let n = names.len();
-    // $1…$6 are the post's columns, $7… the tag names in name order, then their positions.
-    let name = |i: usize| format!("${}", 7 + i);
-    let position = |i: usize| format!("${}", 7 + n + i);
-    let new_names = (0..n)
-        .map(|i| format!("({}, $6)", name(i)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let all_names = (0..n).map(name).collect::<Vec<_>>().join(", ");
-    let positions = (0..n)
-        .map(|i| format!("({}, {})", name(i), position(i)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "WITH new_tags AS (\
-           INSERT INTO tags (name, created_at) VALUES {new_names} \
-           ON CONFLICT (name) DO NOTHING RETURNING id, name), \
-         named AS (\
-           SELECT id, name FROM new_tags \
-           UNION ALL SELECT id, name FROM tags WHERE name IN ({all_names})), \
-         created AS (\
+    let guard = write.guard();
+    let author = write.bind(row.author_id);
+    let title = write.bind(row.title);
+    let slug = write.bind(row.slug.as_str());
+    let description = write.bind(row.description);
+    let content = write.bind(row.content);
+    let at = write.bind(row.at);
+    let name: Vec<String> = names.iter().map(|(n, _)| write.bind(*n)).collect();
+    let position: Vec<String> = names.iter().map(|&(_, p)| write.bind(p)).collect();
+    let mut all_found = "true".to_string();
+    if n > 0 {
+        let new_names = name
+            .iter()
+            .map(|name| format!("({name}, {at})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let source = match guard.is_empty() {
+            true => format!("VALUES {new_names}"),
+            false => format!("SELECT * FROM (VALUES {new_names}) AS wanted WHERE true{guard}"),
+        };
+        write.cte(format!(
+            "new_tags AS (\
+               INSERT INTO tags (name, created_at) {source} \
+               ON CONFLICT (name) DO NOTHING RETURNING id, name)"
+        ));
+        write.cte(format!(
+            "named AS (\
+               SELECT id, name FROM new_tags \
+               UNION ALL SELECT id, name FROM tags WHERE name IN ({}))",
+            name.join(", ")
+        ));
+        all_found = format!("(SELECT COUNT(*) FROM named) = {n}");
+    }
+    write.cte(format!(
+        "created AS (\
            INSERT INTO posts (author_id, title, slug, description, content, created_at, updated_at) \
-           SELECT $1, $2, $3, $4, $5, $6, $6 WHERE (SELECT COUNT(*) FROM named) = {n} \
-           ON CONFLICT (slug) DO NOTHING RETURNING *), \
-         tagged AS (\
-           INSERT INTO post_tags (post_id, tag_id, position) \
-           SELECT created.id, named.id, wanted.column2 \
-           FROM created CROSS JOIN (VALUES {positions}) AS wanted \
-           JOIN named ON named.name = wanted.column1 ORDER BY named.id) \
-         SELECT * FROM created"
-    );
-    let mut values: Vec<Value> = vec![
-        row.author_id.into(),
-        row.title.into(),
-        row.slug.as_str().into(),
-        row.description.into(),
-        row.content.into(),
-        row.at.into(),
-    ];
-    values.extend(names.iter().map(|(name, _)| Value::from(name.to_string())));
-    values.extend(names.iter().map(|&(_, position)| Value::from(position)));
-    sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+           SELECT {author}, {title}, {slug}, {description}, {content}, {at}, {at} \
+           WHERE {all_found}{guard} \
+           ON CONFLICT (slug) DO NOTHING RETURNING *)"
+    ));
+    if n > 0 {
+        let positions = name
+            .iter()
+            .zip(&position)
+            .map(|(name, position)| format!("({name}, {position})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        write.cte(format!(
+            "tagged AS (\
+               INSERT INTO post_tags (post_id, tag_id, position) \
+               SELECT created.id, named.id, wanted.column2 \
+               FROM created CROSS JOIN (VALUES {positions}) AS wanted \
+               JOIN named ON named.name = wanted.column1 ORDER BY named.id)"
+        ));
+    }
+    write
 }
 
 /// Applies `changes` to `post`, tags included, in one write transaction; 404 when it was

@@ -30,7 +30,7 @@ mod write;
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::Mutex;
 
 pub use connect::{
@@ -159,6 +159,11 @@ pub struct Db<'s> {
 }
 
 impl Db<'_> {
+    /// The database this handle reads and writes.
+    pub fn backend(&self) -> DbBackend {
+        self.store.db.get_database_backend()
+    }
+
     /// A read unit: on SQLite one read transaction (every statement sees one snapshot),
     /// on PostgreSQL one pooled connection, taken at its first statement.
     pub fn read(&self) -> Result<Reader<'_>, DbErr> {

@@ -195,15 +195,17 @@ db_test!(
     }
 );
 
-// The Conduit face's writes of an article and of a comment: the token check, the
-// caller's profile (and for a comment the article) in one flight, then the write; the
-// answer is made from them, without a read after, and equals what a later read shows.
+// The Conduit face's writes of an article and of a comment. An article: on PostgreSQL
+// one statement (the token check, the caller's profile and the write, tags included); on
+// SQLite the check and the profile, then the write. A comment: the check, the caller's
+// profile and the article in one flight, then the write. The answer is made from them,
+// without a read after, and equals what a later read shows.
 db_test!(
     a_new_article_or_comment_is_answered_without_reading_it_back,
     |app| {
         let create_tagged = match app.backend {
             Backend::Postgres => 1,
-            Backend::Sqlite => 3,
+            Backend::Sqlite => 2 + 3,
         };
         let token = register(&app, "author").await;
         crate::conduit::put(
@@ -222,8 +224,7 @@ db_test!(
         )
         .await;
         article.assert_status(201);
-        // The token check, the profile, the write.
-        assert_eq!(article.query_count(), 2 + create_tagged);
+        assert_eq!(article.query_count(), create_tagged);
         let slug = article.body["article"]["slug"].as_str().unwrap();
         let read = get(&app, &format!("/api/articles/{slug}"), Some(&token)).await;
         assert_eq!(article.body, read.body);
@@ -242,8 +243,11 @@ db_test!(
         )
         .await;
         comment.assert_status(201);
-        // The token check, the article, the profile, the write (one `INSERT` on both).
-        assert_eq!(comment.query_count(), 4);
+        let create_comment = match app.backend {
+            Backend::Postgres => 1,
+            Backend::Sqlite => 3 + 1,
+        };
+        assert_eq!(comment.query_count(), create_comment);
         let list = get(&app, &comments, Some(&token)).await;
         assert_eq!(list.body["comments"][0], comment.body["comment"]);
         assert_eq!(
@@ -286,3 +290,134 @@ db_test!(
         );
     }
 );
+
+// A new article's or comment's token is checked with its write (on PostgreSQL inside the
+// write's own statement): a token ended by logout, by a password change made with another
+// token, or by the account's deactivation writes nothing, neither the article nor its new
+// tags nor a comment; the token that changed the password, whose user's session epoch is
+// new, still writes.
+db_test!(
+    an_article_or_comment_is_written_only_for_a_token_that_still_works,
+    |app| {
+        let article = |title: &str| json!({"article": {"title": title, "description": "d", "body": "b", "tagList": [format!("tag-{title}")]}});
+        let login = || async {
+            let res = post(
+                &app,
+                "/api/users/login",
+                None,
+                json!({"user": {"email": "author@example.com", "password": "password123"}}),
+            )
+            .await;
+            res.assert_status(200);
+            res.body["user"]["token"].as_str().unwrap().to_string()
+        };
+        let first = register(&app, "author").await;
+        let second = login().await;
+        let changed = crate::conduit::put(
+            &app,
+            "/api/user",
+            Some(&first),
+            json!({"user": {"password": "a-new-password"}}),
+        )
+        .await;
+        changed.assert_status(200);
+        let ended_by_password = post(&app, "/api/articles", Some(&second), article("late")).await;
+        assert_eq!(ended_by_password.status, 401, "{}", ended_by_password.body);
+        post(&app, "/api/articles", Some(&first), article("kept"))
+            .await
+            .assert_status(201);
+
+        app.register("other").await;
+        let ended = app.login("other").await;
+        app.request(Method::POST, "/api/v1/auth/logout", Some(&ended), None)
+            .await
+            .assert_status(204);
+        let res = post(&app, "/api/articles", Some(&ended), article("revoked")).await;
+        assert_eq!(res.status, 401, "{}", res.body);
+
+        let disabled = register(&app, "disabled").await;
+        let db = app.raw_db().await;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        relata::entity::user::Entity::update_many()
+            .col_expr(relata::entity::user::Column::IsActive, Expr::val(false))
+            .filter(relata::entity::user::Column::Username.eq("disabled"))
+            .exec(&db)
+            .await
+            .unwrap();
+        let res = post(&app, "/api/articles", Some(&disabled), article("disabled")).await;
+        assert_eq!(res.status, 401, "{}", res.body);
+
+        // A token whose user is gone: the check's statement finds no row.
+        let gone = register(&app, "gone").await;
+        relata::entity::user::Entity::delete_many()
+            .filter(relata::entity::user::Column::Username.eq("gone"))
+            .exec(&db)
+            .await
+            .unwrap();
+        let res = post(&app, "/api/articles", Some(&gone), article("gone")).await;
+        assert_eq!(res.status, 401, "{}", res.body);
+
+        // So too a comment, where the article is missing and where the body is blank: the
+        // token's 401 wins, then the article's 404, then the body's 422.
+        let kept = listed_slug(&app).await;
+        let on_kept = format!("/api/articles/{kept}/comments");
+        for token in [&second, &ended, &disabled, &gone] {
+            for (path, text) in [
+                (on_kept.as_str(), "late"),
+                (on_kept.as_str(), ""),
+                ("/api/articles/no-such-article/comments", "late"),
+                ("/api/articles/no%00such/comments", "late"),
+            ] {
+                let res = post(&app, path, Some(token), json!({"comment": {"body": text}})).await;
+                assert_eq!(res.status, 401, "{path}: {}", res.body);
+            }
+        }
+        for path in [
+            "/api/articles/no-such-article/comments",
+            "/api/articles/no%00such/comments",
+        ] {
+            let res = post(&app, path, Some(&first), json!({"comment": {"body": ""}})).await;
+            assert_error(&res, 404, "article", "not found");
+        }
+        let res = post(
+            &app,
+            &on_kept,
+            Some(&first),
+            json!({"comment": {"body": ""}}),
+        )
+        .await;
+        assert_error(&res, 422, "body", "can't be blank");
+        let res = post(
+            &app,
+            &on_kept,
+            Some(&first),
+            json!({"comment": {"body": "kept"}}),
+        )
+        .await;
+        res.assert_status(201);
+        assert_eq!(res.body["comment"]["author"]["username"], "author");
+        assert_eq!(
+            get(&app, &on_kept, None).await.body["comments"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let listed = get(&app, "/api/articles", None).await;
+        assert_eq!(listed.body["articlesCount"], 1, "{}", listed.body);
+        assert_eq!(listed.body["articles"][0]["title"], "kept");
+        assert_eq!(
+            get(&app, "/api/tags", None).await.body["tags"],
+            json!(["tag-kept"])
+        );
+    }
+);
+
+/// The slug of the newest article.
+async fn listed_slug(app: &TestApp) -> String {
+    get(app, "/api/articles?limit=1", None).await.body["articles"][0]["slug"]
+        .as_str()
+        .expect("an article")
+        .to_string()
+}

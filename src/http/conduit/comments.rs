@@ -91,7 +91,11 @@ pub struct NewCommentRequest {
     pub comment: NewComment,
 }
 
-/// A new comment by the caller.
+/// A new comment by the caller. The token is checked with the write (on PostgreSQL inside
+/// its statement, which also finds the article: `comments::create_for_token`), which
+/// reads the caller's profile too, and the answer is made from them: on PostgreSQL the
+/// request is one statement. A refusal answers 401, then 404, then 422, each once what
+/// goes before it passed.
 #[utoipa::path(post, path = "/api/articles/{slug}/comments", tag = "conduit", operation_id = "conduit_create_comment",
     summary = "Conduit: comment on an article",
     security(("bearer" = [])),
@@ -112,15 +116,34 @@ pub async fn create_comment(
     body: Body,
 ) -> Result<(StatusCode, Json<CommentBody>)> {
     let mut handle = state.db();
-    let db = handle.read()?;
-    // The article and the caller's profile, in one flight with the token check (401
-    // before 404); the answer is made from them and the new row, without a read after.
-    let post = async {
-        let ConduitPath(slug) = path?;
-        Ok(posts::find_by_slug(&db, &slug).await?)
+    let text = comment_text(body);
+    let (slug, text) = match (path, text) {
+        (Ok(ConduitPath(slug)), Ok(text)) => (slug, text),
+        (path, text) => {
+            let db = handle.read()?;
+            let post = async {
+                let ConduitPath(slug) = path?;
+                Ok(posts::find_by_slug(&db, &slug).await?)
+            };
+            auth.check_with(&db, post).await?;
+            // The token and the article passed: the body is what was refused.
+            return Err(text
+                .err()
+                .unwrap_or_else(|| ConduitError::not_found("article")));
+        }
     };
-    let (caller, author, post) = auth.check_with_person(&db, post).await?;
-    drop(db);
+    let (_, author, created) =
+        comments::create_for_token(&mut handle, auth.0.into_unchecked(), &slug, text).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CommentBody {
+            comment: view::new_comment(created, &author),
+        }),
+    ))
+}
+
+/// The comment of a `POST …/comments` body, or its refusal.
+fn comment_text(body: Body) -> Result<CommentText> {
     let fields = body.fields("comment")?;
     let mut refusals = Refusals::default();
     let text = match fields.text("body", &mut refusals).non_blank() {
@@ -131,16 +154,7 @@ pub async fn create_comment(
         }
     };
     refusals.finish()?;
-    let Some(text) = text else {
-        return Err(ConduitError::invalid("body", "can't be blank"));
-    };
-    let created = comments::create(handle.write().await, post.id, caller.viewer.id, text).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CommentBody {
-            comment: view::new_comment(created, &author),
-        }),
-    ))
+    text.ok_or_else(|| ConduitError::invalid("body", "can't be blank"))
 }
 
 /// Deletes a comment (its author, the article's author, a moderator or an admin).

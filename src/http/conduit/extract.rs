@@ -12,12 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ConduitError, Refusals, Result};
-use crate::error::AppError;
 use crate::http::common::request_body::{self, BodyRefusal};
 use crate::http::state::AppState;
 use crate::jwt::Audience;
 use crate::service::auth::{UncheckedToken, Viewer};
-use crate::service::profiles::{self, Person};
 use crate::store::read::Reader;
 
 /// The caller with the token they sent (a user answer echoes it back).
@@ -99,6 +97,11 @@ impl PendingCaller {
         self.unchecked.user_id()
     }
 
+    /// The token, for a write that checks it in its own statement.
+    pub fn into_unchecked(self) -> UncheckedToken {
+        self.unchecked
+    }
+
     /// The caller, once the token's row says it still works (401 otherwise).
     pub async fn check(self, db: &Reader<'_>) -> Result<Caller> {
         let viewer = self.unchecked.check(db).await?;
@@ -167,24 +170,6 @@ impl Pending {
     ) -> Result<(Caller, T)> {
         let (caller, read) = MaybePending(Some(self.0)).check_with(db, reads).await?;
         Ok((caller.ok_or_else(ConduitError::token_missing)?, read))
-    }
-
-    /// [`Pending::check_with`], with the caller's own profile read in the same flight: for
-    /// a write whose answer shows its author, made without reading the new row back.
-    pub async fn check_with_person<T>(
-        self,
-        db: &Reader<'_>,
-        reads: impl Future<Output = Result<T>>,
-    ) -> Result<(Caller, Person, T)> {
-        let caller_id = self.0.viewer_id();
-        let person = profiles::person(db, caller_id);
-        let both = async {
-            let (person, read) = futures::future::join(person, reads).await;
-            Ok((person?, read?))
-        };
-        let (caller, (person, read)) = self.check_with(db, both).await?;
-        let person = person.ok_or_else(|| AppError::not_found("User"))?;
-        Ok((caller, person, read))
     }
 }
 

@@ -3,7 +3,8 @@
 //! revoked and the user's session epoch, so revocation, deactivation and a password
 //! change take effect at once in every process (SPEC §6). The token's signature and
 //! expiry are verified first, with no statement ([`UncheckedToken::verify`]), so a GET
-//! can send the check in one flight with its own reads ([`UncheckedToken::check`]).
+//! can send the check in one flight with its own reads ([`UncheckedToken::check`]), and a
+//! write on PostgreSQL can make it inside its own statement ([`InStatement`]).
 
 use std::sync::LazyLock;
 
@@ -121,6 +122,26 @@ pub async fn authenticate_for(
         .await
 }
 
+/// The token check inside a write's own statement (PostgreSQL), built by
+/// [`UncheckedToken::in_statement`]: the write runs only where `good` holds, and the
+/// statement also selects the `caller` row ([`InStatement::COLUMNS`] columns, first), which
+/// [`UncheckedToken::judge_row`] turns into the caller or the 401 the check on its own
+/// would answer. Checked and written in one snapshot, so nothing lands for a token that
+/// no longer works, and no round trip goes before the write.
+pub struct InStatement {
+    /// `caller AS (…)`, for the statement's `WITH`; its values are `$1…`.
+    pub cte: String,
+    /// A condition that holds when the token still works.
+    pub good: String,
+    /// The values of `cte` and `good`, the statement's first; the write's own follow.
+    pub values: Vec<Value>,
+}
+
+impl InStatement {
+    /// How many columns `caller.*` selects, before the write's own.
+    pub const COLUMNS: usize = <CallerRow as crate::store::read::Fields>::FIELDS.len();
+}
+
 /// A bearer token whose signature, algorithm, audience and expiry are verified, which
 /// needs no statement, but whose user row is not read yet: revocation, deactivation and a
 /// password change are known only once [`UncheckedToken::check`] has run. That is the
@@ -143,6 +164,14 @@ impl UncheckedToken {
         Ok(UncheckedToken { user_id, claims })
     }
 
+    /// [`InStatement`]'s answer: the caller from the first [`InStatement::COLUMNS`]
+    /// columns of `row` (`None`: the statement answered no row, so no such user).
+    pub fn judge_row<R: crate::store::read::Row>(&self, row: Option<&R>) -> Result<Viewer> {
+        use crate::store::read::FromRow;
+        let row = row.map(CallerRow::from_row).transpose()?;
+        self.judge(row)
+    }
+
     /// The id of the user the token names, not yet checked: enough to build statements
     /// with (whose answers are used only once the check passed).
     pub fn user_id(&self) -> i64 {
@@ -153,10 +182,42 @@ impl UncheckedToken {
     /// reads where the request reads); 401 when the token was revoked, its session epoch
     /// ended, or its user is gone or deactivated.
     pub async fn check(self, db: &Reader<'_>) -> Result<Viewer> {
-        let UncheckedToken { user_id, claims } = self;
         let row: Option<CallerRow> = db
-            .first(caller_built(db.backend(), user_id, &claims.jti))
+            .first(caller_built(db.backend(), self.user_id, &self.claims.jti))
             .await?;
+        self.judge(row)
+    }
+
+    /// The check as part of a write's own statement on PostgreSQL, so that the write
+    /// needs no round trip before it ([`InStatement`]).
+    pub fn in_statement(&self) -> InStatement {
+        let caller = caller_built(DbBackend::Postgres, self.user_id, &self.claims.jti);
+        let n = caller.values.0.len();
+        let mut values = caller.values.0;
+        values.push(Value::BigInt(Some(self.claims.epoch)));
+        values.push(Value::String(Some(self.claims.jti.clone())));
+        InStatement {
+            cte: format!("caller AS ({})", caller.sql),
+            // What `judge` lets in: active, not revoked, and the token's epoch is the
+            // user's (no row: 0) or the token made the last password change.
+            good: format!(
+                "EXISTS (SELECT 1 FROM caller WHERE caller.is_active AND NOT caller.revoked \
+                 AND (COALESCE(caller.epoch, 0) = ${} OR caller.kept_jti = ${}))",
+                n + 1,
+                n + 2
+            ),
+            values,
+        }
+    }
+
+    /// The caller from the row of the check's statement (`None`: no such user); 401 when
+    /// the token was revoked, its session epoch ended, or its user is gone or
+    /// deactivated.
+    fn judge(&self, row: Option<CallerRow>) -> Result<Viewer> {
+        // `in_statement`'s `good` says the same in SQL; `tests/api/roundtrips.rs`
+        // (`an_article_or_comment_is_written_only_for_a_token_that_still_works`) meets each
+        // rule on both.
+        let claims = &self.claims;
         let ended = |r: &CallerRow| {
             claims.epoch != r.epoch.unwrap_or(0)
                 && r.kept_jti.as_deref() != Some(claims.jti.as_str())
@@ -168,7 +229,7 @@ impl UncheckedToken {
                 is_admin: r.is_admin,
                 is_moderator: r.is_moderator,
                 conduit_token: claims.aud.as_deref() == Some(CONDUIT_AUDIENCE),
-                jti: claims.jti,
+                jti: claims.jti.clone(),
                 exp: claims.exp,
             }),
             Some(r) if r.revoked => Err(AppError::unauthorized(

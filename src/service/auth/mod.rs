@@ -25,7 +25,7 @@ mod sessions;
 mod throttle;
 
 pub use crate::domain::viewer::Viewer;
-pub use caller::{UncheckedToken, authenticate, authenticate_for};
+pub use caller::{InStatement, UncheckedToken, authenticate, authenticate_for};
 pub use login::{check_current_password, login, login_without_session};
 pub use passwords::Passwords;
 pub use secret::load_or_create_secret;
