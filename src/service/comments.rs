@@ -132,7 +132,7 @@ pub async fn create(
 ///   that no longer works.
 /// - SQLite (no round trips to save): the check, the profile and the post on a read unit,
 ///   then [`create`]; so too on PostgreSQL for a slug it cannot compare.
-pub async fn create_for_token(
+pub async fn create_for_token_with_author(
     db: &mut Db<'_>,
     token: UncheckedToken,
     slug: &str,

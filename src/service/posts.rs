@@ -357,21 +357,51 @@ pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<
 /// caller and their profile with the post (for an answer made without reading back).
 ///
 /// - PostgreSQL: one statement in all, token check, profile, post and tags
-///   ([`insert_with_tags`] with an [`InStatement`]): no round trip goes before the write,
-///   and nothing is written for a token that no longer works.
+///   ([`insert_with_tags`] with [`WithWrite::checked`]): no round trip goes before the
+///   write, and nothing is written for a token that no longer works.
 /// - SQLite (no round trips to save): the check and the profile on a read unit, then
 ///   [`create`].
-pub async fn create_for_token(
+pub async fn create_for_token_with_author(
     db: &mut Db<'_>,
     token: UncheckedToken,
     new: NewPost,
 ) -> Result<(Viewer, Person, post::Model)> {
+    let (viewer, author, post) = create_checked(db, token, new, true).await?;
+    let author = author.ok_or_else(|| AppError::not_found("User"))?;
+    Ok((viewer, author, post))
+}
+
+/// [`create_for_token_with_author`] for an answer that does not show the author: on SQLite the
+/// check alone, then [`create`].
+pub async fn create_for_token(
+    db: &mut Db<'_>,
+    token: UncheckedToken,
+    new: NewPost,
+) -> Result<(Viewer, post::Model)> {
+    let (viewer, _, post) = create_checked(db, token, new, false).await?;
+    Ok((viewer, post))
+}
+
+/// The two above; the profile is read only when `with_author` (on PostgreSQL it comes
+/// with the write's statement either way).
+async fn create_checked(
+    db: &mut Db<'_>,
+    token: UncheckedToken,
+    new: NewPost,
+    with_author: bool,
+) -> Result<(Viewer, Option<Person>, post::Model)> {
     if db.backend() != DbBackend::Postgres {
         let (viewer, author) = {
             let reader = db.read()?;
-            let author = profiles::person(&reader, token.user_id());
+            let author_id = token.user_id();
+            let author = async {
+                match with_author {
+                    true => profiles::person(&reader, author_id).await,
+                    false => Ok(None),
+                }
+            };
             let (viewer, author) = futures::future::join(token.check(&reader), author).await;
-            (viewer?, author?.ok_or_else(|| AppError::not_found("User"))?)
+            (viewer?, author?)
         };
         let post = create(db.write().await, viewer.id, new).await?;
         return Ok((viewer, author, post));
@@ -403,7 +433,7 @@ pub async fn create_for_token(
             }
         };
         if let Some(post) = created {
-            return Ok((written.viewer, written.author, post));
+            return Ok((written.viewer, Some(written.author), post));
         }
         // The token works and nothing went in: the slug (or a tag met midway) was taken.
     }

@@ -421,3 +421,43 @@ async fn listed_slug(app: &TestApp) -> String {
         .expect("an article")
         .to_string()
 }
+
+// `POST /api/v1/posts` checks its token with the write too (on PostgreSQL inside the
+// write's statement): a logged-out token is 401, with `WWW-Authenticate`, whatever the
+// body (a refused one, one not sent as JSON) and writes nothing; a working one writes.
+db_test!(
+    a_v1_post_is_written_only_for_a_token_that_still_works,
+    |app| {
+        let (_, token) = app.user("ann").await;
+        let ended = app.login("ann").await;
+        app.request(Method::POST, "/api/v1/auth/logout", Some(&ended), None)
+            .await
+            .assert_status(204);
+        let good = json!({"title": "Late", "content": "x", "tags": ["late-tag"]});
+        for body in [good.clone(), json!({"content": "no title"}), json!([1])] {
+            let res = app.post("/api/v1/posts", Some(&ended), body).await;
+            assert_eq!(res.status, 401, "{}", res.body);
+            assert!(res.header("www-authenticate").is_some());
+        }
+        let not_json = app
+            .client
+            .post(app.url("/api/v1/posts"))
+            .bearer_auth(&ended)
+            .header("content-type", "text/plain")
+            .body("title=Late")
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(not_json.status(), 401);
+        app.post("/api/v1/posts", Some(&token), good)
+            .await
+            .assert_status(201);
+        let posts = app.get("/api/v1/posts?include=tags", None).await;
+        let items = posts.body["items"].as_array().expect("a page");
+        assert_eq!(items.len(), 1, "{}", posts.body);
+        assert_eq!(
+            get(&app, "/api/tags", None).await.body["tags"],
+            json!(["late-tag"])
+        );
+    }
+);

@@ -214,11 +214,11 @@ pub struct NewArticleRequest {
 }
 
 /// A new article by the caller, with its tags, in one transaction. The token is checked
-/// with the write (on PostgreSQL inside its statement: `posts::create_for_token`), which
-/// also reads the caller's profile, and the answer is made from what the request knows (a
-/// new article has no favorites, and its author cannot follow themselves): on PostgreSQL
-/// the request is one statement. A body refused is 422 only once the token passed its
-/// check (401 first).
+/// with the write (on PostgreSQL inside its statement:
+/// `posts::create_for_token_with_author`), which also reads the caller's profile, and the
+/// answer is made from what the request knows (a new article has no favorites, and its
+/// author cannot follow themselves): on PostgreSQL the request is one statement. A body
+/// refused is 422 only once the token passed its check (401 first).
 #[utoipa::path(post, path = "/api/articles", tag = "conduit", operation_id = "conduit_create_article",
     summary = "Conduit: write an article",
     security(("bearer" = [])),
@@ -250,7 +250,7 @@ pub async fn create_article(
         .map(|t| t.as_str().to_owned())
         .collect();
     let (_, author, created) =
-        posts::create_for_token(&mut handle, pending.into_unchecked(), new).await?;
+        posts::create_for_token_with_author(&mut handle, pending.into_unchecked(), new).await?;
     Ok((
         StatusCode::CREATED,
         Json(view::new_article(created, tag_list, &author)),

@@ -92,10 +92,10 @@ pub struct NewCommentRequest {
 }
 
 /// A new comment by the caller. The token is checked with the write (on PostgreSQL inside
-/// its statement, which also finds the article: `comments::create_for_token`), which
-/// reads the caller's profile too, and the answer is made from them: on PostgreSQL the
-/// request is one statement. A refusal answers 401, then 404, then 422, each once what
-/// goes before it passed.
+/// its statement, which also finds the article:
+/// `comments::create_for_token_with_author`), which reads the caller's profile too, and
+/// the answer is made from them: on PostgreSQL the request is one statement. A refusal
+/// answers 401, then 404, then 422, each once what goes before it passed.
 #[utoipa::path(post, path = "/api/articles/{slug}/comments", tag = "conduit", operation_id = "conduit_create_comment",
     summary = "Conduit: comment on an article",
     security(("bearer" = [])),
@@ -133,7 +133,8 @@ pub async fn create_comment(
         }
     };
     let (_, author, created) =
-        comments::create_for_token(&mut handle, auth.0.into_unchecked(), &slug, text).await?;
+        comments::create_for_token_with_author(&mut handle, auth.0.into_unchecked(), &slug, text)
+            .await?;
     Ok((
         StatusCode::CREATED,
         Json(CommentBody {

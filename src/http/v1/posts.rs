@@ -20,7 +20,7 @@ use crate::error::{FieldErrors, Result};
 use crate::http::state::AppState;
 use crate::http::v1::extract::{
     AppPath, AppQuery, AuthUser, DryRunParams, Id, IncludeQuery, JsonBody, ListParams, ListQuery,
-    MaybeAuthUser, non_null, required, search_text,
+    MaybeAuthUser, PendingUser, non_null, required, search_text,
 };
 use crate::http::v1::openapi::parts::{
     BodyErrors, CallerErrors, GuardedRowErrors, PostIncludes, PostPage, PostPath, RowErrors,
@@ -315,13 +315,24 @@ pub async fn list_feed(
     ))]
 pub async fn create_post(
     State(state): State<AppState>,
-    AuthUser(viewer): AuthUser,
-    body: JsonBody,
+    PendingUser(token): PendingUser,
+    body: Result<JsonBody>,
 ) -> Result<Response> {
-    let new = body
-        .parse::<CreatePostRequest>()?
-        .check(CreatePostRequest::validate)?;
-    let post = posts::create(state.db().write().await, viewer.id, new).await?;
+    let mut db = state.db();
+    let new = body.and_then(|body| {
+        body.parse::<CreatePostRequest>()?
+            .check(CreatePostRequest::validate)
+    });
+    let new = match new {
+        Ok(new) => new,
+        Err(refused) => {
+            // 401 before the body's refusal.
+            token.check(&db.read()?).await?;
+            return Err(refused);
+        }
+    };
+    // The token is checked with the write: on PostgreSQL inside its statement.
+    let (_, post) = posts::create_for_token(&mut db, token, new).await?;
     Ok(created(
         format!("/api/v1/posts/{}", post.id),
         post_item(&post),

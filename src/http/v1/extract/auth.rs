@@ -1,6 +1,7 @@
-//! The bearer token: [`AuthUser`] (401 with `WWW-Authenticate` without a good token) and
+//! The bearer token: [`AuthUser`] (401 with `WWW-Authenticate` without a good token),
 //! [`MaybeAuthUser`] (anonymous without a token, 401 with a bad one — not
-//! `Option<AuthUser>`, which would swallow a bad token).
+//! `Option<AuthUser>`, which would swallow a bad token) and [`PendingUser`] (verified, its
+//! row checked later by the write it is for).
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -8,7 +9,8 @@ use axum::http::request::Parts;
 
 use crate::error::AppError;
 use crate::http::state::AppState;
-use crate::service::auth::{self, Viewer};
+use crate::jwt::Audience;
+use crate::service::auth::{self, UncheckedToken, Viewer};
 
 /// The authenticated caller; rejects with 401 when the token is missing or bad.
 #[derive(Clone, Debug)]
@@ -25,6 +27,29 @@ impl MaybeAuthUser {
     }
 }
 
+/// The token of `Authorization: Bearer <token>`, if one was sent; 401 for a header of
+/// another form.
+fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::unauthorized(
+                "invalid_token",
+                "The Authorization header must be `Bearer <token>`.",
+            )
+        })
+}
+
 impl FromRequestParts<AppState> for MaybeAuthUser {
     type Rejection = AppError;
 
@@ -35,23 +60,9 @@ impl FromRequestParts<AppState> for MaybeAuthUser {
         if let Some(viewer) = parts.extensions.get::<Viewer>() {
             return Ok(MaybeAuthUser(Some(viewer.clone())));
         }
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        let Some(token) = bearer(parts)? else {
             return Ok(MaybeAuthUser(None));
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::unauthorized(
-                    "invalid_token",
-                    "The Authorization header must be `Bearer <token>`.",
-                )
-            })?;
         let viewer = auth::authenticate(&state.db().read()?, &state.jwt, token).await?;
         parts.extensions.insert(viewer.clone());
         Ok(MaybeAuthUser(Some(viewer)))
@@ -69,5 +80,27 @@ impl FromRequestParts<AppState> for AuthUser {
             .await?
             .required()
             .map(AuthUser)
+    }
+}
+
+/// A required token whose signature and expiry are verified, and whose row (revoked?
+/// active? the session epoch?) is not read yet: for a write that checks it itself, in
+/// its own statement where the database allows (`posts::create_for_token`). 401 without
+/// one, or with one that is malformed, badly signed or expired.
+pub struct PendingUser(pub UncheckedToken);
+
+impl FromRequestParts<AppState> for PendingUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?.ok_or_else(AppError::token_required)?;
+        Ok(PendingUser(UncheckedToken::verify(
+            &state.jwt,
+            token,
+            Audience::Api,
+        )?))
     }
 }

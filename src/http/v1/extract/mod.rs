@@ -14,7 +14,7 @@ pub mod paging;
 pub mod path;
 pub mod query;
 
-pub use auth::{AuthUser, MaybeAuthUser};
+pub use auth::{AuthUser, MaybeAuthUser, PendingUser};
 pub use json::{JsonBody, Parsed, de_present, non_null, required};
 pub use paging::{
     DEFAULT_LIMIT, IncludeParams, IncludeQuery, ListParams, ListQuery, MAX_LIMIT, parse_bounded,
