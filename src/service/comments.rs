@@ -16,8 +16,7 @@ use crate::service::posts;
 use crate::service::profiles::{self, Person};
 use crate::service::with_write::{WithWrite, columns_of};
 use crate::store::page::{self, Fetched, PageRequest};
-use crate::store::read::Reader;
-use crate::store::read::{Fields, FromRow, Row};
+use crate::store::read::{Fields, Reader};
 use crate::store::{Db, Writer};
 use crate::wire::repr::order;
 
@@ -175,23 +174,21 @@ pub async fn create_for_token_with_author(
            SELECT target.id, {author}, {text}, {at}, {at} FROM target WHERE true{guard} \
            RETURNING *)"
     ));
-    let columns = format!(
-        "target.id, {}",
-        columns_of("created", <comment::Model as Fields>::FIELDS)
-    );
-    let joins = "LEFT JOIN target ON true LEFT JOIN created ON true";
+    let columns = columns_of("created", <comment::Model as Fields>::FIELDS);
     // A foreign key refuses the comment when its post was deleted since the snapshot.
     let written = write
-        .run_checked(&writer, &token, &columns, joins, "Post")
+        .run_checked(
+            &writer,
+            &token,
+            &columns,
+            "LEFT JOIN created ON true",
+            "Post",
+        )
         .await?;
-    let created = {
-        let row = written.row();
-        match row.get::<Option<i64>>(0)? {
-            Some(_) => Some(comment::Model::from_row(&row.skip(1))?),
-            None => None,
-        }
-    };
-    let created = created.ok_or_else(|| AppError::not_found("Post"))?;
+    // The token passed (or `run_checked` answered 401): no comment means no post.
+    let created = written
+        .written::<comment::Model>()?
+        .ok_or_else(|| AppError::not_found("Post"))?;
     Ok((written.viewer, written.author, created))
 }
 

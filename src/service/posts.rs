@@ -29,8 +29,7 @@ use crate::service::profiles::{self, Person};
 use crate::service::tags;
 use crate::service::with_write::{WithWrite, columns_of};
 use crate::store::page::{self, Fetched, ListScope, PageRequest};
-use crate::store::read::Reader;
-use crate::store::read::{Fields, FromRow, Row};
+use crate::store::read::{Fields, Reader};
 use crate::store::{Db, Writer};
 use crate::wire::repr::{CascadePreview, order};
 
@@ -353,16 +352,13 @@ pub async fn find_by_slug(db: &Reader<'_>, slug: &str) -> Result<post::Model> {
 /// post took the same title and the same random suffix.
 const SLUG_TRIES: usize = 5;
 
-/// Creates a post by `author_id` with its tags, atomically, in as few statements as each
-/// database allows. 404 when the author vanished meanwhile.
-///
-/// - PostgreSQL: one statement, tags and all ([`insert_with_tags`]), atomic on its own, so
-///   no `BEGIN`/`COMMIT` round trips either.
-/// - SQLite: the post, then (with tags) the names and the post's tag rows
-///   ([`tags::add_to_new_post`]) in one transaction; a post without tags is one `INSERT`,
-///   atomic on its own, with no `BEGIN`/`COMMIT` around it.
-pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<post::Model> {
-    if new.tags.is_empty() || writer.get_database_backend() == DbBackend::Postgres {
+/// Creates a post by `author_id` with its tags, atomically, once the caller was checked
+/// (SQLite's way: on PostgreSQL [`create_checked`] checks and writes in one statement).
+/// 404 when the author vanished meanwhile. The post, then (with tags) the names and the
+/// post's tag rows ([`tags::add_to_new_post`]) in one transaction; a post without tags is
+/// one `INSERT`, atomic on its own, with no `BEGIN`/`COMMIT` around it.
+async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<post::Model> {
+    if new.tags.is_empty() {
         return insert(&writer, author_id, new, Autocommit::Yes).await;
     }
     let txn = writer.begin().await?;
@@ -371,7 +367,7 @@ pub async fn create(writer: Writer<'_>, author_id: i64, new: NewPost) -> Result<
     Ok(created)
 }
 
-/// [`create`] for the bearer of `token`, checked with the write, answering the checked
+/// A new post by the bearer of `token`, checked with the write, answering the checked
 /// caller and their profile with the post (for an answer made without reading back).
 ///
 /// - PostgreSQL: one statement in all, token check, profile, post and tags
@@ -443,14 +439,7 @@ async fn create_checked(
         let written = write
             .run_checked(&writer, &token, &created_columns, joins, "User")
             .await?;
-        let created = {
-            let post = written.row();
-            match post.get::<Option<i64>>(0)? {
-                Some(_) => Some(post::Model::from_row(&post)?),
-                None => None,
-            }
-        };
-        if let Some(post) = created {
+        if let Some(post) = written.written::<post::Model>()? {
             return Ok((written.viewer, Some(written.author), post));
         }
         // The token works and nothing went in: the slug (or a tag met midway) was taken.
@@ -481,7 +470,6 @@ async fn insert(
         .map(Description::into_inner)
         .unwrap_or_default();
     let content = new.content.into_inner();
-    let backend = db.get_database_backend();
     let author_gone = |err: sea_orm::DbErr| {
         if foreign_key_violation(&err) {
             AppError::not_found("User")
@@ -498,18 +486,6 @@ async fn insert(
             content: &content,
             at: now,
         };
-        if backend == DbBackend::Postgres && !new.tags.is_empty() {
-            let stmt = insert_with_tags(&row, &new.tags, WithWrite::unchecked())
-                .finish("SELECT * FROM created");
-            match post::Model::find_by_statement(stmt)
-                .one(db)
-                .await
-                .map_err(author_gone)?
-            {
-                Some(created) => return Ok(created),
-                None => continue,
-            }
-        }
         let row = post::ActiveModel {
             author_id: Set(row.author_id),
             title: Set(title.clone()),
@@ -543,7 +519,7 @@ async fn insert(
             }
         } else {
             insert.returning_all();
-            post::Model::find_by_statement(backend.build(&insert))
+            post::Model::find_by_statement(db.get_database_backend().build(&insert))
                 .one(db)
                 .await
                 .map_err(author_gone)?
@@ -568,8 +544,8 @@ struct PostRow<'a> {
     at: chrono::DateTime<chrono::Utc>,
 }
 
-/// PostgreSQL: the post and its tags in one statement (data-modifying `WITH`), answering
-/// the new post, or no row when its slug is taken.
+/// PostgreSQL: the post and its tags in one statement (data-modifying `WITH`), whose
+/// `created` holds the new post, or no row when its slug is taken.
 ///
 /// The names no tag has yet go in first (in name order, so that two posts naming the same
 /// new tags take them in one order); with the tags that had them already, read in the same
@@ -585,8 +561,8 @@ struct PostRow<'a> {
 /// was planned anew whenever its order was new to the connection (3 tags have 6 orders,
 /// 10 have 3.6 million).
 ///
-/// `write` is unchecked, or checks the author's token ([`WithWrite::checked`]), under
-/// which every insert here runs. The caller ends the statement: it names `created`.
+/// Every insert here runs under `write`'s check of the author's token
+/// ([`WithWrite::checked`]); the caller ends the statement, which names `created`.
 fn insert_with_tags(row: &PostRow<'_>, tags: &TagList, mut write: WithWrite) -> WithWrite {
     let mut names: Vec<(&str, i32)> = tags
         .names()
@@ -612,13 +588,10 @@ fn insert_with_tags(row: &PostRow<'_>, tags: &TagList, mut write: WithWrite) -> 
             .map(|name| format!("({name}, {at})"))
             .collect::<Vec<_>>()
             .join(", ");
-        let source = match guard.is_empty() {
-            true => format!("VALUES {new_names}"),
-            false => format!("SELECT * FROM (VALUES {new_names}) AS wanted WHERE true{guard}"),
-        };
         write.cte(format!(
             "new_tags AS (\
-               INSERT INTO tags (name, created_at) {source} \
+               INSERT INTO tags (name, created_at) \
+               SELECT * FROM (VALUES {new_names}) AS wanted WHERE true{guard} \
                ON CONFLICT (name) DO NOTHING RETURNING id, name)"
         ));
         write.cte(format!(

@@ -1,10 +1,9 @@
-//! PostgreSQL's data-modifying `WITH` statements: a write of several rows in one
-//! statement, atomic on its own. Where the write is made for a bearer token, the same
-//! statement checks the token ([`InStatement`]): a new article or comment is then one
+//! Writes made for a bearer token on PostgreSQL, each one data-modifying `WITH` statement
+//! that checks the token too ([`InStatement`]): a new article, comment or post is then one
 //! statement, with no round trip for the check before it, and nothing lands for a token
-//! that no longer works (the check and the write see one snapshot). Such a statement
-//! answers the caller's row (judged as the check on its own judges it), the author's
-//! profile for the answer, and the written row.
+//! that no longer works (the check and the write see one snapshot). The statement answers
+//! the caller's row (judged as the check on its own judges it), the author's profile for
+//! the answer, and the written row.
 
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 
@@ -16,33 +15,24 @@ use crate::service::profiles::Person;
 use crate::store::Writer;
 use crate::store::read::{Fields, FromRow, Row};
 
-/// A `WITH` statement being built: its parts (`name AS (…)`) and their values, numbered
-/// in the order they are bound.
+/// A checked write being built: its parts (`name AS (…)`, after `caller`) and their
+/// values, numbered in the order they are bound.
 pub struct WithWrite {
-    check: Option<InStatement>,
+    /// [`InStatement::good`].
+    good: String,
     values: Vec<Value>,
     ctes: Vec<String>,
 }
 
 impl WithWrite {
-    /// A write that checks no token.
-    pub fn unchecked() -> WithWrite {
-        WithWrite {
-            check: None,
-            values: Vec::new(),
-            ctes: Vec::new(),
-        }
-    }
-
     /// A write made for `token`, checked first in the same statement: its writes go under
     /// [`WithWrite::guard`], and it ends with [`WithWrite::run_checked`].
     pub fn checked(token: &UncheckedToken) -> WithWrite {
-        let check = token.in_statement();
-        let values = check.values.clone();
+        let InStatement { cte, good, values } = token.in_statement();
         WithWrite {
-            ctes: vec![check.cte.clone()],
-            check: Some(check),
+            good,
             values,
+            ctes: vec![cte],
         }
     }
 
@@ -52,27 +42,14 @@ impl WithWrite {
         format!("${}", self.values.len())
     }
 
-    /// `AND <the token still works>` for a checked write, to end the `WHERE` of each of
-    /// its writes with; empty otherwise.
+    /// `AND <the token still works>`, to end the `WHERE` of each write with.
     pub fn guard(&self) -> String {
-        self.check
-            .as_ref()
-            .map_or(String::new(), |c| format!(" AND {}", c.good))
+        format!(" AND {}", self.good)
     }
 
     /// Adds `name AS (…)` to the `WITH`.
     pub fn cte(&mut self, cte: String) {
         self.ctes.push(cte);
-    }
-
-    /// The statement, answering `select` (an unchecked write).
-    pub fn finish(self, select: &str) -> Statement {
-        debug_assert!(
-            self.check.is_none(),
-            "a checked write ends with run_checked"
-        );
-        let sql = format!("WITH {} {select}", self.ctes.join(", "));
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, self.values)
     }
 
     /// Runs a checked write on `writer`. Its answer is one row (none when the token's user
@@ -133,12 +110,16 @@ pub struct Written {
 }
 
 impl Written {
-    /// The answer's own columns, from the first of [`WithWrite::run_checked`]'s `columns`
-    /// on.
-    pub fn row(&self) -> impl Row + '_ {
+    /// The written row, from the first of [`WithWrite::run_checked`]'s `columns` on;
+    /// `None` when nothing was written (its first column, the new row's id, is NULL).
+    pub fn written<T: FromRow>(&self) -> Result<Option<T>> {
         let at = InStatement::COLUMNS
             + <user::Model as Fields>::FIELDS.len()
             + <profile::Model as Fields>::FIELDS.len();
-        self.row.skip(at)
+        let row = self.row.skip(at);
+        match row.get::<Option<i64>>(0)? {
+            Some(_) => Ok(Some(T::from_row(&row)?)),
+            None => Ok(None),
+        }
     }
 }
