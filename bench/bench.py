@@ -263,6 +263,7 @@ class Server:
         cpu = self.cpu_seconds()
         r = run()
         r["peak_kb"] = self.peak_kb()
+        r["anon_kb"] = self.anon_kb()
         r["cpu_us_per_req"] = (self.cpu_seconds() - cpu) * 1e6 / max(1, r["requests"])
         return r
 
@@ -279,6 +280,12 @@ class Server:
                 pass
         return total
 
+    def anon_kb(self):
+        """Anonymous memory (heap, stacks) now, summed over the server's processes: its
+        own memory, apart from the file-backed pages of the database file it maps (SQLite's
+        256 MiB `mmap_size`) and of its binary, which count in RSS too."""
+        return sum(anon_kb(pid) for pid in self.pids())
+
     def stop(self):
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -290,6 +297,18 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.logfile.close()
+
+
+def anon_kb(pid):
+    """`Anonymous:` of /proc/PID/smaps_rollup (kB), 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def login(http):
@@ -780,6 +799,7 @@ def summarize(results):
                     "errors": sum(r["errors"] for r in runs),
                     "requests": sum(r["requests"] for r in runs),
                     "peak_mb": max(r.get("peak_kb", 0) for r in runs) / 1024,
+                    "anon_mb": max(r.get("anon_kb", 0) for r in runs) / 1024,
                     "cpu_us": med([r["cpu_us_per_req"] for r in runs
                                    if "cpu_us_per_req" in r]),
                 }
@@ -831,11 +851,11 @@ def markdown(summary, results, args, meta):
                          "; ".join(f"{n} {v}" for n, v in by_name.items()))
         lines += ["",
                   "| scenario | conns | req/s | p50 ms | p99 ms | stmts | errors | peak RSS MB "
-                  "| CPU µs/req | baseline req/s | × baseline | baseline p99 ms "
+                  "| anon MB | CPU µs/req | baseline req/s | × baseline | baseline p99 ms "
                   "| baseline CPU µs/req | CPU ÷ baseline | node-fast req/s "
                   "| × node-fast | node-fast CPU µs/req | floor sets/s | of floor |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
-                  "|---:|---:|---:|---:|"]
+                  "|---:|---:|---:|---:|---:|"]
         for name in ORDER:
             for conns in args.conns:
                 row = rows.get(f"{name}/{conns}")
@@ -847,7 +867,7 @@ def markdown(summary, results, args, meta):
                 lines.append(
                     f"| {name} | {conns} | {c['rps']:.0f} | {c['p50_ms']:.2f} | "
                     f"{c['p99_ms']:.2f} | {st} | {c['errors']} | {c['peak_mb']:.0f} | "
-                    f"{fmt(c['cpu_us'], '.0f')} | "
+                    f"{c['anon_mb']:.0f} | {fmt(c['cpu_us'], '.0f')} | "
                     f"{fmt_rps(b)} | {fmt(ratio(c['rps'], b['rps']) if b else None, '.2f')} | "
                     f"{fmt(b['p99_ms'] if b else None, '.2f')} | "
                     f"{fmt(b['cpu_us'] if b else None, '.0f')} | "

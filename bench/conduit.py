@@ -319,14 +319,15 @@ def c2_same_page(relata, peer, paths, tokens):
 
 
 def run(args):
-    for tool in ("wrk", "psql"):
+    pg = any(m in MODES for m in args.modes)
+    for tool in ("wrk", "psql") if pg else ("wrk",):
         if shutil.which(tool) is None:
             die(f"needs {tool} (Debian: apt-get install -y wrk postgresql-client)")
     for f in ("seed.py", "bench.lua", "report.py"):
         if not os.path.exists(os.path.join(CB_DIR, f)):
             die(f"{CB_DIR}/{f} is missing (set CONDUIT_BENCH_DIR to "
                 "../shared/peers/conduit-bench)")
-    if not os.access(args.peer_bin, os.X_OK):
+    if pg and not os.access(args.peer_bin, os.X_OK):
         die(f"the peer is not built: {args.peer_bin} is missing. Build it with "
             "`bench/conduit.py build-peer` (see bench/README.md), or set PEER_BIN")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -343,23 +344,44 @@ def run(args):
     label = f"-{args.label}" if args.label else ""
     out = os.path.join(WORK, f"conduit-{stamp}{label}")
     os.makedirs(out)
-    pid = os.getpid()
-    dbs = {"relata": f"cb_relata_{pid}", "peer": f"cb_peer_{pid}"}
     meta = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "load_start": loadavg(),
             "relata_bin": relata_bin, "peer_bin": args.peer_bin,
             "relata_rev": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short=9", "HEAD"],
                                          text=True, capture_output=True).stdout.strip(),
-            "postgres": psql(PG_ADMIN, "SHOW server_version"),
-            "plan_cache_mode_default": psql(PG_ADMIN, "SHOW plan_cache_mode"),
             "rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
             "conns": args.conns, "threads": args.threads, "modes": args.modes}
     log(f"load {meta['load_start']}; results folder {out}")
+    raw = []
+    scenarios = [s for s in SCENARIOS if s in args.only]
+    if pg:
+        scenarios = pg_phases(args, relata_bin, out, meta, raw)
+    if "sqlite" in args.modes:
+        sqlite_phase(args, relata_bin, out, meta, raw)
+    meta["load_end"] = loadavg()
+    os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
+    base = os.path.join(BENCH, "results", f"{stamp}-conduit{label}")
+    with open(base + ".json", "w") as f:
+        json.dump({"meta": meta, "raw": raw}, f, indent=1)
+    md = report(meta, raw, scenarios, args)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    print(md)
+    log(f"written {os.path.relpath(base, ROOT)}.md and .json (server logs and bodies in {out})")
+
+
+def pg_phases(args, relata_bin, out, meta, raw):
+    """Both servers seeded on PostgreSQL, checked, then one phase per plan-cache mode of
+    `args.modes`, and the statements per request; appends to `raw`, answers the scenarios
+    measured."""
+    pid = os.getpid()
+    dbs = {"relata": f"cb_relata_{pid}", "peer": f"cb_peer_{pid}"}
+    meta.update({"postgres": psql(PG_ADMIN, "SHOW server_version"),
+                 "plan_cache_mode_default": psql(PG_ADMIN, "SHOW plan_cache_mode")})
     roles = {"custom": f"cb_custom_{pid}", "log": f"cb_log_{pid}"}
     logfile = pg_log_file()
     meta["pg_log"] = logfile
     servers = {}
-    raw = []
     try:
         for name, db in dbs.items():
             psql(PG_ADMIN, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", f"CREATE DATABASE {db}")
@@ -411,7 +433,7 @@ def run(args):
         # One phase per plan-cache mode: Relata and the peer side by side, interleaved. Not
         # all four at once: the peer's pool alone grows to 50 connections, and the server
         # allows 100 (other users' included).
-        for mode in args.modes:
+        for mode in [m for m in args.modes if m in MODES]:
             rt, pt = MODES[mode]
             if mode != "auto":
                 for kind in ("relata", "peer"):  # the seeding servers, if still up
@@ -457,7 +479,6 @@ def run(args):
             meta.setdefault("peak_mb", {}).update({t: servers[t].peak_mb() for t in pair})
             for t in pair:
                 servers.pop(t).stop()
-        meta["load_end"] = loadavg()
 
         # Statements per request, counted in PostgreSQL's log (servers connected as a role
         # that logs every statement; not measured, so the logging costs nothing above).
@@ -490,15 +511,78 @@ def run(args):
                 psql(PG_ADMIN, f"DROP ROLE IF EXISTS {role}")
             except RuntimeError as e:
                 log(f"could not drop role {role}: {e}")
-    os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
-    base = os.path.join(BENCH, "results", f"{stamp}-conduit{label}")
-    with open(base + ".json", "w") as f:
-        json.dump({"meta": meta, "paths": paths, "raw": raw}, f, indent=1)
-    md = report(meta, raw, scenarios, args)
-    with open(base + ".md", "w") as f:
-        f.write(md)
-    print(md)
-    log(f"written {os.path.relpath(base, ROOT)}.md and .json (server logs and bodies in {out})")
+    meta["paths"] = paths
+    return scenarios
+
+
+def anon_mb(pid):
+    """`Anonymous:` of /proc/PID/smaps_rollup in MB: the process's own memory (heap,
+    stacks), apart from the file-backed pages of the database file it maps and of its
+    binary, which RSS counts too."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def sqlite_phase(args, relata_bin, out, meta, raw):
+    """Relata alone on a SQLite file of its own (the peer serves only PostgreSQL), seeded
+    with the same seed.py: C1-C6 in `args.rounds` rounds, with CPU per request (issue 25:
+    C1's within ×1.2 of C2's), statements (`X-Query-Count`), and memory: peak RSS, and
+    the anonymous memory apart from the mapped database file."""
+    path = os.path.join(out, "conduit-sqlite.db")
+    port = free_port()
+    srv = start("relata-sqlite", "relata", relata_bin, args.peer_bin, f"sqlite://{path}", port,
+                out)
+    try:
+        log(f"relata-sqlite on :{port}, {path}: seeding (seed.py {args.seed_args})")
+        seed_file = os.path.join(out, "seed-relata-sqlite.json")
+        r = subprocess.run([sys.executable, os.path.join(CB_DIR, "seed.py"), "--base", srv.base,
+                            "--out", seed_file, *args.seed_args.split()],
+                           text=True, capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"seeding relata-sqlite failed:\n{r.stdout}\n{r.stderr}")
+        seed = json.load(open(seed_file))
+        meta.setdefault("seeds", {})["relata-sqlite"] = seed.get("seconds")
+        token, paths = seed["token"], scenario_paths(seed)
+        scenarios = [s for s in SCENARIOS if s in args.only and s in paths]
+        stmts = {}
+        for sc in scenarios:
+            status, headers, _ = srv.get(paths[sc], token)
+            if status != 200:
+                raise RuntimeError(f"relata-sqlite answered {status} to {sc}")
+            stmts[sc] = headers.get("x-query-count") or headers.get("X-Query-Count")
+        meta["sqlite_statements"] = stmts
+        wrk(srv.base + paths["C5"], max(args.conns), 2, token, args.threads)
+        meta["sqlite_loads"] = []
+        for rnd in range(args.rounds):
+            meta["sqlite_loads"].append(loadavg())
+            log(f"sqlite: round {rnd + 1}/{args.rounds} (load {loadavg()})")
+            for sc in scenarios:
+                for conns in args.conns:
+                    url = srv.base + paths[sc]
+                    if args.warmup:
+                        wrk(url, conns, args.warmup, token, args.threads)
+                    cpu = srv.cpu_seconds()
+                    r = wrk(url, conns, args.duration, token, args.threads)
+                    r["cpu_us"] = (srv.cpu_seconds() - cpu) * 1e6 / max(1, r["requests"])
+                    r["anon_mb"] = anon_mb(srv.proc.pid)
+                    r.update(round=rnd + 1, scenario=sc, conns=conns, target="relata-sqlite")
+                    raw.append(r)
+                    log(f"  {sc} c={conns} relata-sqlite: {r['rps']:.0f} req/s, "
+                        f"{r['cpu_us']:.0f} µs CPU/req, non-2xx {r['status']}, "
+                        f"socket errors {r['socket_errors']}")
+        meta["sqlite_scenarios"] = scenarios
+        meta.setdefault("peak_mb", {})["relata-sqlite"] = srv.peak_mb()
+        meta["sqlite_anon_mb"] = max(x.get("anon_mb", 0) for x in raw
+                                     if x["target"] == "relata-sqlite")
+        meta["sqlite_file_mb"] = os.path.getsize(path) / 2**20
+    finally:
+        srv.stop()
 
 
 def start(name, kind, relata_bin, peer_bin, url, port, out):
@@ -549,9 +633,54 @@ def report(meta, raw, scenarios, args):
         xs = runs.get((sc, c, t), [])
         return sum(x["status"] + x["socket_errors"] for x in xs)
 
+    pg_modes = [m for m in meta["modes"] if m in MODES]
+    lines = [f"# Conduit face: Relata against realworld-axum-sqlx (PostgreSQL)"
+             f"{', and on SQLite' if 'sqlite' in meta['modes'] else ''}, {meta['date']}", ""]
+    if pg_modes:
+        lines += pg_report(meta, scenarios, args, stat, bad)
+    if "sqlite" in meta["modes"]:
+        lines += sqlite_report(meta, stat, bad)
+    lines += ["Peak RSS (MB, VmHWM over the whole run, seeding included): " +
+              ", ".join(f"{t} {v:.0f}" for t, v in meta.get("peak_mb", {}).items()), "",
+              "Errors are wrk's non-2xx responses plus socket errors, summed over rounds. "
+              "Per-run figures: the .json beside this file.", ""]
+    return "\n".join(lines)
+
+
+def sqlite_report(meta, stat, bad):
+    sc_list, st = meta.get("sqlite_scenarios", []), meta.get("sqlite_statements", {})
+    lines = ["## Relata on SQLite", "",
+             f"Relata `{meta['relata_rev']}` ({meta['relata_bin']}) alone (realworld-axum-sqlx "
+             "serves only PostgreSQL), on a SQLite file of its "
+             "own seeded by the same seed.py (seconds per phase: "
+             f"{meta.get('seeds', {}).get('relata-sqlite')}); {meta['rounds']} rounds of wrk "
+             f"-t{meta['threads']} -cN, {meta['warmup']} s warm-up (discarded) then "
+             f"{meta['duration']} s per point; medians over rounds; load at each round: "
+             f"{' / '.join(meta.get('sqlite_loads', []))}. "
+             "Statements: `X-Query-Count` of one request.", "",
+             "| scenario | conns | req/s | p99 ms | CPU µs/req | statements | errors |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    t = "relata-sqlite"
+    for sc in sc_list:
+        for c in meta["conns"]:
+            lines.append(f"| {sc} | {c} | {f0(stat(sc, c, t, 'rps'))} | "
+                         f"{stat(sc, c, t, 'p99'):.1f} | {f0(stat(sc, c, t, 'cpu_us'))} | "
+                         f"{st.get(sc, '?')} | {bad(sc, c, t)} |")
+    ratios = [f"{c} connections ×{stat('C1', c, t, 'cpu_us') / stat('C2', c, t, 'cpu_us'):.2f}"
+              for c in meta["conns"] if "C1" in sc_list and "C2" in sc_list]
+    lines += ["", f"C1's CPU per request ÷ C2's (target ≤ 1.2): {', '.join(ratios) or '–'}.",
+              "", f"Memory on SQLite: peak RSS {meta.get('peak_mb', {}).get(t, float('nan')):.0f}"
+              " MB (VmHWM over the whole run, seeding included; RSS also counts the pages of "
+              "the database file that its memory map touched: the file is "
+              f"{meta.get('sqlite_file_mb', float('nan')):.0f} MB); the server's own "
+              "(anonymous) memory, apart from the mapped file, at most "
+              f"{meta.get('sqlite_anon_mb', float('nan')):.0f} MB (read after each run).", ""]
+    return lines
+
+
+def pg_report(meta, scenarios, args, stat, bad):
     st = meta.get("statements", {})
-    lines = [f"# Conduit face against realworld-axum-sqlx (PostgreSQL), {meta['date']}", "",
-             f"Relata `{meta['relata_rev']}` ({meta['relata_bin']}), the peer at "
+    lines = [f"Relata `{meta['relata_rev']}` ({meta['relata_bin']}), the peer at "
              f"`{PEER_COMMIT[:12]}` with the two local changes of "
              f"../shared/peers/conduit-bench/README.md. PostgreSQL {meta['postgres']} (server "
              f"default plan_cache_mode: {meta['plan_cache_mode_default']}). "
@@ -585,7 +714,7 @@ def report(meta, raw, scenarios, args):
               "`X-Query-Count`. \"+2 pings\": sqlx 0.5's pool (the peer's) also sends an empty "
               "query, `/* SQLx ping */`, when it hands a connection out and when it takes it "
               "back: a round trip each, counted apart.", ""]
-    for mode in meta["modes"]:
+    for mode in [m for m in meta["modes"] if m in MODES]:
         rt, pt = MODES[mode]
         lines += [f"## plan_cache_mode = {mode}"
                   + (" (PostgreSQL's default)" if mode == "auto" else ""), "",
@@ -623,11 +752,7 @@ def report(meta, raw, scenarios, args):
                 lines.append(f"| {sc} | {c} | {f0(r)} | {f0(p)} | "
                              f"{'–' if r != r or p != p or not p else f'{r / p:.2f}'} |")
         lines.append("")
-    lines += ["Peak RSS (MB, VmHWM over the whole run, seeding included): " +
-              ", ".join(f"{t} {v:.0f}" for t, v in meta.get("peak_mb", {}).items()), "",
-              "Errors are wrk's non-2xx responses plus socket errors, summed over rounds. "
-              "Per-run figures: the .json beside this file.", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def main():
@@ -647,7 +772,8 @@ def main():
     r.add_argument("--only", default=",".join(SCENARIOS),
                    help="scenarios (C1,C2,C2s,C3,C4,C5,C6)")
     r.add_argument("--modes", default=",".join(MODES),
-                   help="plan_cache_mode phases: auto (PostgreSQL's default), force_custom_plan")
+                   help="phases: auto (PostgreSQL's default plan cache), force_custom_plan, "
+                        "sqlite (Relata alone on a SQLite file)")
     r.add_argument("--seed-args", default="", help="extra seed.py flags, e.g. '--users 30'")
     r.add_argument("--count-requests", type=int, default=20,
                    help="sequential requests per scenario for the statement count")
@@ -663,7 +789,7 @@ def main():
         args.conns = [int(c) for c in args.conns.split(",")]
         args.only = args.only.split(",")
         args.modes = args.modes.split(",")
-        unknown = set(args.modes) - set(MODES)
+        unknown = set(args.modes) - set(MODES) - {"sqlite"}
         if unknown:
             die(f"unknown modes {sorted(unknown)}")
         run(args)
