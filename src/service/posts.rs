@@ -409,9 +409,10 @@ async fn create_checked(
             let reader = db.read()?;
             let author_id = token.user_id();
             let author = async {
-                match with_author {
-                    true => profiles::person(&reader, author_id).await,
-                    false => Ok(None),
+                if with_author {
+                    profiles::person(&reader, author_id).await
+                } else {
+                    Ok(None)
                 }
             };
             let (viewer, author) = futures::future::join(token.check(&reader), author).await;

@@ -5,13 +5,14 @@
 //! query. Every refusal is a [`ConduitError`].
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::error::{ConduitError, Refusals, Result};
+use crate::http::common::authorization;
 use crate::http::common::request_body::{self, BodyRefusal};
 use crate::http::state::AppState;
 use crate::jwt::Audience;
@@ -40,20 +41,8 @@ impl MaybeAuth {
 /// The token of `Authorization: Token <jwt>` (or `Bearer <jwt>`), if one was sent; 401
 /// `token: is invalid` for a header of another form.
 fn sent_token(parts: &Parts) -> Result<Option<&str>> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
-                .then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .map(Some)
-        .ok_or_else(|| ConduitError::new(StatusCode::UNAUTHORIZED, "token", "is invalid"))
+    authorization::token(parts, &["token", "bearer"])
+        .map_err(|_| ConduitError::new(StatusCode::UNAUTHORIZED, "token", "is invalid"))
 }
 
 impl FromRequestParts<AppState> for MaybeAuth {

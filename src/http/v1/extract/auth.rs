@@ -4,10 +4,10 @@
 //! row checked later by the write it is for).
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 
 use crate::error::AppError;
+use crate::http::common::authorization;
 use crate::http::state::AppState;
 use crate::jwt::Audience;
 use crate::service::auth::{self, UncheckedToken, Viewer};
@@ -30,24 +30,12 @@ impl MaybeAuthUser {
 /// The token of `Authorization: Bearer <token>`, if one was sent; 401 for a header of
 /// another form.
 fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .map(Some)
-        .ok_or_else(|| {
-            AppError::unauthorized(
-                "invalid_token",
-                "The Authorization header must be `Bearer <token>`.",
-            )
-        })
+    authorization::token(parts, &["bearer"]).map_err(|_| {
+        AppError::unauthorized(
+            "invalid_token",
+            "The Authorization header must be `Bearer <token>`.",
+        )
+    })
 }
 
 impl FromRequestParts<AppState> for MaybeAuthUser {
